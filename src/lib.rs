@@ -1,0 +1,17 @@
+//! memhpa: a memory-based horizontal pod autoscaler for Kubernetes.
+//!
+//! The pure decision core is [`algorithm`]; everything else gathers its inputs
+//! ([`kube`], [`prom`]) or carries out its outputs ([`controller`]). The binary in
+//! `main.rs` only parses the command line ([`cli`]) and starts one of the two
+//! modes: the controller or [`simulate`].
+
+pub mod algorithm;
+pub mod api;
+pub mod cli;
+pub mod controller;
+pub mod kube;
+pub mod leader;
+pub mod prom;
+pub mod rfc3339;
+pub mod serve;
+pub mod simulate;
