@@ -41,7 +41,12 @@ pub fn parse(s: &str) -> Option<SystemTime> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -51,7 +56,11 @@ pub fn parse(s: &str) -> Option<SystemTime> {
         if digits == 0 {
             return None;
         }
-        let padded: String = frac[..digits].chars().chain("000000000".chars()).take(9).collect();
+        let padded: String = frac[..digits]
+            .chars()
+            .chain("000000000".chars())
+            .take(9)
+            .collect();
         nanos = padded.parse().ok()?;
         rest = &frac[digits..];
     }
@@ -65,7 +74,8 @@ pub fn parse(s: &str) -> Option<SystemTime> {
         }
         _ => return None,
     };
-    let unix = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let unix =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     let unix = u64::try_from(unix).ok()?;
     Some(UNIX_EPOCH + Duration::new(unix, nanos))
 }
@@ -101,7 +111,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]

@@ -9,15 +9,18 @@ mod objects;
 mod quantity;
 mod spec;
 
-pub use meta::{ListMeta, ObjectList, ObjectMeta, ObjectReference, Status, StatusCause, StatusDetails, WatchEvent};
+pub use meta::{
+    ListMeta, ObjectList, ObjectMeta, ObjectReference, Status, StatusCause, StatusDetails,
+    WatchEvent,
+};
 pub use objects::{
-    Container, Event, EventSource, Lease, LeaseSpec, Pod, PodSpec, PodStatus, ResourceRequirements, Scale,
-    ScaleSpec, ScaleStatus,
+    Container, Event, EventSource, Lease, LeaseSpec, Pod, PodSpec, PodStatus, ResourceRequirements,
+    Scale, ScaleSpec, ScaleStatus,
 };
 pub use quantity::{parse_quantity, QuantityError};
 pub use spec::{
-    Basis, Behavior, Condition, CrossVersionObjectReference, MemHpa, MemHpaSpec, MemHpaStatus, ScalingPolicy,
-    ScalingRules,
+    Basis, Behavior, Condition, CrossVersionObjectReference, MemHpa, MemHpaSpec, MemHpaStatus,
+    ScalingPolicy, ScalingRules,
 };
 
 /// The API group and version of our custom resource.

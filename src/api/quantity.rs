@@ -72,7 +72,9 @@ fn parse_str(input: &str) -> Result<u64, QuantityError> {
 
 /// Decimal exponent form: `e6`, `E3`.
 fn parse_exponent(suffix: &str) -> Option<f64> {
-    let digits = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E'))?;
+    let digits = suffix
+        .strip_prefix('e')
+        .or_else(|| suffix.strip_prefix('E'))?;
     let exp: i32 = digits.parse().ok()?;
     if !(-18..=18).contains(&exp) {
         return None;
