@@ -223,16 +223,21 @@ fn target_line(svg: &mut String, f: &Frame, target: i64) {
     );
 }
 
-/// Desired replicas hold from one step to the next: a step line.
+/// Desired replicas hold from one step to the next: a step line, with a
+/// corner only where the count changes.
 fn replicas_line(svg: &mut String, f: &Frame, rows: &[Row]) {
-    let mut points = Vec::with_capacity(rows.len() * 2);
-    for (i, r) in rows.iter().enumerate() {
-        let y = f.y_replicas(r.desired_replicas);
-        points.push(point(f.x(r.t), y));
-        if let Some(next) = rows.get(i + 1) {
-            points.push(point(f.x(next.t), y));
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return;
+    };
+    let mut points = vec![point(f.x(first.t), f.y_replicas(first.desired_replicas))];
+    for pair in rows.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        if after.desired_replicas != before.desired_replicas {
+            points.push(point(f.x(after.t), f.y_replicas(before.desired_replicas)));
+            points.push(point(f.x(after.t), f.y_replicas(after.desired_replicas)));
         }
     }
+    points.push(point(f.x(last.t), f.y_replicas(last.desired_replicas)));
     polyline(svg, &points, REPLICAS_COLOR);
 }
 

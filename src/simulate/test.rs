@@ -255,7 +255,9 @@ fn scenario_with(pointer: &str, value: Value) -> String {
 }
 
 fn bad(text: &str) -> String {
-    let dir = Scratch::new(&format!("bad-{:x}", text.len() ^ (text.as_ptr() as usize)));
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Scratch::new(&format!("bad-{n}"));
     let path = dir.file("s.json", text);
     match run_text(Some(&path), false, None) {
         Ok(out) => panic!("accepted a bad scenario; output:\n{out}"),
