@@ -8,7 +8,7 @@
 
 use super::scenario::{Load, Scenario};
 use crate::algorithm::{
-    decide, ContainerObservation, History, Observation, PodObservation, PodPhase,
+    decide, ContainerObservation, History, Observation, PodObservation, PodPhase, SCALING_ACTIVE,
 };
 
 /// One step's outcome.
@@ -21,6 +21,9 @@ pub struct Row {
     pub recommended_replicas: Option<i64>,
     pub desired_replicas: i64,
     pub reason: &'static str,
+    /// Why a step could not be computed (the ScalingActive message), for the table.
+    #[serde(skip)]
+    pub detail: Option<String>,
 }
 
 pub fn simulate(s: &Scenario) -> Vec<Row> {
@@ -47,6 +50,10 @@ pub fn simulate(s: &Scenario) -> Vec<Row> {
             recommended_replicas: d.recommended_replicas,
             desired_replicas: d.desired_replicas,
             reason: d.reason,
+            detail: d
+                .condition(SCALING_ACTIVE)
+                .filter(|c| !c.status)
+                .map(|c| c.message.clone()),
         });
         if let Some(r) = &d.rescale {
             replicas = r.to;

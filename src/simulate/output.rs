@@ -45,6 +45,9 @@ pub fn table(s: &Scenario, rows: &[Row], out: &mut dyn Write) -> io::Result<()> 
             r.desired_replicas,
             r.reason
         )?;
+        if let Some(detail) = &r.detail {
+            writeln!(out, "{:>10}   {detail}", "")?;
+        }
     }
     Ok(())
 }

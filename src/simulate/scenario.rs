@@ -122,9 +122,11 @@ fn required<'v>(obj: &'v Map<String, Value>, path: &str, key: &str) -> R<&'v Val
 }
 
 fn object<'v>(path: &str, v: &'v Value, allowed: &[&str]) -> R<&'v Map<String, Value>> {
-    let shown = if path.is_empty() { "scenario" } else { path };
     let Value::Object(map) = v else {
-        return Err(invalid(shown, "an object", v));
+        if path.is_empty() {
+            return Err(Invalid(format!("expected a JSON object, got {}", show(v))));
+        }
+        return Err(invalid(path, "an object", v));
     };
     if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(Invalid(format!(

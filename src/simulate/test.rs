@@ -206,6 +206,22 @@ fn svg_with_single_step_and_no_metrics_has_no_nan() {
 }
 
 #[test]
+fn table_explains_failed_steps() {
+    let dir = Scratch::new("detail");
+    let scenario = dir.file(
+        "s.json",
+        r#"{"spec": {"maxReplicas": 3, "basis": "requests"}, "replicas": 1,
+            "steps": [{"t": 0, "pods": [{"name": "web-0", "usageBytes": 5, "limitBytes": 10}]}]}"#,
+    );
+    let text = run_text(Some(&scenario), false, None).expect("runs");
+    assert!(text.contains("FailedGetResourceMetric"), "{text}");
+    assert!(
+        text.contains("pod \"web-0\" container \"app\" has no memory request"),
+        "{text}"
+    );
+}
+
+#[test]
 fn svg_write_failure_is_exit_1() {
     let dir = Scratch::new("svg-fail");
     let path = dir.0.join("no-such-dir").join("chart.svg");
@@ -346,7 +362,7 @@ fn bad_empty_steps() {
 fn bad_invalid_json() {
     assert!(bad("{\"spec\": ").starts_with("scenario: invalid JSON"));
     assert!(bad("").starts_with("scenario: invalid JSON"));
-    assert!(bad("[1, 2]").starts_with("scenario: scenario: expected an object"));
+    assert_eq!(bad("[1, 2]"), "scenario: expected a JSON object, got [1,2]");
 }
 
 #[test]
