@@ -1,1 +1,32 @@
-//! (in progress)
+//! The pure decision core: no I/O and no clock (time comes in as Unix seconds).
+//!
+//! - [`Policy::from_spec`] validates a MemHpa spec and applies the defaults;
+//! - [`PodObservation::from_pod`] and [`Observation`] describe what was seen;
+//! - [`decide`] turns both, plus the MemHpa's [`History`], into a [`Decision`];
+//! - [`History::apply`] records the decision's outcome for the next one.
+//!
+//! The calculator is Kubernetes' `GetResourceReplicas` for a non-CPU resource,
+//! with pod memory limits (or requests) as denominator; the behavior is
+//! autoscaling/v2's. See README "The algorithm".
+
+mod behavior;
+mod decide;
+mod history;
+mod observe;
+mod policy;
+mod replicas;
+#[cfg(test)]
+mod table_test;
+
+pub use behavior::Limit;
+pub use decide::{
+    decide, ConditionOutcome, Decision, EventOutcome, Rescale, ABLE_TO_SCALE, SCALING_ACTIVE,
+    SCALING_LIMITED,
+};
+pub use history::{History, Sample, ScaleEvent};
+pub use observe::{ContainerObservation, Observation, PodObservation, PodPhase};
+pub use policy::{
+    default_scale_down, default_scale_up, Policy, RateKind, RatePolicy, Rules, Select, SpecError,
+    TargetRef,
+};
+pub use replicas::{CalcError, Recommendation, Verdict, TOLERANCE};

@@ -1,1 +1,118 @@
-//! (in progress)
+//! `memhpa simulate [SCENARIO.json] [-json] [-svg FILE]`: the algorithm run
+//! offline over a scenario of steps, with no cluster and no clock.
+//!
+//! A scenario holds a MemHpa `spec`, the starting `replicas`, and `steps`; each
+//! step gives `t` (seconds) and either explicit `pods` or a `totalBytes` working
+//! set spread over the replicas decided so far (see `engine`). Without a file the
+//! built-in example (`example.json`, shipped beside this file) runs: a
+//! memory-bound cache over one day.
+
+mod engine;
+mod output;
+mod scenario;
+mod svg;
+
+pub use engine::Row;
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The built-in example, also a template for writing scenarios.
+pub const EXAMPLE: &str = include_str!("example.json");
+
+/// Scenario files larger than this are refused rather than read into memory.
+const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
+#[derive(Debug)]
+pub enum SimulateError {
+    /// The scenario is malformed; the message starts with the field path.
+    Scenario(String),
+    /// The scenario file could not be read.
+    Read { path: PathBuf, error: io::Error },
+    /// The timeline could not be written to the output.
+    Write(io::Error),
+    /// The SVG file could not be written.
+    Svg { path: PathBuf, error: io::Error },
+}
+
+impl SimulateError {
+    /// 2 for a bad scenario, 1 for an I/O failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SimulateError::Scenario(_) => 2,
+            SimulateError::Read { .. } | SimulateError::Write(_) | SimulateError::Svg { .. } => 1,
+        }
+    }
+}
+
+impl fmt::Display for SimulateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimulateError::Scenario(m) => write!(f, "scenario: {m}"),
+            SimulateError::Read { path, error } => {
+                write!(f, "cannot read scenario {}: {error}", path.display())
+            }
+            SimulateError::Write(e) => write!(f, "cannot write output: {e}"),
+            SimulateError::Svg { path, error } => {
+                write!(f, "cannot write SVG {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SimulateError {}
+
+/// Runs a scenario (or the built-in example) and writes the timeline to `out`:
+/// a table, or JSON lines with `json`. With `svg`, also draws the chart there.
+pub fn run(
+    scenario: Option<&Path>,
+    json: bool,
+    svg: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), SimulateError> {
+    let text = match scenario {
+        Some(path) => read(path)?,
+        None => EXAMPLE.to_string(),
+    };
+    let scenario = scenario::parse(&text).map_err(|e| SimulateError::Scenario(e.0))?;
+    let rows = engine::simulate(&scenario);
+    let written = if json {
+        output::json_lines(&rows, out)
+    } else {
+        output::table(&scenario, &rows, out)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(SimulateError::Write)?;
+    if let Some(path) = svg {
+        std::fs::write(path, svg::chart(&scenario, &rows)).map_err(|error| SimulateError::Svg {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, SimulateError> {
+    let read_error = |error| SimulateError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(SimulateError::Scenario(format!(
+            "{}: larger than {MAX_SCENARIO_BYTES} bytes",
+            path.display()
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| SimulateError::Scenario(format!("{}: not UTF-8 ({e})", path.display())))
+}
+
+#[cfg(test)]
+mod test;

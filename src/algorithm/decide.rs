@@ -1,0 +1,388 @@
+//! The one entry point: `decide(observation, policy, history, now)`.
+//!
+//! The order of the phases is Kubernetes' `reconcileAutoscaler`: a Scale at 0
+//! disables autoscaling; a Scale outside [min, max] is brought back in range;
+//! otherwise the calculator recommends, stabilization smooths, rate policies and
+//! bounds limit. Nothing here performs I/O: the controller writes the Scale,
+//! emits the events and stores the status, then feeds the outcome back with
+//! `History::apply`.
+
+use super::behavior::{self, Limit};
+use super::history::History;
+use super::observe::Observation;
+use super::policy::Policy;
+use super::replicas::{self, CalcError, Recommendation, Target};
+use crate::api::Basis;
+
+pub const ABLE_TO_SCALE: &str = "AbleToScale";
+pub const SCALING_ACTIVE: &str = "ScalingActive";
+pub const SCALING_LIMITED: &str = "ScalingLimited";
+
+/// One status condition as decided (the controller adds transition times).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionOutcome {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// An event to emit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventOutcome {
+    /// `Warning` rather than `Normal`.
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// A Scale write to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rescale {
+    pub from: i64,
+    pub to: i64,
+    /// E.g. "memory utilization (percentage of limit) above target".
+    pub why: String,
+}
+
+impl Rescale {
+    /// The `SuccessfulRescale` event, to emit once the write succeeded.
+    pub fn event(&self) -> EventOutcome {
+        EventOutcome {
+            warning: false,
+            reason: "SuccessfulRescale",
+            message: format!("New size: {}; reason: {}", self.to, self.why),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The Scale's spec.replicas this decision started from.
+    pub current_replicas: i64,
+    /// The calculator's output, before behavior and bounds.
+    pub recommended_replicas: Option<i64>,
+    /// What the Scale should say (equals `current_replicas` when nothing changes).
+    pub desired_replicas: i64,
+    pub utilization_percentage: Option<i64>,
+    /// Average working set per pod with a sample.
+    pub memory_bytes: Option<u64>,
+    pub conditions: Vec<ConditionOutcome>,
+    /// Set when the Scale must be written.
+    pub rescale: Option<Rescale>,
+    /// Warnings to emit now (the rescale's own event comes from `Rescale::event`).
+    pub events: Vec<EventOutcome>,
+    /// One token saying why: a condition reason (ScaleUpLimit, ScaleDownStabilized,
+    /// FailedGetResourceMetric, ...) or the calculator's verdict (AboveTarget,
+    /// BelowTarget, WithinTolerance, HeldForUnsampledPods).
+    pub reason: &'static str,
+    /// The recommendation `History::apply` keeps for stabilization.
+    pub stabilization_sample: Option<i64>,
+}
+
+impl Decision {
+    /// An outcome the controller detected itself: FailedGetScale, InvalidSelector,
+    /// InvalidSpec, FailedGetResourceMetric, ... Nothing is scaled. Scale
+    /// failures go to AbleToScale, all others to ScalingActive; a Warning event
+    /// with the same reason and message goes with it.
+    pub fn failed(
+        reason: &'static str,
+        message: impl Into<String>,
+        current_replicas: i64,
+    ) -> Decision {
+        let message = message.into();
+        let type_ = match reason {
+            "FailedGetScale" | "FailedUpdateScale" => ABLE_TO_SCALE,
+            _ => SCALING_ACTIVE,
+        };
+        Decision {
+            current_replicas,
+            recommended_replicas: None,
+            desired_replicas: current_replicas,
+            utilization_percentage: None,
+            memory_bytes: None,
+            conditions: vec![condition(type_, false, reason, message.clone())],
+            rescale: None,
+            events: vec![EventOutcome {
+                warning: true,
+                reason,
+                message,
+            }],
+            reason,
+            stabilization_sample: None,
+        }
+    }
+
+    /// Turns a decision whose Scale write failed into its honest outcome:
+    /// AbleToScale False FailedUpdateScale and a FailedRescale warning. The
+    /// History must then be applied with `rescaled = false`.
+    pub fn update_failed(mut self, error: &str) -> Decision {
+        let Some(r) = self.rescale.take() else {
+            return self;
+        };
+        let message =
+            format!("the MemHpa controller was unable to update the target scale: {error}");
+        set(
+            &mut self.conditions,
+            condition(ABLE_TO_SCALE, false, "FailedUpdateScale", message),
+        );
+        self.events.push(EventOutcome {
+            warning: true,
+            reason: "FailedRescale",
+            message: format!("New size: {}; reason: {}; error: {error}", r.to, r.why),
+        });
+        self.reason = "FailedUpdateScale";
+        self
+    }
+
+    /// The condition of `type_`, if this decision sets it.
+    pub fn condition(&self, type_: &str) -> Option<&ConditionOutcome> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
+
+/// Decides what to do with one target. `now` is Unix seconds.
+pub fn decide(obs: &Observation, policy: &Policy, history: &History, now: i64) -> Decision {
+    let current = obs.spec_replicas;
+    if current == 0 {
+        return disabled();
+    }
+    if current < 0 {
+        return Decision::failed(
+            "FailedGetScale",
+            format!("the target's Scale has spec.replicas {current}"),
+            current,
+        );
+    }
+    let calc = match &obs.metrics_error {
+        Some(e) => Err(e.clone()),
+        None => replicas::recommend(&obs.pods, current, target(policy))
+            .map_err(|e: CalcError| e.to_string()),
+    };
+    if current > policy.max_replicas || current < policy.min_replicas {
+        return out_of_range(current, policy, calc);
+    }
+    match calc {
+        Err(e) => with_metric(current, Err(e), policy.basis),
+        Ok(rec) => scale_on_metric(current, rec, policy, history, now),
+    }
+}
+
+fn target(policy: &Policy) -> Target<'_> {
+    Target {
+        utilization: policy.target_utilization,
+        basis: policy.basis,
+        container: policy.container.as_deref(),
+    }
+}
+
+fn scale_on_metric(
+    current: i64,
+    rec: Recommendation,
+    policy: &Policy,
+    history: &History,
+    now: i64,
+) -> Decision {
+    let stabilized = behavior::stabilize(rec.replicas, current, history, policy, now);
+    let (desired, limit) = behavior::limit(stabilized.replicas, current, history, policy, now);
+    let mut d = with_metric(current, Ok(rec), policy.basis);
+    d.stabilization_sample = Some(rec.replicas);
+    d.desired_replicas = desired;
+    let limited = limit != Limit::DesiredWithinRange;
+    d.conditions.push(condition(
+        SCALING_LIMITED,
+        limited,
+        limit.reason(),
+        limit.message(),
+    ));
+    let stabilized_reason = if rec.replicas > current {
+        "ScaleUpStabilized"
+    } else {
+        "ScaleDownStabilized"
+    };
+    d.reason = if limited {
+        limit.reason()
+    } else if stabilized.held {
+        stabilized_reason
+    } else {
+        rec.verdict.as_str()
+    };
+    if desired != current {
+        set_rescale(
+            &mut d,
+            desired,
+            utilization_why(policy.basis, desired > current),
+        );
+    } else if stabilized.held {
+        let message = if stabilized_reason == "ScaleUpStabilized" {
+            "recent recommendations were lower than current one, applying the lowest recent recommendation"
+        } else {
+            "recent recommendations were higher than current one, applying the highest recent recommendation"
+        };
+        set(
+            &mut d.conditions,
+            condition(ABLE_TO_SCALE, true, stabilized_reason, message),
+        );
+    }
+    d
+}
+
+/// Kubernetes brings an out-of-range Scale back to the nearest bound before
+/// looking at metrics; this is a spec-driven change, so it happens even when
+/// metrics failed. The metric (or its failure) still goes into the status.
+fn out_of_range(current: i64, policy: &Policy, calc: Result<Recommendation, String>) -> Decision {
+    let (bound, limit, why) = if current > policy.max_replicas {
+        (
+            policy.max_replicas,
+            Limit::TooManyReplicas,
+            "Current number of replicas above Spec.MaxReplicas",
+        )
+    } else {
+        (
+            policy.min_replicas,
+            Limit::TooFewReplicas,
+            "Current number of replicas below Spec.MinReplicas",
+        )
+    };
+    let mut d = with_metric(current, calc, policy.basis);
+    d.desired_replicas = bound;
+    d.reason = limit.reason();
+    d.conditions.push(condition(
+        SCALING_LIMITED,
+        true,
+        limit.reason(),
+        limit.message(),
+    ));
+    set_rescale(&mut d, bound, why.to_string());
+    d
+}
+
+/// The parts common to every metric-based outcome: AbleToScale (the Scale was
+/// read), ScalingActive and, on failure, the warning.
+fn with_metric(current: i64, calc: Result<Recommendation, String>, basis: Basis) -> Decision {
+    let mut d = Decision {
+        current_replicas: current,
+        recommended_replicas: None,
+        desired_replicas: current,
+        utilization_percentage: None,
+        memory_bytes: None,
+        conditions: vec![condition(
+            ABLE_TO_SCALE,
+            true,
+            "SucceededGetScale",
+            "the MemHpa controller was able to get the target's current scale",
+        )],
+        rescale: None,
+        events: Vec::new(),
+        reason: "",
+        stabilization_sample: None,
+    };
+    match calc {
+        Ok(rec) => {
+            d.recommended_replicas = Some(rec.replicas);
+            d.utilization_percentage = Some(rec.utilization);
+            d.memory_bytes = Some(rec.average_bytes);
+            d.reason = rec.verdict.as_str();
+            let message = format!(
+                "the MemHpa was able to successfully calculate a replica count from memory utilization (percentage of {})",
+                singular(basis)
+            );
+            d.conditions
+                .push(condition(SCALING_ACTIVE, true, "ValidMetricFound", message));
+        }
+        Err(e) => {
+            let message = format!("the MemHpa was unable to compute the replica count: failed to get memory utilization: {e}");
+            d.reason = "FailedGetResourceMetric";
+            d.conditions.push(condition(
+                SCALING_ACTIVE,
+                false,
+                "FailedGetResourceMetric",
+                message,
+            ));
+            d.events.push(EventOutcome {
+                warning: true,
+                reason: "FailedGetResourceMetric",
+                message: format!("failed to get memory utilization: {e}"),
+            });
+        }
+    }
+    d
+}
+
+fn disabled() -> Decision {
+    Decision {
+        current_replicas: 0,
+        recommended_replicas: None,
+        desired_replicas: 0,
+        utilization_percentage: None,
+        memory_bytes: None,
+        conditions: vec![
+            condition(
+                ABLE_TO_SCALE,
+                true,
+                "SucceededGetScale",
+                "the MemHpa controller was able to get the target's current scale",
+            ),
+            condition(
+                SCALING_ACTIVE,
+                false,
+                "ScalingDisabled",
+                "scaling is disabled since the replica count of the target is zero",
+            ),
+        ],
+        rescale: None,
+        events: Vec::new(),
+        reason: "ScalingDisabled",
+        stabilization_sample: None,
+    }
+}
+
+fn set_rescale(d: &mut Decision, to: i64, why: String) {
+    let message = format!("the MemHpa controller was able to update the target scale to {to}");
+    set(
+        &mut d.conditions,
+        condition(ABLE_TO_SCALE, true, "SucceededRescale", message),
+    );
+    d.rescale = Some(Rescale {
+        from: d.current_replicas,
+        to,
+        why,
+    });
+}
+
+fn utilization_why(basis: Basis, up: bool) -> String {
+    let side = if up { "above" } else { "below" };
+    format!(
+        "memory utilization (percentage of {}) {side} target",
+        singular(basis)
+    )
+}
+
+fn singular(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Limits => "limit",
+        Basis::Requests => "request",
+    }
+}
+
+fn condition(
+    type_: &'static str,
+    status: bool,
+    reason: &'static str,
+    message: impl Into<String>,
+) -> ConditionOutcome {
+    ConditionOutcome {
+        type_,
+        status,
+        reason,
+        message: message.into(),
+    }
+}
+
+/// Replaces the condition of the same type, or adds it.
+fn set(conditions: &mut Vec<ConditionOutcome>, c: ConditionOutcome) {
+    match conditions.iter_mut().find(|x| x.type_ == c.type_) {
+        Some(slot) => *slot = c,
+        None => conditions.push(c),
+    }
+}

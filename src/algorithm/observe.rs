@@ -1,0 +1,137 @@
+//! What the controller observed about a target, in the shape the calculator needs.
+
+use crate::api::{self, Basis};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+impl PodPhase {
+    /// Maps `status.phase`; an absent or unrecognised phase is `Unknown`, which the
+    /// calculator treats like Running (it has a sample or it is missing).
+    pub fn parse(phase: Option<&str>) -> PodPhase {
+        match phase {
+            Some("Pending") => PodPhase::Pending,
+            Some("Running") => PodPhase::Running,
+            Some("Succeeded") => PodPhase::Succeeded,
+            Some("Failed") => PodPhase::Failed,
+            _ => PodPhase::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerObservation {
+    pub name: String,
+    /// Working-set bytes; `None` when Prometheus had no series for it.
+    pub usage_bytes: Option<f64>,
+    pub limit_bytes: Option<u64>,
+    pub request_bytes: Option<u64>,
+}
+
+impl ContainerObservation {
+    /// The denominator under `basis`.
+    pub fn capacity(&self, basis: Basis) -> Option<u64> {
+        match basis {
+            Basis::Limits => self.limit_bytes,
+            Basis::Requests => self.request_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodObservation {
+    pub name: String,
+    pub phase: PodPhase,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleted: bool,
+    pub containers: Vec<ContainerObservation>,
+}
+
+/// Everything `decide` needs to know about one target at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The Scale's `spec.replicas`: the count the algorithm starts from.
+    pub spec_replicas: i64,
+    /// The Scale's `status.replicas`, for the status only.
+    pub status_replicas: i64,
+    pub pods: Vec<PodObservation>,
+    /// Prometheus failed for this namespace: nothing may be scaled.
+    pub metrics_error: Option<String>,
+}
+
+impl PodObservation {
+    /// Maps an API pod and its per-container working set (keyed by container name,
+    /// as Prometheus labels it). A container absent from `usage` has no sample.
+    /// A `memory` limit or request that does not parse counts as absent, so the
+    /// calculator reports it by pod and container instead of guessing a value.
+    pub fn from_pod(pod: &api::Pod, usage: &HashMap<String, f64>) -> PodObservation {
+        let containers = pod
+            .spec
+            .containers
+            .iter()
+            .map(|c| ContainerObservation {
+                name: c.name.clone(),
+                usage_bytes: usage.get(&c.name).copied(),
+                limit_bytes: memory(&c.resources.limits),
+                request_bytes: memory(&c.resources.requests),
+            })
+            .collect();
+        PodObservation {
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            phase: PodPhase::parse(pod.status.phase.as_deref()),
+            deleted: pod.metadata.deletion_timestamp.is_some(),
+            containers,
+        }
+    }
+}
+
+fn memory(list: &std::collections::BTreeMap<String, serde_json::Value>) -> Option<u64> {
+    list.get("memory").and_then(|q| api::parse_quantity(q).ok())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn from_pod_maps_fields() {
+        let pod: api::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1", "deletionTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {"containers": [
+                {"name": "app", "resources": {"limits": {"memory": "100Mi"}, "requests": {"memory": "50Mi"}}},
+                {"name": "sidecar", "resources": {"limits": {"memory": "bogus"}}}
+            ]},
+            "status": {"phase": "Pending"}
+        }))
+        .expect("pod decodes");
+        let usage = HashMap::from([("app".to_string(), 1234.0)]);
+        let p = PodObservation::from_pod(&pod, &usage);
+        assert_eq!(p.name, "web-1");
+        assert_eq!(p.phase, PodPhase::Pending);
+        assert!(p.deleted);
+        assert_eq!(p.containers[0].usage_bytes, Some(1234.0));
+        assert_eq!(p.containers[0].limit_bytes, Some(104_857_600));
+        assert_eq!(p.containers[0].request_bytes, Some(52_428_800));
+        assert_eq!(p.containers[1].usage_bytes, None);
+        assert_eq!(
+            p.containers[1].limit_bytes, None,
+            "an unparsable limit counts as none"
+        );
+    }
+
+    #[test]
+    fn phase_parse() {
+        assert_eq!(PodPhase::parse(Some("Running")), PodPhase::Running);
+        assert_eq!(PodPhase::parse(Some("Failed")), PodPhase::Failed);
+        assert_eq!(PodPhase::parse(Some("Succeeded")), PodPhase::Succeeded);
+        assert_eq!(PodPhase::parse(Some("weird")), PodPhase::Unknown);
+        assert_eq!(PodPhase::parse(None), PodPhase::Unknown);
+    }
+}

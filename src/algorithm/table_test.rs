@@ -1,0 +1,1162 @@
+//! The algorithm's table: one case struct, one runner.
+//!
+//! The case families follow Kubernetes' replica_calculator_test.go (for a
+//! resource metric) and the behavior tests of horizontal_test.go; the numbers are
+//! our own. Bytes are small round figures (a limit of 1000) so each expectation
+//! can be checked by hand; the arithmetic is noted beside the less obvious ones.
+
+use super::*;
+use crate::api::Basis;
+
+const NOW: i64 = 1_700_000_000;
+
+struct Case {
+    name: &'static str,
+    current: i64,
+    pods: Vec<PodObservation>,
+    target: i64,
+    basis: Basis,
+    container: Option<&'static str>,
+    min: i64,
+    max: i64,
+    up: Rules,
+    down: Rules,
+    /// (seconds ago, recommendation)
+    recommendations: Vec<(i64, i64)>,
+    /// (seconds ago, from, to)
+    scales: Vec<(i64, i64, i64)>,
+    metrics_error: Option<&'static str>,
+    want_recommended: Option<i64>,
+    want_desired: i64,
+    want_utilization: Option<i64>,
+    want_reason: &'static str,
+}
+
+impl Default for Case {
+    fn default() -> Case {
+        Case {
+            name: "",
+            current: 3,
+            pods: Vec::new(),
+            target: 50,
+            basis: Basis::Limits,
+            container: None,
+            min: 1,
+            max: 100,
+            // No stabilization and no rate limit, so calculator cases show the
+            // calculator alone; behavior cases set their own rules.
+            up: unlimited(),
+            down: unlimited(),
+            recommendations: Vec::new(),
+            scales: Vec::new(),
+            metrics_error: None,
+            want_recommended: None,
+            want_desired: 0,
+            want_utilization: None,
+            want_reason: "",
+        }
+    }
+}
+
+fn unlimited() -> Rules {
+    rules(0, Select::Max, &[(RateKind::Percent, 10_000, 15)])
+}
+
+fn rules(window: i64, select: Select, policies: &[(RateKind, i64, i64)]) -> Rules {
+    Rules {
+        stabilization_window_seconds: window,
+        select,
+        policies: policies
+            .iter()
+            .map(|&(kind, value, period_seconds)| RatePolicy {
+                kind,
+                value,
+                period_seconds,
+            })
+            .collect(),
+    }
+}
+
+fn container(
+    name: &str,
+    usage: Option<f64>,
+    limit: Option<u64>,
+    request: Option<u64>,
+) -> ContainerObservation {
+    ContainerObservation {
+        name: name.into(),
+        usage_bytes: usage,
+        limit_bytes: limit,
+        request_bytes: request,
+    }
+}
+
+/// A Running pod with one container "app"; its request is half its limit.
+fn pod(name: &str, usage: Option<f64>, limit: u64) -> PodObservation {
+    PodObservation {
+        name: name.into(),
+        phase: PodPhase::Running,
+        deleted: false,
+        containers: vec![container("app", usage, Some(limit), Some(limit / 2))],
+    }
+}
+
+fn with_phase(mut p: PodObservation, phase: PodPhase) -> PodObservation {
+    p.phase = phase;
+    p
+}
+
+fn deleted(mut p: PodObservation) -> PodObservation {
+    p.deleted = true;
+    p
+}
+
+/// `n` Running pods each using `usage` of a 1000-byte limit.
+fn pods_at(n: usize, usage: f64) -> Vec<PodObservation> {
+    (0..n)
+        .map(|i| pod(&format!("p{i}"), Some(usage), 1000))
+        .collect()
+}
+
+fn app_and_sidecar(name: &str, app: Option<f64>, sidecar: Option<f64>) -> PodObservation {
+    PodObservation {
+        name: name.into(),
+        phase: PodPhase::Running,
+        deleted: false,
+        containers: vec![
+            container("app", app, Some(1000), Some(500)),
+            container("sidecar", sidecar, Some(1000), Some(500)),
+        ],
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = calculator_cases();
+    v.extend(failure_cases());
+    v.extend(bound_cases());
+    v.extend(behavior_cases());
+    v
+}
+
+fn calculator_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "3 pods at 90% of limit, target 50 -> 6",
+            pods: pods_at(3, 900.0),
+            want_recommended: Some(6),
+            want_desired: 6,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // util = floor(1500*100/3000) = 50; 50/30 * 3 = 5
+            name: "scale up, uneven pods",
+            target: 30,
+            pods: vec![
+                pod("a", Some(300.0), 1000),
+                pod("b", Some(500.0), 1000),
+                pod("c", Some(700.0), 1000),
+            ],
+            want_recommended: Some(5),
+            want_desired: 5,
+            want_utilization: Some(50),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // util = floor(1400*100/5000) = 28; 28/50 * 5 = 2.8 -> 3
+            name: "scale down",
+            current: 5,
+            pods: vec![
+                pod("a", Some(100.0), 1000),
+                pod("b", Some(300.0), 1000),
+                pod("c", Some(500.0), 1000),
+                pod("d", Some(250.0), 1000),
+                pod("e", Some(250.0), 1000),
+            ],
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(28),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // util = floor(3060*100/3300) = 92; ratio 0.92 is within 0.1
+            name: "within tolerance keeps current",
+            target: 100,
+            pods: vec![
+                pod("a", Some(1010.0), 1100),
+                pod("b", Some(1030.0), 1100),
+                pod("c", Some(1020.0), 1100),
+            ],
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(92),
+            want_reason: "WithinTolerance",
+            ..Default::default()
+        },
+        Case {
+            // 45/50 = 0.9: |1 - 0.9| is just under 0.1 in floating point
+            name: "tolerance edge 0.9 holds",
+            pods: pods_at(3, 450.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(45),
+            want_reason: "WithinTolerance",
+            ..Default::default()
+        },
+        Case {
+            // 55/50 is 1.1000000000000001 in floating point, just past the
+            // tolerance; Kubernetes computes the same and scales
+            name: "tolerance edge 1.1 scales, as in Kubernetes",
+            pods: pods_at(3, 550.0),
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(55),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // 56/50 = 1.12 > 1.1; ceil(1.12*3) = 4
+            name: "just past tolerance scales",
+            pods: pods_at(3, 560.0),
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(56),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "failed and succeeded pods are dropped",
+            current: 2,
+            pods: vec![
+                pod("a", Some(500.0), 1000),
+                pod("b", Some(700.0), 1000),
+                with_phase(pod("c", Some(0.0), 1000), PodPhase::Failed),
+                with_phase(pod("d", Some(0.0), 1000), PodPhase::Succeeded),
+            ],
+            target: 30,
+            // util 60, ratio 2 -> 4; counting c and d would have given util 30
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(60),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "deleted pods are dropped",
+            current: 2,
+            pods: vec![
+                pod("a", Some(500.0), 1000),
+                pod("b", Some(500.0), 1000),
+                deleted(pod("c", Some(1000.0), 1000)),
+            ],
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(50),
+            want_reason: "WithinTolerance",
+            ..Default::default()
+        },
+        Case {
+            name: "failed pods dropped on scale down",
+            current: 5,
+            pods: {
+                let mut p = pods_at(5, 100.0);
+                p.push(with_phase(pod("f1", Some(1000.0), 1000), PodPhase::Failed));
+                p.push(with_phase(pod("f2", None, 1000), PodPhase::Failed));
+                p
+            },
+            // util 10 -> 0.2 * 5 = 1
+            want_recommended: Some(1),
+            want_desired: 1,
+            want_utilization: Some(10),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "unknown phase with a sample counts like running",
+            current: 2,
+            pods: vec![
+                pod("a", Some(900.0), 1000),
+                with_phase(pod("b", Some(900.0), 1000), PodPhase::Unknown),
+            ],
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // sampled util 100 = target: no adjustment at all
+            name: "missing metrics, no change at ratio 1",
+            current: 2,
+            target: 100,
+            pods: vec![pod("a", Some(1000.0), 1000), pod("b", None, 1000)],
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(100),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            // ratio 1.9; missing as 0: 1900/2000 = 95 -> 0.95 within tolerance
+            name: "missing metrics damp a scale-up into no change",
+            current: 2,
+            target: 100,
+            pods: vec![pod("a", Some(1900.0), 2000), pod("b", None, 0)],
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(95),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            // ratio 0.6; missing as 100%: 1600/2000 = 80 -> ceil(0.8*2) = 2
+            name: "missing metrics hold a scale-down",
+            current: 2,
+            target: 100,
+            pods: vec![pod("a", Some(600.0), 1000), pod("b", None, 1000)],
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(60),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // ratio 1.8; missing as 0: 2700/4000 = 67 -> 1.34*4 = 5.36 -> 6
+            name: "missing pod counts 0 on scale up",
+            current: 4,
+            pods: {
+                let mut p = pods_at(3, 900.0);
+                p.push(pod("m", None, 1000));
+                p
+            },
+            want_recommended: Some(6),
+            want_desired: 6,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // ratio 0.2; missing as 100%: 1300/4000 = 32 -> 0.64*4 = 2.56 -> 3
+            name: "missing pod counts 100% on scale down",
+            current: 4,
+            pods: {
+                let mut p = pods_at(3, 100.0);
+                p.push(pod("m", None, 1000));
+                p
+            },
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(10),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // a pod missing one container's sample is missing as a whole
+            name: "pod missing one container sample is missing",
+            current: 2,
+            pods: vec![
+                app_and_sidecar("a", Some(900.0), Some(900.0)),
+                app_and_sidecar("b", Some(900.0), None),
+            ],
+            // sampled: 1800/2000 = 90 -> 1.8; b as 0: 1800/4000 = 45 -> 0.9 within tolerance
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(90),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            name: "non-finite or negative usage is no sample",
+            current: 3,
+            pods: vec![
+                pod("a", Some(100.0), 1000),
+                pod("b", Some(f64::NAN), 1000),
+                pod("c", Some(-5.0), 1000),
+            ],
+            // ratio 0.2; b, c as 100%: 2100/3000 = 70 -> 1.4 flips direction -> hold
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(10),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            // ratio 2; pending as 0: 2000/6000 = 33 -> 0.66 flips -> hold
+            name: "pending pod damps a scale-up",
+            current: 3,
+            pods: vec![
+                pod("a", Some(1000.0), 1000),
+                pod("b", Some(1000.0), 1000),
+                with_phase(pod("c", None, 4000), PodPhase::Pending),
+            ],
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(100),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            // ratio 1.8; pending as 0: 1800/3000 = 60 -> 1.2*3 = 3.6 -> 4
+            name: "pending pod counts 0 on scale up",
+            current: 3,
+            pods: vec![
+                pod("a", Some(900.0), 1000),
+                pod("b", Some(900.0), 1000),
+                with_phase(pod("c", Some(900.0), 1000), PodPhase::Pending),
+            ],
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // pending pods are ignored on a scale-down: 0.2 * 2 = 0.4 -> 1
+            name: "pending pod ignored on scale down",
+            current: 3,
+            pods: vec![
+                pod("a", Some(100.0), 1000),
+                pod("b", Some(100.0), 1000),
+                with_phase(pod("c", None, 1000), PodPhase::Pending),
+            ],
+            want_recommended: Some(1),
+            want_desired: 1,
+            want_utilization: Some(10),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "container option counts only that container",
+            pods: (0..3)
+                .map(|i| app_and_sidecar(&format!("p{i}"), Some(900.0), Some(100.0)))
+                .collect(),
+            container: Some("app"),
+            want_recommended: Some(6),
+            want_desired: 6,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "without container option all containers count",
+            pods: (0..3)
+                .map(|i| app_and_sidecar(&format!("p{i}"), Some(900.0), Some(100.0)))
+                .collect(),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(50),
+            want_reason: "WithinTolerance",
+            ..Default::default()
+        },
+        Case {
+            name: "container option ignores other containers' missing samples",
+            pods: (0..3)
+                .map(|i| app_and_sidecar(&format!("p{i}"), Some(900.0), None))
+                .collect(),
+            container: Some("app"),
+            want_recommended: Some(6),
+            want_desired: 6,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // requests are half the limits: 450/500 = 90%
+            name: "basis requests",
+            pods: pods_at(3, 450.0),
+            basis: Basis::Requests,
+            want_recommended: Some(6),
+            want_desired: 6,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "basis limits on the same pods",
+            pods: pods_at(3, 450.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(45),
+            want_reason: "WithinTolerance",
+            ..Default::default()
+        },
+        Case {
+            name: "huge usage saturates instead of overflowing",
+            current: 2,
+            max: 10,
+            pods: vec![pod("a", Some(1e300), 1), pod("b", Some(1e300), 1)],
+            want_recommended: Some(i64::MAX),
+            want_desired: 10,
+            want_utilization: Some(i64::MAX),
+            want_reason: "TooManyReplicas",
+            ..Default::default()
+        },
+    ]
+}
+
+fn failure_cases() -> Vec<Case> {
+    let fail = |name, current, pods: Vec<PodObservation>| Case {
+        name,
+        current,
+        pods,
+        want_desired: current,
+        want_reason: "FailedGetResourceMetric",
+        ..Default::default()
+    };
+    vec![
+        fail("no pods", 3, vec![]),
+        fail(
+            "all pods missing",
+            2,
+            vec![pod("a", None, 1000), pod("b", None, 1000)],
+        ),
+        fail(
+            "only pending pods",
+            2,
+            vec![with_phase(pod("a", Some(5.0), 1000), PodPhase::Pending)],
+        ),
+        fail(
+            "container without a limit",
+            2,
+            vec![pod("a", Some(900.0), 1000), {
+                let mut p = pod("b", Some(900.0), 1000);
+                p.containers[0].limit_bytes = None;
+                p
+            }],
+        ),
+        fail(
+            "zero total limit",
+            2,
+            vec![pod("a", Some(900.0), 0), pod("b", Some(900.0), 0)],
+        ),
+        Case {
+            name: "basis requests without a request",
+            basis: Basis::Requests,
+            ..fail("", 2, vec![pod("a", Some(900.0), 1)])
+        },
+        Case {
+            name: "container option, container absent from a pod",
+            container: Some("sidecar"),
+            ..fail(
+                "",
+                3,
+                vec![
+                    app_and_sidecar("a", Some(1.0), Some(1.0)),
+                    pod("b", Some(1.0), 1000),
+                ],
+            )
+        },
+        Case {
+            name: "prometheus failed: never scale down",
+            metrics_error: Some("prometheus: connection refused"),
+            ..fail("", 5, pods_at(5, 10.0))
+        },
+        Case {
+            name: "spec.replicas 0 disables autoscaling",
+            want_reason: "ScalingDisabled",
+            ..fail("", 0, pods_at(3, 900.0))
+        },
+    ]
+}
+
+fn bound_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "recommendation above max is clamped",
+            max: 5,
+            pods: pods_at(3, 900.0),
+            want_recommended: Some(6),
+            want_desired: 5,
+            want_utilization: Some(90),
+            want_reason: "TooManyReplicas",
+            ..Default::default()
+        },
+        Case {
+            name: "recommendation below min is clamped",
+            current: 5,
+            min: 3,
+            pods: pods_at(5, 50.0),
+            want_recommended: Some(1),
+            want_desired: 3,
+            want_utilization: Some(5),
+            want_reason: "TooFewReplicas",
+            ..Default::default()
+        },
+        Case {
+            name: "current above max comes down to max even at high use",
+            current: 12,
+            max: 10,
+            pods: pods_at(12, 900.0),
+            want_recommended: Some(22),
+            want_desired: 10,
+            want_utilization: Some(90),
+            want_reason: "TooManyReplicas",
+            ..Default::default()
+        },
+        Case {
+            name: "current below min goes up to min even when metrics fail",
+            current: 1,
+            min: 2,
+            metrics_error: Some("timeout"),
+            pods: pods_at(1, 10.0),
+            want_desired: 2,
+            want_reason: "TooFewReplicas",
+            ..Default::default()
+        },
+    ]
+}
+
+fn behavior_cases() -> Vec<Case> {
+    use RateKind::{Percent, Pods};
+    let down_window = |w| rules(w, Select::Max, &[(Percent, 100, 15)]);
+    vec![
+        Case {
+            name: "default scale-up: max(4 pods, 100%) per 15 s",
+            current: 1,
+            up: default_scale_up(),
+            pods: pods_at(1, 1000.0),
+            target: 10,
+            want_recommended: Some(10),
+            want_desired: 5,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "default scale-down: stabilized by 300 s window",
+            current: 5,
+            down: default_scale_down(),
+            recommendations: vec![(100, 5)],
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 5,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownStabilized",
+            ..Default::default()
+        },
+        Case {
+            name: "down window passed: scale down",
+            current: 5,
+            down: down_window(300),
+            recommendations: vec![(300, 5), (400, 5)],
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 1,
+            want_utilization: Some(10),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "down window takes the highest recent recommendation",
+            current: 5,
+            down: down_window(300),
+            recommendations: vec![(250, 4), (100, 3), (500, 5)],
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 4,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownStabilized",
+            ..Default::default()
+        },
+        Case {
+            name: "up window takes the lowest recent recommendation",
+            current: 3,
+            up: rules(60, Select::Max, &[(Percent, 1000, 15)]),
+            recommendations: vec![(30, 4), (90, 3)],
+            pods: pods_at(3, 900.0),
+            want_recommended: Some(6),
+            want_desired: 4,
+            want_utilization: Some(90),
+            want_reason: "ScaleUpStabilized",
+            ..Default::default()
+        },
+        Case {
+            name: "up window all at current: no scale",
+            current: 3,
+            up: rules(60, Select::Max, &[(Percent, 1000, 15)]),
+            recommendations: vec![(30, 3)],
+            pods: pods_at(3, 900.0),
+            want_recommended: Some(6),
+            want_desired: 3,
+            want_utilization: Some(90),
+            want_reason: "ScaleUpStabilized",
+            ..Default::default()
+        },
+        Case {
+            name: "up Pods policy",
+            current: 3,
+            up: rules(0, Select::Max, &[(Pods, 2, 60)]),
+            pods: pods_at(3, 1000.0),
+            target: 10,
+            want_recommended: Some(30),
+            want_desired: 5,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up Percent policy rounds up",
+            current: 3,
+            up: rules(0, Select::Max, &[(Percent, 50, 60)]),
+            pods: pods_at(3, 1000.0),
+            target: 10,
+            // ceil(3 * 1.5) = 5
+            want_recommended: Some(30),
+            want_desired: 5,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up Pods policy counts past scale-ups in its period",
+            current: 4,
+            up: rules(0, Select::Max, &[(Pods, 4, 60)]),
+            scales: vec![(30, 2, 4), (90, 1, 2)],
+            pods: pods_at(4, 1000.0),
+            target: 10,
+            // period started at 2: 2 + 4 = 6
+            want_recommended: Some(40),
+            want_desired: 6,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up budget used up: stay",
+            current: 6,
+            up: rules(0, Select::Max, &[(Pods, 2, 60)]),
+            scales: vec![(10, 2, 6)],
+            pods: pods_at(6, 1000.0),
+            target: 10,
+            want_recommended: Some(60),
+            want_desired: 6,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up selectPolicy Max takes the bigger step",
+            current: 2,
+            up: rules(0, Select::Max, &[(Pods, 4, 60), (Percent, 100, 60)]),
+            pods: pods_at(2, 1000.0),
+            target: 10,
+            want_recommended: Some(20),
+            want_desired: 6,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up selectPolicy Min takes the smaller step",
+            current: 2,
+            up: rules(0, Select::Min, &[(Pods, 4, 60), (Percent, 100, 60)]),
+            pods: pods_at(2, 1000.0),
+            target: 10,
+            want_recommended: Some(20),
+            want_desired: 4,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up selectPolicy Disabled",
+            current: 2,
+            up: rules(0, Select::Disabled, &[(Pods, 4, 60)]),
+            pods: pods_at(2, 1000.0),
+            target: 10,
+            want_recommended: Some(20),
+            want_desired: 2,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "up policy above max: max wins as TooManyReplicas",
+            current: 2,
+            max: 3,
+            up: rules(0, Select::Max, &[(Pods, 4, 60)]),
+            pods: pods_at(2, 1000.0),
+            target: 10,
+            want_recommended: Some(20),
+            want_desired: 3,
+            want_utilization: Some(100),
+            want_reason: "TooManyReplicas",
+            ..Default::default()
+        },
+        Case {
+            name: "down Pods policy",
+            current: 5,
+            down: rules(0, Select::Max, &[(Pods, 1, 60)]),
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 4,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "down Percent policy truncates",
+            current: 5,
+            down: rules(0, Select::Max, &[(Percent, 50, 60)]),
+            pods: pods_at(5, 100.0),
+            // trunc(5 * 0.5) = 2
+            want_recommended: Some(1),
+            want_desired: 2,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "down Pods policy counts past scale-downs in its period",
+            current: 5,
+            down: rules(0, Select::Max, &[(Pods, 2, 60)]),
+            scales: vec![(30, 6, 5), (120, 9, 6)],
+            pods: pods_at(5, 100.0),
+            // period started at 6: 6 - 2 = 4
+            want_recommended: Some(1),
+            want_desired: 4,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "down selectPolicy Max takes the bigger step",
+            current: 5,
+            down: rules(0, Select::Max, &[(Pods, 1, 60), (Percent, 50, 60)]),
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 2,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "down selectPolicy Min takes the smaller step",
+            current: 5,
+            down: rules(0, Select::Min, &[(Pods, 1, 60), (Percent, 50, 60)]),
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 4,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "down selectPolicy Disabled",
+            current: 5,
+            down: rules(0, Select::Disabled, &[(Pods, 1, 60)]),
+            pods: pods_at(5, 100.0),
+            want_recommended: Some(1),
+            want_desired: 5,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+        Case {
+            name: "down policy floor at min is TooFewReplicas",
+            current: 4,
+            min: 3,
+            down: rules(0, Select::Max, &[(Pods, 1, 60)]),
+            pods: pods_at(4, 100.0),
+            want_recommended: Some(1),
+            want_desired: 3,
+            want_utilization: Some(10),
+            want_reason: "TooFewReplicas",
+            ..Default::default()
+        },
+        Case {
+            name: "stabilized then rate limited",
+            current: 8,
+            down: rules(300, Select::Max, &[(Pods, 2, 60)]),
+            recommendations: vec![(200, 5), (100, 3)],
+            pods: pods_at(8, 100.0),
+            // window max(5, 3, 2) = 5; rate floor 8 - 2 = 6
+            want_recommended: Some(2),
+            want_desired: 6,
+            want_utilization: Some(10),
+            want_reason: "ScaleDownLimit",
+            ..Default::default()
+        },
+    ]
+}
+
+fn run(case: &Case) -> Decision {
+    let policy = Policy {
+        target: TargetRef {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+        },
+        min_replicas: case.min,
+        max_replicas: case.max,
+        target_utilization: case.target,
+        basis: case.basis,
+        container: case.container.map(str::to_string),
+        scale_up: case.up.clone(),
+        scale_down: case.down.clone(),
+    };
+    let mut history = History::new();
+    for &(ago, r) in &case.recommendations {
+        history.record_recommendation(NOW - ago, r);
+    }
+    for &(ago, from, to) in &case.scales {
+        history.record_scale(NOW - ago, from, to);
+    }
+    let obs = Observation {
+        spec_replicas: case.current,
+        status_replicas: case.current,
+        pods: case.pods.clone(),
+        metrics_error: case.metrics_error.map(str::to_string),
+    };
+    decide(&obs, &policy, &history, NOW)
+}
+
+#[test]
+fn table() {
+    let all = cases();
+    assert!(all.len() >= 30, "only {} cases", all.len());
+    let mut failures = Vec::new();
+    for case in &all {
+        let d = run(case);
+        let got = (
+            d.recommended_replicas,
+            d.desired_replicas,
+            d.utilization_percentage,
+            d.reason,
+        );
+        let want = (
+            case.want_recommended,
+            case.want_desired,
+            case.want_utilization,
+            case.want_reason,
+        );
+        if got != want {
+            failures.push(format!("{}: got {got:?}, want {want:?}", case.name));
+        }
+        check_invariants(case, &d, &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+}
+
+/// What must hold for every decision, whatever the case.
+fn check_invariants(case: &Case, d: &Decision, failures: &mut Vec<String>) {
+    let rescale_ok = match &d.rescale {
+        None => d.desired_replicas == case.current,
+        Some(r) => r.from == case.current && r.to == d.desired_replicas && r.to != r.from,
+    };
+    if !rescale_ok {
+        failures.push(format!(
+            "{}: rescale {:?} disagrees with desired {}",
+            case.name, d.rescale, d.desired_replicas
+        ));
+    }
+    if case.current > 0
+        && !(case.min..=case.max).contains(&d.desired_replicas)
+        && d.reason != "FailedGetResourceMetric"
+    {
+        failures.push(format!(
+            "{}: desired {} outside bounds",
+            case.name, d.desired_replicas
+        ));
+    }
+    let metric_failed = d.reason == "FailedGetResourceMetric";
+    if metric_failed
+        && (d.rescale.is_some()
+            || d.events
+                .iter()
+                .all(|e| e.reason != "FailedGetResourceMetric"))
+    {
+        failures.push(format!(
+            "{}: a metric failure must not scale and must warn",
+            case.name
+        ));
+    }
+}
+
+#[test]
+fn conditions_for_a_limited_scale_up() {
+    let case = Case {
+        max: 5,
+        pods: pods_at(3, 900.0),
+        ..Default::default()
+    };
+    let d = run(&case);
+    let active = d.condition(SCALING_ACTIVE).expect("ScalingActive");
+    assert!(active.status);
+    assert_eq!(active.reason, "ValidMetricFound");
+    let limited = d.condition(SCALING_LIMITED).expect("ScalingLimited");
+    assert!(limited.status);
+    assert_eq!(limited.reason, "TooManyReplicas");
+    let able = d.condition(ABLE_TO_SCALE).expect("AbleToScale");
+    assert_eq!((able.status, able.reason), (true, "SucceededRescale"));
+    let r = d.rescale.as_ref().expect("rescale");
+    assert_eq!(
+        r.event().message,
+        "New size: 5; reason: memory utilization (percentage of limit) above target"
+    );
+    assert_eq!(d.memory_bytes, Some(900));
+}
+
+#[test]
+fn conditions_when_within_range() {
+    let d = run(&Case {
+        pods: pods_at(3, 500.0),
+        ..Default::default()
+    });
+    let limited = d.condition(SCALING_LIMITED).expect("ScalingLimited");
+    assert_eq!(
+        (limited.status, limited.reason),
+        (false, "DesiredWithinRange")
+    );
+    assert_eq!(
+        d.condition(ABLE_TO_SCALE).map(|c| c.reason),
+        Some("SucceededGetScale")
+    );
+    assert!(d.rescale.is_none());
+}
+
+#[test]
+fn scale_down_message_under_requests() {
+    let d = run(&Case {
+        current: 5,
+        basis: Basis::Requests,
+        pods: pods_at(5, 50.0),
+        ..Default::default()
+    });
+    let r = d.rescale.expect("rescale");
+    assert_eq!(
+        r.event().message,
+        "New size: 1; reason: memory utilization (percentage of request) below target"
+    );
+}
+
+#[test]
+fn stabilized_scale_down_sets_able_to_scale_reason() {
+    let d = run(&Case {
+        current: 5,
+        down: default_scale_down(),
+        recommendations: vec![(10, 5)],
+        pods: pods_at(5, 100.0),
+        ..Default::default()
+    });
+    let able = d.condition(ABLE_TO_SCALE).expect("AbleToScale");
+    assert_eq!((able.status, able.reason), (true, "ScaleDownStabilized"));
+}
+
+#[test]
+fn metric_failure_names_pod_and_container() {
+    let mut p = pod("web-1", Some(900.0), 1000);
+    p.containers[0].limit_bytes = None;
+    let d = run(&Case {
+        pods: vec![p],
+        ..Default::default()
+    });
+    let active = d.condition(SCALING_ACTIVE).expect("ScalingActive");
+    assert!(!active.status);
+    assert!(
+        active
+            .message
+            .contains("pod \"web-1\" container \"app\" has no memory limit"),
+        "{}",
+        active.message
+    );
+    assert!(d
+        .events
+        .iter()
+        .any(|e| e.warning && e.reason == "FailedGetResourceMetric"));
+}
+
+#[test]
+fn prometheus_error_message_is_carried() {
+    let d = run(&Case {
+        pods: pods_at(3, 10.0),
+        metrics_error: Some("query timed out"),
+        ..Default::default()
+    });
+    assert!(d
+        .condition(SCALING_ACTIVE)
+        .is_some_and(|c| !c.status && c.message.contains("query timed out")));
+    assert!(
+        d.stabilization_sample.is_none(),
+        "a failure must not enter the stabilization window"
+    );
+}
+
+#[test]
+fn failed_helper_and_update_failed() {
+    let d = Decision::failed("InvalidSelector", "selector \"a=(\" does not parse", 3);
+    assert_eq!(d.desired_replicas, 3);
+    assert_eq!(
+        d.condition(SCALING_ACTIVE).map(|c| (c.status, c.reason)),
+        Some((false, "InvalidSelector"))
+    );
+    assert!(d.events[0].warning);
+    let d = Decision::failed("FailedGetScale", "deployments.apps \"web\" not found", 0);
+    assert_eq!(
+        d.condition(ABLE_TO_SCALE).map(|c| c.reason),
+        Some("FailedGetScale")
+    );
+
+    let d = run(&Case {
+        pods: pods_at(3, 900.0),
+        ..Default::default()
+    })
+    .update_failed("409 Conflict");
+    assert!(d.rescale.is_none());
+    assert_eq!(
+        d.condition(ABLE_TO_SCALE).map(|c| (c.status, c.reason)),
+        Some((false, "FailedUpdateScale"))
+    );
+    assert!(d
+        .events
+        .iter()
+        .any(|e| e.reason == "FailedRescale" && e.message.contains("409 Conflict")));
+}
+
+#[test]
+fn history_apply_drives_the_next_decision() {
+    // Scale down from 5 with the default 300 s window: held at t, then allowed
+    // once the high recommendation has aged out of the window.
+    let mut spec_pods = pods_at(5, 500.0);
+    let mut policy = Policy::from_spec(&crate::api::MemHpaSpec {
+        scale_target_ref: Some(crate::api::CrossVersionObjectReference {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+        }),
+        max_replicas: Some(10),
+        target_utilization_percentage: Some(50),
+        ..Default::default()
+    })
+    .expect("valid spec");
+    policy.min_replicas = 1;
+    let mut history = History::new();
+    let obs = |pods: &Vec<PodObservation>| Observation {
+        spec_replicas: 5,
+        status_replicas: 5,
+        pods: pods.clone(),
+        metrics_error: None,
+    };
+    let d = decide(&obs(&spec_pods), &policy, &history, 1000);
+    assert_eq!(d.desired_replicas, 5);
+    history.apply(&d, &policy, 1000, false);
+    spec_pods = pods_at(5, 100.0);
+    let d = decide(&obs(&spec_pods), &policy, &history, 1100);
+    assert_eq!((d.desired_replicas, d.reason), (5, "ScaleDownStabilized"));
+    history.apply(&d, &policy, 1100, false);
+    let d = decide(&obs(&spec_pods), &policy, &history, 1300);
+    assert_eq!((d.desired_replicas, d.reason), (1, "BelowTarget"));
+    history.apply(&d, &policy, 1300, true);
+    assert_eq!(history.removed_since(1301, 15), 4);
+    // Everything older than the 300 s lookback is gone.
+    assert!(history.recommendations().iter().all(|s| s.at > 1000));
+}

@@ -1,0 +1,483 @@
+//! Tests of `simulate::run`, through its public entry point only.
+
+use super::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// A scratch directory unique to one test, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("memhpa-simulate-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).expect("write scratch file");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run_text(
+    scenario: Option<&Path>,
+    json: bool,
+    svg: Option<&Path>,
+) -> Result<String, SimulateError> {
+    let mut out = Vec::new();
+    run(scenario, json, svg, &mut out)?;
+    Ok(String::from_utf8(out).expect("output is UTF-8"))
+}
+
+fn json_rows(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?} is not JSON: {e}")))
+        .collect()
+}
+
+const KEYS: [&str; 6] = [
+    "t",
+    "currentReplicas",
+    "utilizationPercentage",
+    "recommendedReplicas",
+    "desiredReplicas",
+    "reason",
+];
+
+#[test]
+fn one_step_three_pods_at_90_percent() {
+    let dir = Scratch::new("one-step");
+    let path = dir.file(
+        "s.json",
+        r#"{"spec": {"maxReplicas": 10, "targetUtilizationPercentage": 50},
+            "replicas": 3,
+            "steps": [{"t": 0, "pods": [
+                {"name": "a", "usageBytes": 900, "limitBytes": 1000},
+                {"name": "b", "usageBytes": 900, "limitBytes": 1000},
+                {"name": "c", "usageBytes": 900, "limitBytes": 1000}]}]}"#,
+    );
+    let text = run_text(Some(&path), true, None).expect("runs");
+    let rows = json_rows(&text);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["recommendedReplicas"], 6);
+    assert_eq!(row["desiredReplicas"], 6);
+    assert_eq!(row["utilizationPercentage"], 90);
+    assert_eq!(row["currentReplicas"], 3);
+    assert_eq!(row["t"], 0);
+    assert_eq!(row["reason"], "AboveTarget");
+}
+
+#[test]
+fn example_rises_and_falls() {
+    let text = run_text(None, true, None).expect("built-in example runs");
+    let rows = json_rows(&text);
+    assert!(
+        rows.len() > 200,
+        "a day at 5-minute steps, got {}",
+        rows.len()
+    );
+    for row in &rows {
+        let obj = row.as_object().expect("each line is an object");
+        for key in KEYS {
+            assert!(obj.contains_key(key), "missing {key} in {row}");
+        }
+        assert_eq!(obj.len(), KEYS.len(), "extra keys in {row}");
+    }
+    let replicas: Vec<i64> = rows
+        .iter()
+        .map(|r| r["currentReplicas"].as_i64().expect("integer"))
+        .collect();
+    let start = replicas[0];
+    let (peak_at, peak) = replicas
+        .iter()
+        .copied()
+        .enumerate()
+        .max_by_key(|&(i, r)| (r, std::cmp::Reverse(i)))
+        .expect("rows");
+    assert!(
+        peak >= start + 3,
+        "replicas must visibly rise: start {start}, peak {peak}"
+    );
+    let end = *replicas.last().expect("rows");
+    assert!(
+        end <= peak - 3,
+        "replicas must visibly fall after the peak at row {peak_at}: end {end}"
+    );
+    // Stabilization: some scale-down was held back by the window.
+    assert!(
+        rows.iter().any(|r| r["reason"] == "ScaleDownStabilized"),
+        "the example should show stabilization delaying a scale-down"
+    );
+}
+
+#[test]
+fn example_text_table() {
+    let text = run_text(None, false, None).expect("runs");
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .is_some_and(|l| l.starts_with("# target 70% of limits")));
+    assert!(lines
+        .next()
+        .is_some_and(|l| l.contains("replicas") && l.contains("reason")));
+    let first = lines.next().expect("a first step");
+    assert!(first.contains("00:00"), "{first}");
+    assert!(text.contains("12:00"), "hh:mm column");
+    assert_eq!(text.lines().count(), 2 + 289);
+}
+
+#[test]
+fn example_file_is_the_builtin() {
+    let parsed: Value = serde_json::from_str(EXAMPLE).expect("example.json is JSON");
+    assert!(parsed["steps"].as_array().is_some_and(|s| s.len() == 289));
+}
+
+#[test]
+fn svg_is_well_formed() {
+    let dir = Scratch::new("svg");
+    let path = dir.0.join("chart.svg");
+    run_text(None, false, Some(&path)).expect("runs");
+    let svg = std::fs::read_to_string(&path).expect("svg written");
+    assert!(svg.starts_with("<svg "), "{}", &svg[..40.min(svg.len())]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(
+        svg.matches("<polyline").count() >= 2,
+        "replicas and utilization lines"
+    );
+    assert!(svg.contains("stroke-dasharray"), "dashed target");
+    assert!(
+        svg.contains("time (hh:mm)")
+            && svg.contains("replicas")
+            && svg.contains("memory utilization")
+    );
+    assert!(
+        !svg.contains("NaN") && !svg.contains("inf"),
+        "no non-finite numbers"
+    );
+    check_tags_balanced(&svg);
+}
+
+/// A minimal XML check: every opened element is closed, in order.
+fn check_tags_balanced(xml: &str) {
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = xml;
+    for _ in 0..100_000 {
+        let Some(open) = rest.find('<') else { break };
+        let Some(close) = rest[open..].find('>') else {
+            panic!("unterminated tag")
+        };
+        let tag = &rest[open + 1..open + close];
+        rest = &rest[open + close + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop(), Some(name.trim()), "mismatched </{name}>");
+        } else if !tag.ends_with('/') {
+            let name = tag.split_whitespace().next().unwrap_or("");
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+}
+
+#[test]
+fn svg_with_single_step_and_no_metrics_has_no_nan() {
+    let dir = Scratch::new("svg-one");
+    let scenario = dir.file(
+        "s.json",
+        r#"{"spec": {"maxReplicas": 3}, "replicas": 1,
+            "steps": [{"t": 5, "pods": [{"name": "a", "usageBytes": null, "limitBytes": 10}]}]}"#,
+    );
+    let path = dir.0.join("chart.svg");
+    let text = run_text(Some(&scenario), true, Some(&path)).expect("runs");
+    assert_eq!(json_rows(&text)[0]["reason"], "FailedGetResourceMetric");
+    let svg = std::fs::read_to_string(&path).expect("svg written");
+    assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    check_tags_balanced(&svg);
+}
+
+#[test]
+fn table_explains_failed_steps() {
+    let dir = Scratch::new("detail");
+    let scenario = dir.file(
+        "s.json",
+        r#"{"spec": {"maxReplicas": 3, "basis": "requests"}, "replicas": 1,
+            "steps": [{"t": 0, "pods": [{"name": "web-0", "usageBytes": 5, "limitBytes": 10}]}]}"#,
+    );
+    let text = run_text(Some(&scenario), false, None).expect("runs");
+    assert!(text.contains("FailedGetResourceMetric"), "{text}");
+    assert!(
+        text.contains("pod \"web-0\" container \"app\" has no memory request"),
+        "{text}"
+    );
+}
+
+#[test]
+fn svg_write_failure_is_exit_1() {
+    let dir = Scratch::new("svg-fail");
+    let path = dir.0.join("no-such-dir").join("chart.svg");
+    let err = run_text(None, true, Some(&path)).expect_err("cannot write");
+    assert_eq!(err.exit_code(), 1);
+}
+
+#[test]
+fn missing_file_is_exit_1() {
+    let err = run_text(
+        Some(Path::new("/nonexistent/memhpa/scenario.json")),
+        false,
+        None,
+    )
+    .expect_err("no file");
+    assert_eq!(err.exit_code(), 1);
+    assert!(err
+        .to_string()
+        .contains("/nonexistent/memhpa/scenario.json"));
+}
+
+/// A valid one-pod scenario with `patch` applied at a JSON pointer.
+fn scenario_with(pointer: &str, value: Value) -> String {
+    let mut doc: Value = serde_json::json!({
+        "spec": {"maxReplicas": 5},
+        "replicas": 2,
+        "limitBytes": 1000,
+        "steps": [
+            {"t": 0, "totalBytes": 500},
+            {"t": 60, "pods": [{"name": "a", "usageBytes": 5, "limitBytes": 10}]}
+        ]
+    });
+    if let Some((parent, key)) = pointer.rsplit_once('/') {
+        let target = doc.pointer_mut(parent).expect("parent exists");
+        match target {
+            Value::Object(m) => {
+                m.insert(key.to_string(), value);
+            }
+            Value::Array(a) => {
+                let i: usize = key.parse().expect("index");
+                a[i] = value;
+            }
+            _ => panic!("bad pointer"),
+        }
+    }
+    doc.to_string()
+}
+
+fn bad(text: &str) -> String {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Scratch::new(&format!("bad-{n}"));
+    let path = dir.file("s.json", text);
+    match run_text(Some(&path), false, None) {
+        Ok(out) => panic!("accepted a bad scenario; output:\n{out}"),
+        Err(e) => {
+            assert_eq!(e.exit_code(), 2, "{e}");
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "one line: {msg}");
+            msg
+        }
+    }
+}
+
+#[test]
+fn valid_base_scenario_is_accepted() {
+    let dir = Scratch::new("base");
+    let path = dir.file("s.json", &scenario_with("", Value::Null));
+    let text =
+        run_text(Some(&path), true, None).expect("the base of the bad-scenario tests is valid");
+    assert_eq!(json_rows(&text).len(), 2);
+}
+
+#[test]
+fn bad_missing_max_replicas() {
+    let mut doc: Value = serde_json::from_str(&scenario_with("", Value::Null)).expect("json");
+    doc["spec"] = serde_json::json!({"minReplicas": 1});
+    assert_eq!(
+        bad(&doc.to_string()),
+        "scenario: spec.maxReplicas: required but missing"
+    );
+}
+
+#[test]
+fn bad_negative_limit() {
+    let text = scenario_with("/steps/1/pods/0/limitBytes", serde_json::json!(-5));
+    assert_eq!(
+        bad(&text),
+        "scenario: steps[1].pods[0].limitBytes: expected a positive integer, got -5"
+    );
+}
+
+#[test]
+fn bad_wrong_type() {
+    let text = scenario_with("/replicas", serde_json::json!("two"));
+    assert_eq!(
+        bad(&text),
+        "scenario: replicas: expected an integer from 0 to 10000, got \"two\""
+    );
+    let text = scenario_with("/steps/1/pods/0/usageBytes", serde_json::json!("5Mi"));
+    assert!(bad(&text).starts_with("scenario: steps[1].pods[0].usageBytes: expected"));
+    let text = scenario_with("/spec/maxReplicas", serde_json::json!(2.5));
+    assert!(bad(&text).starts_with("scenario: spec.maxReplicas: expected an integer"));
+}
+
+#[test]
+fn bad_unknown_key() {
+    let text = scenario_with("/steps/1/pods/0/usage", serde_json::json!(5));
+    assert!(bad(&text).starts_with("scenario: steps[1].pods[0].usage: unknown key"));
+    let text = scenario_with("/spec/behaviour", serde_json::json!({}));
+    assert!(bad(&text).starts_with("scenario: spec.behaviour: unknown key"));
+    let text = scenario_with("/extra", serde_json::json!(1));
+    assert!(bad(&text).starts_with("scenario: extra: unknown key"));
+}
+
+#[test]
+fn bad_t_decreasing() {
+    let text = scenario_with("/steps/1/t", serde_json::json!(-1));
+    assert!(bad(&text).starts_with("scenario: steps[1].t: expected an integer"));
+    let mut doc: Value = serde_json::from_str(&scenario_with("", Value::Null)).expect("json");
+    doc["steps"][0]["t"] = serde_json::json!(100);
+    assert_eq!(
+        bad(&doc.to_string()),
+        "scenario: steps[1].t: expected at least the previous step's t (100), got 60"
+    );
+}
+
+#[test]
+fn bad_empty_steps() {
+    let text = scenario_with("/steps", serde_json::json!([]));
+    assert_eq!(
+        bad(&text),
+        "scenario: steps: expected at least one step, got []"
+    );
+}
+
+#[test]
+fn bad_invalid_json() {
+    assert!(bad("{\"spec\": ").starts_with("scenario: invalid JSON"));
+    assert!(bad("").starts_with("scenario: invalid JSON"));
+    assert_eq!(bad("[1, 2]"), "scenario: expected a JSON object, got [1,2]");
+}
+
+#[test]
+fn bad_huge_numbers() {
+    let text = scenario_with("/steps/1/pods/0/limitBytes", serde_json::json!(1e300));
+    assert!(bad(&text).starts_with(
+        "scenario: steps[1].pods[0].limitBytes: expected a positive integer of at most"
+    ));
+    let text = scenario_with("/replicas", serde_json::json!(u64::MAX));
+    assert!(bad(&text).starts_with("scenario: replicas: expected an integer from 0 to 10000"));
+    let text = scenario_with("/spec/maxReplicas", serde_json::json!(99_999_999_999i64));
+    assert!(bad(&text).starts_with("scenario: spec.maxReplicas: expected an integer"));
+    let text = scenario_with("/steps/0/totalBytes", serde_json::json!(1e30));
+    assert!(bad(&text).starts_with("scenario: steps[0].totalBytes: expected"));
+    // Beyond what serde_json reads as a number at all.
+    assert!(bad(r#"{"replicas": 1e999}"#).starts_with("scenario: invalid JSON"));
+}
+
+#[test]
+fn bad_spec_values_are_named() {
+    let text = scenario_with("/spec/targetUtilizationPercentage", serde_json::json!(0));
+    assert_eq!(
+        bad(&text),
+        "scenario: spec.targetUtilizationPercentage: expected an integer from 1 to 100, got 0"
+    );
+    let text = scenario_with(
+        "/spec/behavior",
+        serde_json::json!({"scaleDown": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 0}]}}),
+    );
+    assert!(bad(&text)
+        .starts_with("scenario: spec.behavior.scaleDown.policies[0].periodSeconds: expected"));
+}
+
+#[test]
+fn bad_step_shapes() {
+    let text = scenario_with("/steps/0/pods", serde_json::json!([]));
+    assert_eq!(
+        bad(&text),
+        "scenario: steps[0]: expected either pods or totalBytes, got both"
+    );
+    let text = scenario_with("/steps/1/pods/0/phase", serde_json::json!("Starting"));
+    assert!(bad(&text).starts_with("scenario: steps[1].pods[0].phase: expected one of"));
+    let mut doc: Value = serde_json::from_str(&scenario_with("", Value::Null)).expect("json");
+    doc.as_object_mut().map(|m| m.remove("limitBytes"));
+    assert_eq!(
+        bad(&doc.to_string()),
+        "scenario: limitBytes: required by steps[0].totalBytes, but missing"
+    );
+}
+
+#[test]
+fn containers_and_totals() {
+    let dir = Scratch::new("containers");
+    let ok = dir.file(
+        "ok.json",
+        r#"{"spec": {"maxReplicas": 10, "targetUtilizationPercentage": 50, "container": "app"},
+            "replicas": 3,
+            "steps": [{"t": 0, "pods": [
+              {"name": "a", "usageBytes": 1000, "limitBytes": 2000, "containers": [
+                 {"name": "app", "usageBytes": 900, "limitBytes": 1000},
+                 {"name": "log", "usageBytes": 100, "limitBytes": 1000}]},
+              {"name": "b", "containers": [
+                 {"name": "app", "usageBytes": 900, "limitBytes": 1000},
+                 {"name": "log", "usageBytes": null, "limitBytes": 1000}]},
+              {"name": "c", "phase": "Failed", "deleted": true, "containers": [
+                 {"name": "app", "usageBytes": 0, "limitBytes": 1000}]}]}]}"#,
+    );
+    let rows = json_rows(&run_text(Some(&ok), true, None).expect("runs"));
+    // Only "app" counts: 1800/2000 = 90% -> 1.8 * 2 pods = 3.6 -> 4.
+    assert_eq!(rows[0]["recommendedReplicas"], 4);
+    assert_eq!(rows[0]["utilizationPercentage"], 90);
+
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ok).expect("read")).expect("json");
+    doc["steps"][0]["pods"][0]["limitBytes"] = serde_json::json!(1500);
+    assert_eq!(
+        bad(&doc.to_string()),
+        "scenario: steps[0].pods[0].limitBytes: expected the containers' total 2000, got 1500"
+    );
+}
+
+#[test]
+fn total_bytes_follows_decided_replicas() {
+    let dir = Scratch::new("total");
+    let path = dir.file(
+        "s.json",
+        r#"{"spec": {"maxReplicas": 10, "targetUtilizationPercentage": 50,
+                     "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}},
+            "replicas": 2, "limitBytes": 1000, "podBaseBytes": 100,
+            "steps": [{"t": 0, "totalBytes": 1600}, {"t": 60, "totalBytes": 1600}, {"t": 120, "totalBytes": 200}]}"#,
+    );
+    let rows = json_rows(&run_text(Some(&path), true, None).expect("runs"));
+    // 2 pods: 800 + 100 = 90% -> ceil(1.8 * 2) = 4.
+    assert_eq!(
+        (
+            rows[0]["utilizationPercentage"].as_i64(),
+            rows[0]["desiredReplicas"].as_i64()
+        ),
+        (Some(90), Some(4))
+    );
+    // 4 pods: 400 + 100 = 50%: within tolerance.
+    assert_eq!(rows[1]["currentReplicas"], 4);
+    assert_eq!(
+        (
+            rows[1]["utilizationPercentage"].as_i64(),
+            rows[1]["reason"].as_str()
+        ),
+        (Some(50), Some("WithinTolerance"))
+    );
+    // 4 pods: 50 + 100 = 15% -> ceil(0.3 * 4) = 2.
+    assert_eq!(
+        (
+            rows[2]["utilizationPercentage"].as_i64(),
+            rows[2]["desiredReplicas"].as_i64()
+        ),
+        (Some(15), Some(2))
+    );
+}
