@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use memhpa::prom::{Client, Counted, Missing, PromError, PromOptions, Usage};
 use promsupport::exporter::Exporter;
-use promsupport::launcher::{binary_or_skip, Prometheus};
+use promsupport::launcher::{binary_or_skip, Prometheus, ServerTls};
 use promsupport::proxy::CountingProxy;
 
 const MI: f64 = 1024.0 * 1024.0;
@@ -275,4 +275,46 @@ fn hung_stopped_and_restarted_prometheus() {
 
     prometheus.restart();
     ok(&client);
+}
+
+/// Its own Prometheus, serving https with the checked-in test PKI.
+#[test]
+fn https_with_a_private_ca_bundle() {
+    let Some(binary) = binary_or_skip() else {
+        return;
+    };
+    let exporter = Exporter::start();
+    exporter.set("demo", "web-1", "app", 80.0 * MI);
+    let tls = ServerTls::test_pki();
+    let prometheus = Prometheus::start_tls(&binary, exporter.addr(), tls.clone());
+    assert!(prometheus.url().starts_with("https://"));
+    let other_ca = tls.ca.with_file_name("other-ca.pem");
+    let bundle =
+        std::env::temp_dir().join(format!("memhpa-prom-bundle-{}.pem", std::process::id()));
+    let mut pem = std::fs::read(&other_ca).expect("other CA");
+    pem.extend(std::fs::read(&tls.ca).expect("test CA"));
+    std::fs::write(&bundle, pem).expect("write bundle");
+    let with_ca = |ca_file: Option<std::path::PathBuf>| {
+        let options = PromOptions {
+            base_url: prometheus.url(),
+            ca_file,
+            ..PromOptions::default()
+        };
+        Client::new(options)
+            .expect("client")
+            .pod_usage("demo", &names(&["web-1"]))
+    };
+
+    // A rotation bundle: the right CA is the second certificate.
+    let usage = with_ca(Some(bundle.clone())).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(usage.container_bytes("web-1", "app"), Some(80.0 * MI));
+    let _ = std::fs::remove_file(&bundle);
+
+    for wrong in [Some(other_ca), None] {
+        let err = with_ca(wrong.clone()).expect_err("an untrusted certificate");
+        assert!(
+            matches!(err, PromError::Transport { ref detail, .. } if detail.contains("certificate") || detail.contains("issuer")),
+            "{wrong:?}: {err:?}"
+        );
+    }
 }

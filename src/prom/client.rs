@@ -405,6 +405,12 @@ mod test {
     }
 
     #[test]
+    fn client_can_be_shared_between_worker_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Client>();
+    }
+
+    #[test]
     fn posts_one_form_query_and_decodes_the_answer() {
         let (url, seen) = fake_server(vec![Some((200, TWO_PODS.to_string()))]);
         let usage = client(&url)

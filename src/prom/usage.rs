@@ -96,7 +96,9 @@ impl Usage {
 
     /// The pod's usage over the `counted` containers, or why it is missing. A pod
     /// that lacks any counted container is missing as a whole, as the metrics API
-    /// treats it: adding up the rest would under-count it.
+    /// treats it: adding up the rest would under-count it. Series of containers
+    /// not counted (an ephemeral debug container, say) are ignored; an empty
+    /// `AllOf` list counts nothing and gives 0 for a pod that has series.
     pub fn bytes(&self, pod: &str, counted: Counted<'_>) -> Result<f64, Missing> {
         let Some(usage) = self.pods.get(pod) else {
             return Err(Missing::NoSeries {

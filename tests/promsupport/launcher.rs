@@ -64,8 +64,30 @@ pub fn binary_or_skip() -> Option<PathBuf> {
     found
 }
 
+/// The certificate Prometheus serves, and the CA that signed it.
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+impl ServerTls {
+    /// The checked-in test PKI (tests/promsupport/tls): a CA valid until 2126 and
+    /// a server certificate for 127.0.0.1 signed by it. Test use only.
+    pub fn test_pki() -> ServerTls {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/promsupport/tls");
+        ServerTls {
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+            ca: dir.join("ca.pem"),
+        }
+    }
+}
+
 pub struct Prometheus {
     binary: PathBuf,
+    tls: Option<ServerTls>,
     dir: PathBuf,
     port: u16,
     guard: Option<Child>,
@@ -76,6 +98,15 @@ impl Prometheus {
     /// Starts Prometheus scraping `target`, and waits until it is ready and has
     /// data for `container_memory_working_set_bytes`.
     pub fn start(binary: &Path, target: SocketAddr) -> Prometheus {
+        Prometheus::start_with(binary, target, None)
+    }
+
+    /// As [`Prometheus::start`], serving https with `tls`.
+    pub fn start_tls(binary: &Path, target: SocketAddr, tls: ServerTls) -> Prometheus {
+        Prometheus::start_with(binary, target, Some(tls))
+    }
+
+    fn start_with(binary: &Path, target: SocketAddr, tls: Option<ServerTls>) -> Prometheus {
         let dir = std::env::temp_dir().join(format!(
             "memhpa-prom-test-{}-{}",
             std::process::id(),
@@ -83,9 +114,13 @@ impl Prometheus {
         ));
         std::fs::create_dir_all(dir.join("data")).expect("create the temp dir");
         std::fs::write(dir.join("prometheus.yml"), config(target)).expect("write prometheus.yml");
+        if let Some(tls) = &tls {
+            std::fs::write(dir.join("web.yml"), web_config(tls)).expect("write web.yml");
+        }
         let port = free_port();
         let mut prometheus = Prometheus {
             binary: binary.to_path_buf(),
+            tls,
             dir,
             port,
             guard: None,
@@ -96,7 +131,8 @@ impl Prometheus {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -132,7 +168,8 @@ impl Prometheus {
     }
 
     fn launch(&mut self) {
-        let mut guard = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg(GUARD_SCRIPT)
             .arg("memhpa-prom-guard")
@@ -147,7 +184,14 @@ impl Prometheus {
                 self.dir.join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
-            .arg("--web.enable-lifecycle")
+            .arg("--web.enable-lifecycle");
+        if self.tls.is_some() {
+            command.arg(format!(
+                "--web.config.file={}",
+                self.dir.join("web.yml").display()
+            ));
+        }
+        let mut guard = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -199,7 +243,7 @@ impl Prometheus {
     }
 
     fn ready(&self) -> bool {
-        let answer = agent().get(&format!("{}/-/ready", self.url())).call();
+        let answer = self.agent().get(&format!("{}/-/ready", self.url())).call();
         answer
             .map(|response| response.status() == 200)
             .unwrap_or(false)
@@ -207,7 +251,8 @@ impl Prometheus {
 
     fn has_data(&self) -> bool {
         let url = format!("{}/api/v1/query", self.url());
-        let answer = agent()
+        let answer = self
+            .agent()
             .post(&url)
             .send_form([("query", "count(container_memory_working_set_bytes)")]);
         let Ok(mut response) = answer else {
@@ -229,13 +274,28 @@ impl Drop for Prometheus {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .proxy(None)
-        .build()
-        .new_agent()
+impl Prometheus {
+    /// An agent for the readiness checks, trusting the test CA under https.
+    fn agent(&self) -> ureq::Agent {
+        let mut builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(2)))
+            .proxy(None);
+        if let Some(tls) = &self.tls {
+            let pem = std::fs::read(&tls.ca).expect("read the test CA");
+            let cert = ureq::tls::Certificate::from_pem(&pem).expect("parse the test CA");
+            let roots = ureq::tls::RootCerts::new_with_certs(&[cert]);
+            builder = builder.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        builder.build().new_agent()
+    }
+}
+
+fn web_config(tls: &ServerTls) -> String {
+    format!(
+        "tls_server_config:\n  cert_file: {:?}\n  key_file: {:?}\n",
+        tls.cert, tls.key
+    )
 }
 
 fn config(target: SocketAddr) -> String {
