@@ -72,6 +72,27 @@ impl Usage {
         }
     }
 
+    /// A usage from `(pod, container, value)` samples, as a per-container answer
+    /// would give it: a NaN, infinite or negative value becomes a [`Problem`].
+    /// For fakes in the tests of callers (a fake metrics source).
+    pub fn from_samples<'a>(
+        namespace: &str,
+        samples: impl IntoIterator<Item = (&'a str, &'a str, f64)>,
+    ) -> Usage {
+        let mut slots: BTreeMap<SlotKey, Slot> = BTreeMap::new();
+        for (pod, container, value) in samples {
+            let slot = slots
+                .entry((pod.to_string(), Some(container.to_string())))
+                .or_default();
+            if value.is_finite() && value >= 0.0 {
+                slot.bytes = Some(slot.bytes.map_or(value, |seen| seen.max(value)));
+            } else {
+                slot.bad = Some(value.to_string());
+            }
+        }
+        fill(namespace, slots, Vec::new())
+    }
+
     /// The namespace the usage is for.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -201,6 +222,8 @@ impl fmt::Display for Problem {
         )
     }
 }
+
+impl std::error::Error for Missing {}
 
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -513,6 +536,23 @@ mod test {
             Err(PromError::NonFinite { problems, .. }) => assert_eq!(problems.len(), 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn from_samples_keeps_numbers_and_records_the_rest() {
+        let usage = Usage::from_samples(
+            "demo",
+            [("web-1", "app", 5.0), ("web-1", "sidecar", f64::NAN)],
+        );
+        assert_eq!(usage.container_bytes("web-1", "app"), Some(5.0));
+        assert_eq!(
+            usage.bytes("web-1", Counted::AllOf(&all(&["app", "sidecar"]))),
+            Err(Missing::NotANumber {
+                pod: "web-1".into(),
+                container: Some("sidecar".into()),
+                value: "NaN".into()
+            })
+        );
     }
 
     #[test]
