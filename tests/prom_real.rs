@@ -79,6 +79,15 @@ fn app_and_sidecar() -> Vec<String> {
     names(&["app", "sidecar"])
 }
 
+/// Sends `query` to Prometheus without the client, to see what the PromQL
+/// itself selects (the client drops unwanted series on its own too).
+fn raw_query(base_url: &str, query: &str) -> String {
+    ureq::post(&format!("{base_url}/api/v1/query"))
+        .send_form([("query", query)])
+        .and_then(|mut response| response.body_mut().read_to_string())
+        .unwrap_or_else(|err| panic!("raw query {query:?}: {err}"))
+}
+
 fn demo_usage(client: &Client) -> Usage {
     client
         .pod_usage("demo", &names(&["web-1", "web-2", "web-3"]))
@@ -88,7 +97,8 @@ fn demo_usage(client: &Client) -> Usage {
 #[test]
 fn default_query_counts_app_containers_and_flags_missing_ones() {
     let Some(shared) = shared() else { return };
-    let usage = demo_usage(&client_for(&shared.prometheus.url(), None));
+    let client = client_for(&shared.prometheus.url(), None);
+    let usage = demo_usage(&client);
     let counted = app_and_sidecar();
     assert_eq!(
         usage.bytes("web-1", Counted::AllOf(&counted)),
@@ -119,18 +129,38 @@ fn default_query_counts_app_containers_and_flags_missing_ones() {
     );
     assert_eq!(usage.problems().len(), 1, "{:?}", usage.problems());
     assert!(shared.exporter.scrapes() > 0);
+    let queries = client.queries("demo", &names(&["web-1", "web-2", "web-3"]));
+    let raw = raw_query(&shared.prometheus.url(), &queries[0]);
+    assert!(raw.contains("\"pod\":\"web-3\""), "{raw}");
+    for left_out in ["unwanted", "\"other\"", "\"POD\""] {
+        assert!(
+            !raw.contains(left_out),
+            "the query itself selects {left_out}: {raw}"
+        );
+    }
 }
 
 #[test]
 fn pod_names_are_matched_literally() {
     let Some(shared) = shared() else { return };
     let client = client_for(&shared.prometheus.url(), None);
+    let wanted = names(&["web.1"]);
     let usage = client
-        .pod_usage("dots", &names(&["web.1"]))
+        .pod_usage("dots", &wanted)
         .unwrap_or_else(|err| panic!("{err}"));
     let pods: Vec<&str> = usage.pods().map(|(name, _)| name).collect();
-    assert_eq!(pods, ["web.1"], "the dot must not match webx1");
+    assert_eq!(pods, ["web.1"]);
     assert_eq!(usage.container_bytes("web.1", "app"), Some(5.0 * MI));
+    // The client also drops unwanted pods itself, so ask Prometheus directly
+    // whether the generated PromQL matched the dot literally.
+    let queries = client.queries("dots", &wanted);
+    assert_eq!(queries.len(), 1);
+    let body = raw_query(&shared.prometheus.url(), &queries[0]);
+    assert!(body.contains("\"pod\":\"web.1\""), "{body}");
+    assert!(
+        !body.contains("webx1"),
+        "the dot matched any character: {body}"
+    );
 }
 
 #[test]

@@ -78,6 +78,11 @@ impl Client {
     /// The memory of `pods` in `namespace`, by pod and container, from one query
     /// (several only past [`MAX_FORM_BODY`]). No pods: no query, empty usage.
     pub fn pod_usage(&self, namespace: &str, pods: &[String]) -> Result<Usage, PromError> {
+        if namespace.is_empty() {
+            return Err(config(
+                "pod_usage needs a namespace; it was empty".to_string(),
+            ));
+        }
         let pods: Vec<String> = pods
             .iter()
             .cloned()
@@ -549,6 +554,19 @@ mod test {
             .pod_usage("demo", &names(&["a"]))
             .expect_err("error");
         assert!(matches!(err, PromError::Transport { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn empty_namespace_is_refused_before_any_request() {
+        let (url, seen) = fake_server(vec![Some((200, TWO_PODS.to_string()))]);
+        let err = client(&url)
+            .pod_usage("", &names(&["web-1"]))
+            .expect_err("no namespace");
+        assert!(matches!(err, PromError::Config { .. }), "{err:?}");
+        assert!(
+            seen.recv_timeout(Duration::from_millis(200)).is_err(),
+            "no request expected"
+        );
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl fmt::Display for PromError {
                     quote(query)
                 )?;
                 if *unwanted_series > 0 {
-                    write!(f, "; {unwanted_series} series were for other pods or namespaces, or had no pod label")?;
+                    write!(f, "; {unwanted_series} series were left out: other pods or namespaces, no pod label, or POD series")?;
                 }
                 write!(f, ")")
             }
@@ -222,6 +222,6 @@ mod test {
         let text = err.to_string();
         assert!(text.contains("no series for namespace \"demo\""), "{text}");
         assert!(text.contains("query \"up\""), "{text}");
-        assert!(text.contains("2 series were for other pods"), "{text}");
+        assert!(text.contains("2 series were left out"), "{text}");
     }
 }
