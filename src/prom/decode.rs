@@ -1,0 +1,383 @@
+//! Turning one `/api/v1/query` answer into series, or the error it carries.
+//!
+//! The body is walked as a `serde_json::Value` rather than derived structs, so a
+//! wrong shape is reported with the path of the field (`data.result[3].value`).
+//! serde_json's recursion limit turns hostile nesting into an error, not a crash.
+
+use serde_json::{Map, Value};
+
+use super::error::{excerpt, PromError};
+
+/// One series of an instant vector, reduced to the labels memhpa reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    /// `None` when the series has no `container` label: Prometheus drops empty
+    /// labels, so this is either the pod-cgroup series or a per-pod sum.
+    pub container: Option<String>,
+    pub value: SampleValue,
+}
+
+/// A sample value as Prometheus wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleValue {
+    /// Finite and not negative: a usable byte count.
+    Bytes(f64),
+    /// NaN, an infinity, a negative number, or text that is not a number; the
+    /// raw text is kept for the message.
+    NotANumber(String),
+}
+
+/// A decoded success answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Decoded {
+    pub series: Vec<Series>,
+    pub warnings: Vec<String>,
+}
+
+/// Decodes `body`, answered with HTTP `status` to `query`.
+pub fn decode(query: &str, status: u16, body: &[u8]) -> Result<Decoded, PromError> {
+    let ok_status = (200..300).contains(&status);
+    let root: Value = match serde_json::from_slice(body) {
+        Ok(root) => root,
+        Err(err) if ok_status => return Err(decode_error(query, format!("not JSON: {err}"), body)),
+        Err(_) => return Err(http_error(query, status, body)),
+    };
+    let Some(root) = root.as_object() else {
+        return Err(shape_error(
+            query,
+            ok_status,
+            status,
+            "the body is not a JSON object",
+            body,
+        ));
+    };
+    match root.get("status").and_then(Value::as_str) {
+        Some("error") => Err(api_error(query, status, root)),
+        Some("success") if ok_status => decode_success(query, root, body),
+        _ => Err(shape_error(
+            query,
+            ok_status,
+            status,
+            "\"status\" is neither \"success\" nor \"error\"",
+            body,
+        )),
+    }
+}
+
+fn decode_success(
+    query: &str,
+    root: &Map<String, Value>,
+    body: &[u8],
+) -> Result<Decoded, PromError> {
+    let shape = |detail: String| decode_error(query, detail, body);
+    let data = root
+        .get("data")
+        .and_then(Value::as_object)
+        .ok_or_else(|| shape("no \"data\" object".into()))?;
+    let result_type = data
+        .get("resultType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| shape("no \"data.resultType\" string".into()))?;
+    if result_type != "vector" {
+        return Err(PromError::UnexpectedResultType {
+            query: query.to_string(),
+            result_type: result_type.to_string(),
+        });
+    }
+    let result = data
+        .get("result")
+        .and_then(Value::as_array)
+        .ok_or_else(|| shape("no \"data.result\" array".into()))?;
+    let series = result
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            decode_series(item).map_err(|what| shape(format!("data.result[{index}]: {what}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Decoded {
+        series,
+        warnings: warnings(root),
+    })
+}
+
+fn decode_series(item: &Value) -> Result<Series, String> {
+    let item = item.as_object().ok_or("not an object")?;
+    let metric = item
+        .get("metric")
+        .and_then(Value::as_object)
+        .ok_or("no \"metric\" object")?;
+    let label = |name: &str| -> Result<Option<String>, String> {
+        match metric.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(other) => Err(format!("label {name:?} is {other}, not a string")),
+        }
+    };
+    let value = match item
+        .get("value")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        Some([Value::Number(_), Value::String(text)]) => sample_value(text),
+        _ => return Err("\"value\" is not [timestamp, \"number\"]".into()),
+    };
+    Ok(Series {
+        namespace: label("namespace")?,
+        pod: label("pod")?,
+        container: label("container")?,
+        value,
+    })
+}
+
+/// Prometheus writes `NaN`, `+Inf` and `-Inf` as legal values; none of them, nor
+/// a negative number, is a byte count.
+fn sample_value(text: &str) -> SampleValue {
+    match text.parse::<f64>() {
+        Ok(bytes) if bytes.is_finite() && bytes >= 0.0 => SampleValue::Bytes(bytes),
+        _ => SampleValue::NotANumber(text.to_string()),
+    }
+}
+
+/// The warnings of a success answer; anything that is not a string is skipped.
+fn warnings(root: &Map<String, Value>) -> Vec<String> {
+    let list = root.get("warnings").and_then(Value::as_array);
+    list.map(|list| {
+        list.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn api_error(query: &str, status: u16, root: &Map<String, Value>) -> PromError {
+    let text = |name: &str| {
+        root.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    PromError::Api {
+        query: query.to_string(),
+        status,
+        error_type: text("errorType"),
+        error: text("error"),
+    }
+}
+
+/// A non-2xx answer that is not an error object is an HTTP problem (a proxy's
+/// page, say); a 2xx one is a decoding problem.
+fn shape_error(query: &str, ok_status: bool, status: u16, detail: &str, body: &[u8]) -> PromError {
+    if ok_status {
+        decode_error(query, detail.to_string(), body)
+    } else {
+        http_error(query, status, body)
+    }
+}
+
+fn decode_error(query: &str, detail: String, body: &[u8]) -> PromError {
+    PromError::Decode {
+        query: query.to_string(),
+        detail,
+        body: excerpt(body),
+    }
+}
+
+fn http_error(query: &str, status: u16, body: &[u8]) -> PromError {
+    PromError::Http {
+        query: query.to_string(),
+        status,
+        body: excerpt(body),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn ok(body: &str) -> Result<Decoded, PromError> {
+        decode("q", 200, body.as_bytes())
+    }
+
+    fn vector(result: &str) -> String {
+        format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"vector\",\"result\":[{result}]}}}}")
+    }
+
+    #[test]
+    fn one_series_with_labels() {
+        let body = vector(
+            r#"{"metric":{"namespace":"demo","pod":"web-1","container":"app"},"value":[1.5,"83886080"]}"#,
+        );
+        let decoded = ok(&body).expect("decodes");
+        assert_eq!(
+            decoded.series,
+            vec![Series {
+                namespace: Some("demo".into()),
+                pod: Some("web-1".into()),
+                container: Some("app".into()),
+                value: SampleValue::Bytes(83886080.0),
+            }]
+        );
+    }
+
+    #[test]
+    fn nan_inf_and_negative_are_not_numbers() {
+        for raw in ["NaN", "+Inf", "-Inf", "-1", "abc", "", "1e999"] {
+            assert_eq!(
+                sample_value(raw),
+                SampleValue::NotANumber(raw.to_string()),
+                "{raw}"
+            );
+        }
+        assert_eq!(sample_value("0"), SampleValue::Bytes(0.0));
+        assert_eq!(sample_value("1.5e+07"), SampleValue::Bytes(1.5e7));
+    }
+
+    #[test]
+    fn warnings_are_kept() {
+        let body = r#"{"status":"success","warnings":["partial",3],"data":{"resultType":"vector","result":[]}}"#;
+        assert_eq!(
+            ok(body).expect("decodes").warnings,
+            vec!["partial".to_string()]
+        );
+    }
+
+    #[test]
+    fn error_object_with_400_is_api_error() {
+        let body = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        let err = decode("q", 400, body.as_bytes()).expect_err("error");
+        assert_eq!(
+            err,
+            PromError::Api {
+                query: "q".into(),
+                status: 400,
+                error_type: "bad_data".into(),
+                error: "parse error".into()
+            }
+        );
+    }
+
+    #[test]
+    fn html_with_502_is_http_error() {
+        let err = decode("q", 502, b"<html>bad gateway</html>").expect_err("error");
+        assert!(
+            matches!(err, PromError::Http { status: 502, ref body, .. } if body.contains("bad gateway")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn success_json_with_500_is_http_error() {
+        let err = decode("q", 500, vector("").as_bytes()).expect_err("error");
+        assert!(
+            matches!(err, PromError::Http { status: 500, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn matrix_is_unexpected_result_type() {
+        let body = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        let err = ok(body).expect_err("error");
+        assert_eq!(
+            err,
+            PromError::UnexpectedResultType {
+                query: "q".into(),
+                result_type: "matrix".into()
+            }
+        );
+    }
+
+    #[test]
+    fn not_json_is_decode_error() {
+        assert!(matches!(ok("hello"), Err(PromError::Decode { .. })));
+        assert!(matches!(ok(""), Err(PromError::Decode { .. })));
+        assert!(matches!(
+            decode("q", 200, &[0xff, 0xfe]),
+            Err(PromError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_decode_error() {
+        let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(ok(&body), Err(PromError::Decode { .. })));
+    }
+
+    #[test]
+    fn huge_number_is_decode_error_or_not_a_number() {
+        assert!(matches!(
+            ok(&vector(r#"{"metric":{},"value":[1e999,"1"]}"#)),
+            Err(PromError::Decode { .. })
+        ));
+        let huge = format!("1{}", "0".repeat(400));
+        let decoded = ok(&vector(&format!(
+            r#"{{"metric":{{"pod":"p"}},"value":[1,"{huge}"]}}"#
+        )))
+        .expect("decodes");
+        assert_eq!(decoded.series[0].value, SampleValue::NotANumber(huge));
+    }
+
+    #[test]
+    fn wrong_shapes_name_the_field() {
+        let cases = [
+            (
+                r#"{"metric":{},"value":[1]}"#,
+                "data.result[0]: \"value\" is not",
+            ),
+            (
+                r#"{"metric":{},"value":[1,"2",3]}"#,
+                "data.result[0]: \"value\" is not",
+            ),
+            (
+                r#"{"metric":{},"value":[1,2]}"#,
+                "data.result[0]: \"value\" is not",
+            ),
+            (
+                r#"{"metric":{},"value":["1","2"]}"#,
+                "data.result[0]: \"value\" is not",
+            ),
+            (
+                r#"{"metric":{"pod":7},"value":[1,"2"]}"#,
+                "label \"pod\" is 7",
+            ),
+            (r#"{"value":[1,"2"]}"#, "no \"metric\" object"),
+            (r#"5"#, "data.result[0]: not an object"),
+        ];
+        for (series, expected) in cases {
+            match ok(&vector(series)) {
+                Err(PromError::Decode { detail, .. }) => {
+                    assert!(detail.contains(expected), "{series}: {detail}")
+                }
+                other => panic!("{series}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn missing_envelope_fields_are_decode_errors() {
+        for body in [
+            r#"[]"#,
+            r#"{}"#,
+            r#"{"status":"success"}"#,
+            r#"{"status":"success","data":{"resultType":"vector"}}"#,
+            r#"{"status":"success","data":{"result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"vector","result":{}}}"#,
+            r#"{"status":7}"#,
+        ] {
+            assert!(matches!(ok(body), Err(PromError::Decode { .. })), "{body}");
+        }
+    }
+
+    #[test]
+    fn error_object_without_fields_still_is_api_error() {
+        let err = decode("q", 422, br#"{"status":"error","errorType":5}"#).expect_err("error");
+        assert!(
+            matches!(err, PromError::Api { status: 422, ref error_type, .. } if error_type.is_empty()),
+            "{err:?}"
+        );
+    }
+}

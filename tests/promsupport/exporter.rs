@@ -1,0 +1,172 @@
+//! A cAdvisor-shaped exporter: `/metrics` serves
+//! `container_memory_working_set_bytes{namespace,pod,container}` gauges whose
+//! values the test sets at run time, and counts the scrapes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::BufReader;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+use super::http::{guard, read_request, write_response};
+
+pub const METRIC: &str = "container_memory_working_set_bytes";
+
+/// Connections served before the exporter gives up: a bound on its loop far
+/// above what a test needs (one scrape a second).
+const MAX_CONNECTIONS: usize = 100_000;
+
+type Key = (String, String, String);
+
+#[derive(Default)]
+struct State {
+    series: BTreeMap<Key, f64>,
+    scrapes: usize,
+}
+
+pub struct Exporter {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Exporter {
+    pub fn start() -> Exporter {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (shared, stopping) = (Arc::clone(&state), Arc::clone(&stop));
+        let thread = thread::spawn(move || serve(listener, shared, stopping));
+        Exporter {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sets one series; `container` "" is the pod-level cgroup, "POD" the pause
+    /// container, as cAdvisor names them.
+    pub fn set(&self, namespace: &str, pod: &str, container: &str, value: f64) {
+        let key = (
+            namespace.to_string(),
+            pod.to_string(),
+            container.to_string(),
+        );
+        self.state
+            .lock()
+            .expect("exporter lock")
+            .series
+            .insert(key, value);
+    }
+
+    pub fn remove(&self, namespace: &str, pod: &str, container: &str) {
+        let key = (
+            namespace.to_string(),
+            pod.to_string(),
+            container.to_string(),
+        );
+        self.state
+            .lock()
+            .expect("exporter lock")
+            .series
+            .remove(&key);
+    }
+
+    /// How many times `/metrics` was served.
+    pub fn scrapes(&self) -> usize {
+        self.state.lock().expect("exporter lock").scrapes
+    }
+
+    /// The exposition text `/metrics` serves now.
+    pub fn exposition(&self) -> String {
+        exposition(&self.state.lock().expect("exporter lock").series)
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept so the thread sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(listener: TcpListener, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
+    for _ in 0..MAX_CONNECTIONS {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        guard(&stream);
+        let Ok(mut writer) = stream.try_clone() else {
+            continue;
+        };
+        let Some(request) = read_request(&mut BufReader::new(stream)) else {
+            continue;
+        };
+        if request.path.starts_with("/metrics") {
+            let body = {
+                let mut state = state.lock().expect("exporter lock");
+                state.scrapes += 1;
+                exposition(&state.series)
+            };
+            write_response(
+                &mut writer,
+                200,
+                "text/plain; version=0.0.4",
+                body.as_bytes(),
+            );
+        } else {
+            write_response(&mut writer, 404, "text/plain", b"not found\n");
+        }
+    }
+}
+
+fn exposition(series: &BTreeMap<Key, f64>) -> String {
+    let mut out = format!(
+        "# HELP {METRIC} Current working set of the container in bytes\n# TYPE {METRIC} gauge\n"
+    );
+    for ((namespace, pod, container), value) in series {
+        let _ = writeln!(
+            out,
+            "{METRIC}{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}} {}",
+            escape(container),
+            escape(namespace),
+            escape(pod),
+            number(*value)
+        );
+    }
+    out
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The text format spells the special values `NaN`, `+Inf` and `-Inf`.
+fn number(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_string()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        format!("{value}")
+    }
+}
