@@ -1,0 +1,131 @@
+//! The two narrow interfaces a reconcile needs, as Kubernetes' replica
+//! calculator has a metrics client and a pod lister: the cluster (Scale, pods,
+//! MemHpa status, Events) and the usage source (Prometheus).
+//!
+//! The production implementations are here too: [`KubeCluster`] over the kube
+//! client, with the event recorder and a short retry for transient failures,
+//! and `prom::Client` itself.
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use crate::api::{MemHpa, ObjectReference, Pod, Scale};
+use crate::kube::{self, Backoff, EventRecorder, KubeError, ScaleTarget};
+use crate::prom::{self, PromError, Usage};
+
+pub trait Cluster: Send + Sync {
+    fn get_scale(&self, namespace: &str, target: &ScaleTarget) -> Result<Scale, KubeError>;
+    fn replace_scale(
+        &self,
+        namespace: &str,
+        target: &ScaleTarget,
+        scale: &Scale,
+    ) -> Result<Scale, KubeError>;
+    fn list_pods(&self, namespace: &str, selector: &str) -> Result<Vec<Pod>, KubeError>;
+    fn get_memhpa(&self, namespace: &str, name: &str) -> Result<MemHpa, KubeError>;
+    fn replace_memhpa_status(&self, hpa: &MemHpa) -> Result<MemHpa, KubeError>;
+    /// Records an Event about `involved`; repeats within ten minutes bump the
+    /// count of the first one instead of making new objects.
+    fn emit(
+        &self,
+        involved: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<(), KubeError>;
+}
+
+pub trait UsageSource: Send + Sync {
+    fn pod_usage(&self, namespace: &str, pods: &[String]) -> Result<Usage, PromError>;
+}
+
+impl UsageSource for prom::Client {
+    fn pod_usage(&self, namespace: &str, pods: &[String]) -> Result<Usage, PromError> {
+        prom::Client::pod_usage(self, namespace, pods)
+    }
+}
+
+/// Attempts per call for errors worth retrying at once (429, 5xx, transport):
+/// enough to ride out a short burst within one reconcile; longer outages are
+/// the next tick's business.
+const ATTEMPTS: usize = 3;
+
+/// The longest wait a single retry makes, even if the server's Retry-After
+/// asks for more: a reconcile must not sit on a worker for minutes.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+pub struct KubeCluster {
+    client: kube::Client,
+    recorder: Mutex<EventRecorder>,
+}
+
+impl KubeCluster {
+    pub fn new(client: kube::Client) -> KubeCluster {
+        KubeCluster {
+            client,
+            recorder: Mutex::new(EventRecorder::new()),
+        }
+    }
+
+    fn retrying<T>(&self, mut call: impl FnMut() -> Result<T, KubeError>) -> Result<T, KubeError> {
+        let mut backoff = Backoff::new();
+        let mut attempt = 1;
+        loop {
+            match call() {
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    let wait = match e.retry_after() {
+                        Some(after) => backoff.after(after),
+                        None => backoff.next(),
+                    };
+                    log::debug!("retrying after {wait:?}: {e}");
+                    thread::sleep(wait.min(MAX_RETRY_WAIT));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Cluster for KubeCluster {
+    fn get_scale(&self, namespace: &str, target: &ScaleTarget) -> Result<Scale, KubeError> {
+        self.retrying(|| self.client.get_scale(namespace, target))
+    }
+
+    fn replace_scale(
+        &self,
+        namespace: &str,
+        target: &ScaleTarget,
+        scale: &Scale,
+    ) -> Result<Scale, KubeError> {
+        self.retrying(|| self.client.replace_scale(namespace, target, scale))
+    }
+
+    fn list_pods(&self, namespace: &str, selector: &str) -> Result<Vec<Pod>, KubeError> {
+        self.retrying(|| self.client.list_pods(namespace, selector))
+    }
+
+    fn get_memhpa(&self, namespace: &str, name: &str) -> Result<MemHpa, KubeError> {
+        self.retrying(|| self.client.get_memhpa(namespace, name))
+    }
+
+    fn replace_memhpa_status(&self, hpa: &MemHpa) -> Result<MemHpa, KubeError> {
+        self.retrying(|| self.client.replace_memhpa_status(hpa))
+    }
+
+    fn emit(
+        &self,
+        involved: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<(), KubeError> {
+        self.retrying(|| {
+            self.client
+                .emit(&self.recorder, now, involved, warning, reason, message)
+        })
+    }
+}

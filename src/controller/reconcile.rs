@@ -1,0 +1,794 @@
+//! One reconcile of the MemHpas of one namespace: gather, decide, act.
+//!
+//! The phases are separate functions so each reads on its own:
+//! - `prepare` validates the spec and reads the Scale and the pods;
+//! - one Prometheus query covers the pods of every prepared MemHpa;
+//! - `algorithm::decide` makes each decision;
+//! - `act` writes the Scale (not under `-dry-run`), emits the events, and
+//!   writes the status only when it differs from what the object says.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::cluster::{Cluster, UsageSource};
+use super::observe;
+use super::status::{next_status, Outcome};
+use crate::algorithm::{decide, Decision, History, Policy, ABLE_TO_SCALE};
+use crate::api::{self, MemHpa, ObjectReference, Pod, Scale};
+use crate::kube::{KubeError, ScaleTarget};
+use crate::metrics::Metrics;
+use crate::prom::{PromError, Usage};
+
+/// Status writes and Scale writes retried after a 409 before giving up until
+/// the next reconcile.
+const CONFLICT_RETRIES: usize = 3;
+
+/// What a reconcile needs from outside, shared by every worker.
+pub struct Context {
+    pub cluster: Arc<dyn Cluster>,
+    pub usage: Arc<dyn UsageSource>,
+    pub metrics: Arc<Metrics>,
+    pub dry_run: bool,
+    /// Unix seconds; a function so tests can drive time.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// False on a follower: it decides nothing and writes nothing.
+    pub may_write: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// What the controller remembers of one MemHpa between reconciles.
+#[derive(Debug, Default)]
+pub struct ObjectState {
+    pub history: Mutex<History>,
+    /// Set when the MemHpa is deleted, so a reconcile already running for it
+    /// does not touch its target afterwards.
+    pub retired: AtomicBool,
+}
+
+/// One MemHpa to reconcile, as the store had it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub hpa: MemHpa,
+    pub state: Arc<ObjectState>,
+}
+
+/// How one reconcile ended, for logs, metrics and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub key: String,
+    /// The decision's reason token (AboveTarget, FailedGetScale, ...).
+    pub reason: &'static str,
+    pub rescaled_to: Option<i64>,
+    pub status_written: bool,
+    /// `success`, `error` or `skipped`, as the reconcile metric counts them.
+    pub result: &'static str,
+}
+
+/// A MemHpa whose Scale and pods were read.
+struct Prepared<'a> {
+    item: &'a Item,
+    policy: Policy,
+    target: ScaleTarget,
+    scale: Scale,
+    pods: Vec<Pod>,
+}
+
+/// Reconciles `items`, all of `namespace`, with at most one Prometheus query.
+pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Vec<Report> {
+    let started = Instant::now();
+    let mut reports = Vec::with_capacity(items.len());
+    let mut prepared = Vec::with_capacity(items.len());
+    for item in items {
+        if !(ctx.may_write)() || item.state.retired.load(Ordering::SeqCst) {
+            reports.push(skipped(item));
+            continue;
+        }
+        match prepare(ctx, namespace, item) {
+            Ok(p) => prepared.push(p),
+            Err(failed) => reports.push(act(ctx, item, None, failed)),
+        }
+    }
+    let usage = query_usage(ctx, namespace, &prepared);
+    let usage_ref = usage.as_ref().map_err(|e| e.as_str());
+    for p in prepared {
+        let obs = observe::observation(&p.scale, &p.pods, usage_ref, p.policy.container.as_deref());
+        let now = (ctx.clock)();
+        let decision = {
+            let history = lock(&p.item.state.history);
+            decide(&obs, &p.policy, &history, now)
+        };
+        reports.push(act(ctx, p.item, Some(&p), decision));
+    }
+    let per_item = started.elapsed().as_secs_f64() / items.len().max(1) as f64;
+    for r in &reports {
+        ctx.metrics.reconcile(r.result, per_item);
+    }
+    reports
+}
+
+/// The spec, the Scale and the pods, or the failed decision that says why not.
+fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepared<'a>, Decision> {
+    let hpa = &item.hpa;
+    let known = hpa
+        .status
+        .as_ref()
+        .and_then(|s| s.current_replicas)
+        .unwrap_or(0);
+    let policy = Policy::from_spec(&hpa.spec)
+        .map_err(|e| Decision::failed("InvalidSpec", format!("invalid MemHpa spec: {e}"), known))?;
+    let target = ScaleTarget::from_ref(
+        &policy.target.api_version,
+        &policy.target.kind,
+        &policy.target.name,
+    )
+    .map_err(|e| Decision::failed("InvalidSpec", format!("spec.scaleTargetRef: {e}"), known))?;
+    let scale = ctx.cluster.get_scale(namespace, &target).map_err(|e| {
+        let what = match e {
+            KubeError::NotFound { .. } => format!(
+                "the target {} {namespace}/{} does not exist",
+                policy.target.kind, policy.target.name
+            ),
+            _ => format!("the MemHpa controller was unable to get the target's current scale: {e}"),
+        };
+        Decision::failed("FailedGetScale", what, known)
+    })?;
+    let current = scale.spec.replicas;
+    let selector = match scale.status.selector.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => {
+            return Err(Decision::failed(
+                "InvalidSelector",
+                format!(
+                    "the Scale of {} {namespace}/{} has no status.selector",
+                    policy.target.kind, policy.target.name
+                ),
+                current,
+            ))
+        }
+    };
+    let pods = ctx
+        .cluster
+        .list_pods(namespace, &selector)
+        .map_err(|e| match e {
+            KubeError::Http { status: 400, .. } | KubeError::Invalid { .. } => Decision::failed(
+                "InvalidSelector",
+                format!("couldn't convert selector {selector:?} into a corresponding internal selector object: {e}"),
+                current,
+            ),
+            _ => Decision::failed(
+                "FailedGetResourceMetric",
+                format!("unable to get pods for selector {selector:?}: {e}"),
+                current,
+            ),
+        })?;
+    Ok(Prepared {
+        item,
+        policy,
+        target,
+        scale,
+        pods,
+    })
+}
+
+/// One query for every pod of every prepared MemHpa of the namespace; the
+/// error is the message every affected MemHpa will carry.
+fn query_usage(ctx: &Context, namespace: &str, prepared: &[Prepared]) -> Result<Usage, String> {
+    let mut names = BTreeSet::new();
+    for p in prepared {
+        observe::wanted_pods(&p.pods, &mut names);
+    }
+    if names.is_empty() {
+        // Nothing to ask about: the calculator reports "no pods" by itself.
+        return Ok(Usage::default());
+    }
+    let names: Vec<String> = names.into_iter().collect();
+    let started = Instant::now();
+    let result = ctx.usage.pod_usage(namespace, &names);
+    let kind = result.as_ref().err().map(prom_error_kind);
+    ctx.metrics
+        .prom_query(started.elapsed().as_secs_f64(), kind);
+    result.map_err(|e| e.to_string())
+}
+
+fn prom_error_kind(e: &PromError) -> &'static str {
+    match e {
+        PromError::Config { .. } => "config",
+        PromError::Transport { .. } => "transport",
+        PromError::Timeout { .. } => "timeout",
+        PromError::Http { .. } => "http",
+        PromError::Api { .. } => "api",
+        PromError::Decode { .. } => "decode",
+        PromError::UnexpectedResultType { .. } => "result_type",
+        PromError::Empty { .. } => "empty",
+        PromError::NonFinite { .. } => "not_a_number",
+    }
+}
+
+/// Carries a decision out and records it.
+fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision) -> Report {
+    let hpa = &item.hpa;
+    let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
+    let now = (ctx.clock)();
+    let mut rescaled_to = None;
+    let mut failed = decision.events.iter().any(|e| e.warning);
+    if let (Some(r), Some(p)) = (decision.rescale.clone(), p) {
+        if ctx.dry_run {
+            mark_dry_run(&mut decision, r.to);
+            log::info!(
+                "{}: dry run: would scale {} from {} to {} ({})",
+                hpa.metadata.key(),
+                p.policy.target.name,
+                r.from,
+                r.to,
+                r.why
+            );
+            decision.events.push(crate::algorithm::EventOutcome {
+                warning: false,
+                reason: "DryRunRescale",
+                message: format!("Would set size: {}; reason: {}", r.to, r.why),
+            });
+        } else if item.state.retired.load(Ordering::SeqCst) {
+            return skipped(item);
+        } else {
+            match write_scale(ctx.cluster.as_ref(), namespace, p, r.to) {
+                Ok(()) => {
+                    log::info!(
+                        "{}: scaled {} {} from {} to {} ({})",
+                        hpa.metadata.key(),
+                        p.policy.target.kind,
+                        p.policy.target.name,
+                        r.from,
+                        r.to,
+                        r.why
+                    );
+                    ctx.metrics
+                        .scale_write(if r.to > r.from { "up" } else { "down" });
+                    decision.events.push(r.event());
+                    rescaled_to = Some(r.to);
+                }
+                Err(e) => {
+                    log::warn!("{}: cannot update the Scale: {e}", hpa.metadata.key());
+                    decision = decision.update_failed(&e.to_string());
+                    failed = true;
+                }
+            }
+        }
+    }
+    if let Some(p) = p {
+        lock(&item.state.history).apply(&decision, &p.policy, now, rescaled_to.is_some());
+    }
+    emit_events(ctx, hpa, &decision, now);
+    let outcome = Outcome {
+        rescaled: rescaled_to.is_some(),
+        now,
+        generation: hpa.metadata.generation,
+    };
+    let status_replicas = p.map(|p| p.scale.status.replicas);
+    let status_written = match write_status(ctx.cluster.as_ref(), hpa, &decision, status_replicas, outcome) {
+        Ok(written) => written,
+        Err(e) => {
+            log::warn!("{}: cannot write the status: {e}", hpa.metadata.key());
+            failed = true;
+            false
+        }
+    };
+    ctx.metrics.set_memhpa(
+        namespace,
+        hpa.metadata.name.as_deref().unwrap_or_default(),
+        status_replicas.unwrap_or(decision.current_replicas),
+        decision.desired_replicas,
+        decision.utilization_percentage,
+    );
+    Report {
+        key: hpa.metadata.key(),
+        reason: decision.reason,
+        rescaled_to,
+        status_written,
+        result: if failed { "error" } else { "success" },
+    }
+}
+
+/// Under `-dry-run` nothing is written, so AbleToScale must not claim it was.
+fn mark_dry_run(decision: &mut Decision, to: i64) {
+    if let Some(c) = decision
+        .conditions
+        .iter_mut()
+        .find(|c| c.type_ == ABLE_TO_SCALE)
+    {
+        c.reason = "SucceededGetScale";
+        c.message = format!("dry run: the MemHpa controller would update the target scale to {to}");
+    }
+}
+
+fn write_scale(cluster: &dyn Cluster, namespace: &str, p: &Prepared, to: i64) -> Result<(), KubeError> {
+    let mut scale = p.scale.clone();
+    for attempt in 1..=CONFLICT_RETRIES {
+        scale.spec.replicas = to;
+        match cluster.replace_scale(namespace, &p.target, &scale) {
+            Err(KubeError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
+                let fresh = cluster.get_scale(namespace, &p.target)?;
+                if fresh.spec.replicas != p.scale.spec.replicas {
+                    // Someone else resized the target meanwhile: the decision
+                    // was made for a count that no longer holds.
+                    return Err(KubeError::Conflict {
+                        verb: "update",
+                        path: p.target.path(namespace),
+                        reason: "Conflict".to_string(),
+                        message: format!(
+                            "spec.replicas changed from {} to {} during the reconcile",
+                            p.scale.spec.replicas, fresh.spec.replicas
+                        ),
+                    });
+                }
+                scale = fresh;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the status if it changed; `Ok(true)` when a write happened. A 409
+/// re-reads the object and rebuilds the status on top of what it now says.
+fn write_status(
+    cluster: &dyn Cluster,
+    hpa: &MemHpa,
+    decision: &Decision,
+    status_replicas: Option<i64>,
+    outcome: Outcome,
+) -> Result<bool, KubeError> {
+    let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
+    let name = hpa.metadata.name.as_deref().unwrap_or_default();
+    let mut current = hpa.clone();
+    for attempt in 1..=CONFLICT_RETRIES {
+        let next = next_status(current.status.as_ref(), decision, status_replicas, outcome);
+        if current.status.as_ref() == Some(&next) {
+            return Ok(false);
+        }
+        let mut object = current.clone();
+        object.status = Some(next);
+        match cluster.replace_memhpa_status(&object) {
+            Ok(_) => return Ok(true),
+            Err(KubeError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
+                current = cluster.get_memhpa(namespace, name)?;
+            }
+            // Deleted while we reconciled: nothing left to report on.
+            Err(KubeError::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+fn emit_events(ctx: &Context, hpa: &MemHpa, decision: &Decision, now: i64) {
+    let involved = ObjectReference {
+        api_version: Some(format!("{}/{}", api::GROUP, api::VERSION)),
+        kind: Some(api::KIND.to_string()),
+        namespace: hpa.metadata.namespace.clone(),
+        name: hpa.metadata.name.clone(),
+        uid: hpa.metadata.uid.clone(),
+        resource_version: None,
+    };
+    for e in &decision.events {
+        if let Err(err) = ctx
+            .cluster
+            .emit(&involved, e.warning, e.reason, &e.message, now)
+        {
+            log::warn!("{}: cannot record event {}: {err}", hpa.metadata.key(), e.reason);
+        }
+    }
+}
+
+fn skipped(item: &Item) -> Report {
+    Report {
+        key: item.hpa.metadata.key(),
+        reason: "Skipped",
+        rescaled_to: None,
+        status_written: false,
+        result: "skipped",
+    }
+}
+
+/// A poisoned lock only means another reconcile panicked mid-update; the
+/// history is still a valid (if older) record, so keep going with it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use serde_json::json;
+    use std::collections::VecDeque;
+
+    /// A cluster in memory that records every call as one action line, the way
+    /// sample-controller's fixtures do, and can be told to fail calls.
+    #[derive(Default)]
+    struct FakeCluster {
+        scale: Mutex<Option<Scale>>,
+        pods: Vec<Pod>,
+        hpa: Mutex<Option<MemHpa>>,
+        actions: Mutex<Vec<String>>,
+        /// Errors handed out, in order, to calls whose action starts with the key.
+        failures: Mutex<Vec<(String, VecDeque<KubeError>)>>,
+    }
+
+    impl FakeCluster {
+        fn record(&self, action: String) -> Result<(), KubeError> {
+            self.actions.lock().unwrap().push(action.clone());
+            let mut failures = self.failures.lock().unwrap();
+            for (prefix, queue) in failures.iter_mut() {
+                if action.starts_with(prefix.as_str()) {
+                    if let Some(e) = queue.pop_front() {
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn fail(&self, prefix: &str, e: KubeError) {
+            let mut failures = self.failures.lock().unwrap();
+            match failures.iter_mut().find(|(p, _)| p == prefix) {
+                Some((_, q)) => q.push_back(e),
+                None => failures.push((prefix.to_string(), VecDeque::from([e]))),
+            }
+        }
+
+        fn actions(&self) -> Vec<String> {
+            self.actions.lock().unwrap().clone()
+        }
+
+        fn writes(&self) -> Vec<String> {
+            self.actions()
+                .into_iter()
+                .filter(|a| !a.starts_with("get") && !a.starts_with("list"))
+                .collect()
+        }
+    }
+
+    fn not_found(path: &str) -> KubeError {
+        KubeError::NotFound {
+            verb: "get",
+            path: path.to_string(),
+            message: "not found".to_string(),
+        }
+    }
+
+    fn conflict(path: &str) -> KubeError {
+        KubeError::Conflict {
+            verb: "update",
+            path: path.to_string(),
+            reason: "Conflict".to_string(),
+            message: "the object has been modified".to_string(),
+        }
+    }
+
+    impl Cluster for FakeCluster {
+        fn get_scale(&self, ns: &str, target: &ScaleTarget) -> Result<Scale, KubeError> {
+            self.record(format!("get scale {}", target.path(ns)))?;
+            self.scale
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or_else(|| not_found(&target.path(ns)))
+        }
+        fn replace_scale(&self, ns: &str, target: &ScaleTarget, scale: &Scale) -> Result<Scale, KubeError> {
+            self.record(format!("update scale {} replicas={}", target.path(ns), scale.spec.replicas))?;
+            *self.scale.lock().unwrap() = Some(scale.clone());
+            Ok(scale.clone())
+        }
+        fn list_pods(&self, ns: &str, selector: &str) -> Result<Vec<Pod>, KubeError> {
+            self.record(format!("list pods {ns} {selector}"))?;
+            Ok(self.pods.clone())
+        }
+        fn get_memhpa(&self, ns: &str, name: &str) -> Result<MemHpa, KubeError> {
+            self.record(format!("get memhpa {ns}/{name}"))?;
+            self.hpa
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or_else(|| not_found(name))
+        }
+        fn replace_memhpa_status(&self, hpa: &MemHpa) -> Result<MemHpa, KubeError> {
+            self.record(format!("update status {}", hpa.metadata.key()))?;
+            *self.hpa.lock().unwrap() = Some(hpa.clone());
+            Ok(hpa.clone())
+        }
+        fn emit(&self, involved: &ObjectReference, warning: bool, reason: &str, message: &str, _now: i64) -> Result<(), KubeError> {
+            let kind = if warning { "Warning" } else { "Normal" };
+            let name = involved.name.as_deref().unwrap_or_default();
+            self.record(format!("event {name} {kind} {reason}: {message}"))
+        }
+    }
+
+    struct FakeUsage {
+        result: Result<Usage, PromError>,
+        calls: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl UsageSource for FakeUsage {
+        fn pod_usage(&self, _ns: &str, pods: &[String]) -> Result<Usage, PromError> {
+            self.calls.lock().unwrap().push(pods.to_vec());
+            self.result.clone()
+        }
+    }
+
+    const MI: f64 = 1024.0 * 1024.0;
+
+    fn pod(name: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "demo"},
+            "spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "100Mi"}}}]},
+            "status": {"phase": "Running"}
+        }))
+        .unwrap()
+    }
+
+    fn memhpa(spec: serde_json::Value) -> MemHpa {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "demo", "uid": "u1", "generation": 1, "resourceVersion": "5"},
+            "spec": spec
+        }))
+        .unwrap()
+    }
+
+    fn good_spec() -> serde_json::Value {
+        json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+               "minReplicas": 1, "maxReplicas": 10, "targetUtilizationPercentage": 50})
+    }
+
+    fn scale(replicas: i64) -> Scale {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "demo", "resourceVersion": "3"},
+            "spec": {"replicas": replicas},
+            "status": {"replicas": replicas, "selector": "app=web"}
+        }))
+        .unwrap()
+    }
+
+    struct Setup {
+        cluster: Arc<FakeCluster>,
+        usage: Arc<FakeUsage>,
+        ctx: Context,
+        item: Item,
+    }
+
+    /// Two pods at `percent` of their 100Mi limit, a Deployment at 2 replicas.
+    fn setup(percent: f64, dry_run: bool) -> Setup {
+        let usage = Usage::from_samples(
+            "demo",
+            [("web-1", "app", percent * MI), ("web-2", "app", percent * MI)],
+        );
+        setup_with(Ok(usage), good_spec(), dry_run)
+    }
+
+    fn setup_with(usage: Result<Usage, PromError>, spec: serde_json::Value, dry_run: bool) -> Setup {
+        let hpa = memhpa(spec);
+        let cluster = Arc::new(FakeCluster {
+            scale: Mutex::new(Some(scale(2))),
+            pods: vec![pod("web-1"), pod("web-2")],
+            hpa: Mutex::new(Some(hpa.clone())),
+            ..FakeCluster::default()
+        });
+        let usage = Arc::new(FakeUsage {
+            result: usage,
+            calls: Mutex::new(Vec::new()),
+        });
+        let ctx = Context {
+            cluster: cluster.clone(),
+            usage: usage.clone(),
+            metrics: Arc::new(Metrics::new()),
+            dry_run,
+            clock: Arc::new(|| 1_700_000_000),
+            may_write: Arc::new(|| true),
+        };
+        let item = Item {
+            hpa,
+            state: Arc::new(ObjectState::default()),
+        };
+        Setup {
+            cluster,
+            usage,
+            ctx,
+            item,
+        }
+    }
+
+    fn run(s: &Setup) -> Report {
+        let mut reports = reconcile_namespace(&s.ctx, "demo", std::slice::from_ref(&s.item));
+        assert_eq!(reports.len(), 1);
+        reports.remove(0)
+    }
+
+    fn written_status(s: &Setup) -> crate::api::MemHpaStatus {
+        s.cluster.hpa.lock().unwrap().clone().unwrap().status.expect("status written")
+    }
+
+    fn condition(s: &Setup, type_: &str) -> (String, String) {
+        let c = written_status(s)
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("{type_} missing"));
+        (c.status, c.reason.unwrap_or_default())
+    }
+
+    #[test]
+    fn above_target_scales_up_writes_status_and_an_event() {
+        let s = setup(80.0, false);
+        let r = run(&s);
+        assert_eq!(r.rescaled_to, Some(4), "2 pods at 80% of limit, target 50% -> 4");
+        assert_eq!(
+            s.cluster.writes(),
+            vec![
+                "update scale /apis/apps/v1/namespaces/demo/deployments/web/scale replicas=4".to_string(),
+                "event web Normal SuccessfulRescale: New size: 4; reason: memory utilization (percentage of limit) above target".to_string(),
+                "update status demo/web".to_string(),
+            ]
+        );
+        let st = written_status(&s);
+        assert_eq!(st.desired_replicas, Some(4));
+        assert_eq!(st.current_replicas, Some(2));
+        assert_eq!(st.current_utilization_percentage, Some(80));
+        assert_eq!(st.observed_generation, Some(1));
+        assert!(st.last_scale_time.is_some());
+        assert_eq!(condition(&s, "AbleToScale"), ("True".into(), "SucceededRescale".into()));
+        assert_eq!(condition(&s, "ScalingActive"), ("True".into(), "ValidMetricFound".into()));
+    }
+
+    #[test]
+    fn one_query_covers_all_pods_of_the_namespace() {
+        let s = setup(80.0, false);
+        run(&s);
+        assert_eq!(
+            *s.usage.calls.lock().unwrap(),
+            vec![vec!["web-1".to_string(), "web-2".to_string()]]
+        );
+    }
+
+    #[test]
+    fn a_second_reconcile_with_nothing_new_writes_nothing() {
+        let s = setup(50.0, false);
+        let first = run(&s);
+        assert!(first.status_written);
+        let item = Item {
+            hpa: s.cluster.hpa.lock().unwrap().clone().unwrap(),
+            state: Arc::clone(&s.item.state),
+        };
+        s.cluster.actions.lock().unwrap().clear();
+        let again = reconcile_namespace(&s.ctx, "demo", &[item]);
+        assert!(!again[0].status_written);
+        assert!(s.cluster.writes().is_empty(), "writes: {:?}", s.cluster.writes());
+    }
+
+    #[test]
+    fn dry_run_never_writes_the_scale() {
+        let s = setup(80.0, true);
+        let r = run(&s);
+        assert_eq!(r.rescaled_to, None);
+        assert!(!s.cluster.actions().iter().any(|a| a.starts_with("update scale")));
+        assert_eq!(written_status(&s).desired_replicas, Some(4));
+        assert_eq!(condition(&s, "AbleToScale"), ("True".into(), "SucceededGetScale".into()));
+        assert!(s.cluster.actions().iter().any(|a| a.contains("DryRunRescale")));
+    }
+
+    #[test]
+    fn a_missing_target_is_failed_get_scale() {
+        let s = setup(80.0, false);
+        *s.cluster.scale.lock().unwrap() = None;
+        let r = run(&s);
+        assert_eq!(r.reason, "FailedGetScale");
+        assert_eq!(condition(&s, "AbleToScale"), ("False".into(), "FailedGetScale".into()));
+        assert!(s
+            .cluster
+            .actions()
+            .iter()
+            .any(|a| a.starts_with("event web Warning FailedGetScale: the target Deployment demo/web does not exist")));
+        assert!(s.usage.calls.lock().unwrap().is_empty(), "no query without pods");
+    }
+
+    #[test]
+    fn an_invalid_spec_is_invalid_spec_naming_the_field() {
+        let s = setup_with(Ok(Usage::default()), json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}), false);
+        let r = run(&s);
+        assert_eq!(r.reason, "InvalidSpec");
+        let st = written_status(&s);
+        let active = st.conditions.iter().find(|c| c.type_ == "ScalingActive").unwrap();
+        assert!(active.message.as_deref().unwrap().contains("spec.maxReplicas"));
+        assert!(s.cluster.actions().iter().all(|a| !a.starts_with("get scale")));
+    }
+
+    #[test]
+    fn an_unsupported_kind_is_invalid_spec() {
+        let s = setup_with(
+            Ok(Usage::default()),
+            json!({"scaleTargetRef": {"apiVersion": "batch/v1", "kind": "CronJob", "name": "x"}, "maxReplicas": 3}),
+            false,
+        );
+        assert_eq!(run(&s).reason, "InvalidSpec");
+    }
+
+    #[test]
+    fn prometheus_down_never_scales_and_says_why() {
+        let err = PromError::Transport {
+            url: "http://127.0.0.1:1/api/v1/query".into(),
+            query: "q".into(),
+            detail: "connection refused".into(),
+        };
+        let s = setup_with(Err(err), good_spec(), false);
+        let r = run(&s);
+        assert_eq!(r.rescaled_to, None);
+        assert_eq!(condition(&s, "ScalingActive"), ("False".into(), "FailedGetResourceMetric".into()));
+        let msg = written_status(&s)
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "ScalingActive")
+            .and_then(|c| c.message)
+            .unwrap();
+        assert!(msg.contains("connection refused"), "{msg}");
+    }
+
+    #[test]
+    fn a_stale_status_write_is_retried_on_the_fresh_object() {
+        let s = setup(80.0, false);
+        s.cluster.fail("update status", conflict("demo/web"));
+        let r = run(&s);
+        assert!(r.status_written);
+        let acts = s.cluster.actions();
+        let updates = acts.iter().filter(|a| a.starts_with("update status")).count();
+        assert_eq!(updates, 2, "{acts:?}");
+        assert!(acts.iter().any(|a| a == "get memhpa demo/web"));
+    }
+
+    #[test]
+    fn a_failed_scale_write_is_failed_update_scale() {
+        let s = setup(80.0, false);
+        let forbidden = KubeError::Forbidden {
+            verb: "update",
+            path: "scale".into(),
+            message: "forbidden".into(),
+        };
+        s.cluster.fail("update scale", forbidden);
+        let r = run(&s);
+        assert_eq!(r.rescaled_to, None);
+        assert_eq!(r.result, "error");
+        assert_eq!(condition(&s, "AbleToScale"), ("False".into(), "FailedUpdateScale".into()));
+        assert!(s.cluster.actions().iter().any(|a| a.contains("Warning FailedRescale")));
+    }
+
+    #[test]
+    fn a_scale_conflict_with_an_unchanged_count_is_retried() {
+        let s = setup(80.0, false);
+        s.cluster.fail("update scale", conflict("scale"));
+        let r = run(&s);
+        assert_eq!(r.rescaled_to, Some(4));
+    }
+
+    #[test]
+    fn a_retired_memhpa_is_not_touched() {
+        let s = setup(80.0, false);
+        s.item.state.retired.store(true, Ordering::SeqCst);
+        let r = run(&s);
+        assert_eq!(r.result, "skipped");
+        assert!(s.cluster.actions().is_empty());
+    }
+
+    #[test]
+    fn a_follower_does_nothing() {
+        let mut s = setup(80.0, false);
+        s.ctx.may_write = Arc::new(|| false);
+        assert_eq!(run(&s).result, "skipped");
+        assert!(s.cluster.actions().is_empty());
+    }
+
+    #[test]
+    fn zero_replicas_is_scaling_disabled() {
+        let s = setup(80.0, false);
+        *s.cluster.scale.lock().unwrap() = Some(scale(0));
+        let r = run(&s);
+        assert_eq!(r.reason, "ScalingDisabled");
+        assert_eq!(r.rescaled_to, None);
+    }
+}
