@@ -99,3 +99,40 @@ fn cluster_url(
         Ok(format!("https://{host}:{port}"))
     }
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        match cli::parse(args.iter().map(OsString::from).collect()) {
+            Ok(Command::Run(config)) => config,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn apiserver_flag_wins_over_pod_env() {
+        let c = config(&["-apiserver", "http://127.0.0.1:8001"]);
+        let url = cluster_url(&c, Some("10.0.0.1".into()), Some("443".into()));
+        assert_eq!(url.as_deref(), Ok("http://127.0.0.1:8001"));
+    }
+
+    #[test]
+    fn in_cluster_url_from_env() {
+        let url = cluster_url(&config(&[]), Some("10.0.0.1".into()), Some("443".into()));
+        assert_eq!(url.as_deref(), Ok("https://10.0.0.1:443"));
+    }
+
+    #[test]
+    fn in_cluster_ipv6_host_bracketed() {
+        let url = cluster_url(&config(&[]), Some("fd00::1".into()), Some("443".into()));
+        assert_eq!(url.as_deref(), Ok("https://[fd00::1]:443"));
+    }
+
+    #[test]
+    fn empty_service_host_is_no_access() {
+        let err = cluster_url(&config(&[]), Some("".into()), Some("443".into())).unwrap_err();
+        assert!(err.contains("KUBERNETES_SERVICE_HOST unset"), "{err}");
+    }
+}
