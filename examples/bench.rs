@@ -39,10 +39,10 @@ fn main() {
     }
     let mut rows: Vec<(String, String)> = Vec::new();
 
-    let (per_s, ns) = bench_decide();
+    let (per_s, ns, outcome) = bench_decide();
     rows.push((
         format!("decide ({PODS} pods x 2 containers)"),
-        format!("{per_s:>12.0} decisions/s  {ns:>9.0} ns/decision"),
+        format!("{per_s:>12.0} decisions/s  {ns:>9.0} ns/decision  ({outcome})"),
     ));
 
     match bench_prom() {
@@ -109,7 +109,8 @@ fn time_for(budget: Duration, mut f: impl FnMut()) -> (u64, Duration) {
     (calls, start.elapsed())
 }
 
-fn bench_decide() -> (f64, f64) {
+/// (decisions/s, ns/decision, what the decision was).
+fn bench_decide() -> (f64, f64, String) {
     let spec: MemHpaSpec = serde_json::from_value(serde_json::json!({
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
         "minReplicas": 2, "maxReplicas": 200, "targetUtilizationPercentage": 60
@@ -152,7 +153,15 @@ fn bench_decide() -> (f64, f64) {
         ));
     });
     let secs = elapsed.as_secs_f64();
-    (calls as f64 / secs, secs * 1e9 / calls as f64)
+    let d = decide(&obs, &policy, &history, now);
+    let outcome = format!(
+        "{}%, {}, {} -> {} replicas",
+        d.utilization_percentage.unwrap_or(-1),
+        d.reason,
+        d.current_replicas,
+        d.desired_replicas
+    );
+    (calls as f64 / secs, secs * 1e9 / calls as f64, outcome)
 }
 
 fn container(name: &str, usage_mib: f64, limit_mib: u64) -> ContainerObservation {
