@@ -1,14 +1,14 @@
 //! The command line: Go-style flags, read in two stages as ripgrep does.
 //!
-//! 1. [`argv`] rewrites `-flag value`, `-flag=value`, `--flag value` and
+//! 1. `argv` rewrites `-flag value`, `-flag=value`, `--flag value` and
 //!    `--flag=value` into the `--flag value` pairs pico-args reads, and sets
-//!    positional arguments apart; [`raw`] reads the pairs with pico-args into raw
+//!    positional arguments apart; `raw` reads the pairs with pico-args into raw
 //!    strings, and anything left over is an unknown flag.
-//! 2. [`config`] checks each raw value (durations, URLs, ports, names) into a typed
+//! 2. `config` checks each raw value (durations, URLs, ports, names) into a typed
 //!    [`Config`], or a [`CliError`] that names the flag and quotes the value.
 //!
 //! The flags themselves, their defaults and their help live in one table
-//! ([`flags`]), from which `-h` ([`usage`]) is generated.
+//! (`flags`), from which `-h` (`usage`) is generated.
 
 mod argv;
 mod config;
