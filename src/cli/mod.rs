@@ -1,0 +1,109 @@
+//! The command line: Go-style flags, read in two stages as ripgrep does.
+//!
+//! 1. `argv` rewrites `-flag value`, `-flag=value`, `--flag value` and
+//!    `--flag=value` into the `--flag value` pairs pico-args reads, and sets
+//!    positional arguments apart; `raw` reads the pairs with pico-args into raw
+//!    strings, and anything left over is an unknown flag.
+//! 2. `config` checks each raw value (durations, URLs, ports, names) into a typed
+//!    [`Config`], or a [`CliError`] that names the flag and quotes the value.
+//!
+//! The flags themselves, their defaults and their help live in one table
+//! (`flags`), from which `-h` (`usage`) is generated.
+
+mod argv;
+mod config;
+mod error;
+mod flags;
+mod raw;
+mod usage;
+mod values;
+
+pub use config::{Config, MAX_WORKERS};
+pub use error::CliError;
+pub use usage::usage;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// What the command line asks for.
+// Built once per process and moved once, so the size of `Run` costs nothing;
+// a Box would only make every match on it noisier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the controller.
+    Run(Config),
+    /// `memhpa simulate [SCENARIO.json] [-json] [-svg FILE]`.
+    Simulate {
+        /// `None` runs the built-in example.
+        scenario: Option<PathBuf>,
+        json: bool,
+        svg: Option<PathBuf>,
+    },
+    /// `-h` or `-help`, in either mode.
+    Help,
+    /// `-version`.
+    Version,
+}
+
+const SIMULATE: &str = "simulate";
+
+/// Parses the arguments after argv\[0\].
+pub fn parse(mut args: Vec<OsString>) -> Result<Command, CliError> {
+    if args.first().is_some_and(|first| first == SIMULATE) {
+        args.remove(0);
+        return parse_simulate(args);
+    }
+    let table = flags::run_flags();
+    let (raw, positionals) = raw::read(args, &table, None)?;
+    if help_asked(&raw)? {
+        return Ok(Command::Help);
+    }
+    if config::is_set(&raw, &flags::VERSION)? {
+        return Ok(Command::Version);
+    }
+    if let Some(arg) = positionals.first() {
+        let arg = arg.to_string_lossy().into_owned();
+        let hint = if arg == SIMULATE {
+            "the simulate subcommand must come first"
+        } else {
+            "memhpa takes only flags; its one subcommand is simulate"
+        };
+        return Err(CliError::UnexpectedArgument { arg, hint });
+    }
+    config::run_config(&raw).map(Command::Run)
+}
+
+fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
+    let (raw, positionals) = raw::read(args, flags::SIMULATE, Some(SIMULATE))?;
+    if help_asked(&raw)? {
+        return Ok(Command::Help);
+    }
+    let (json, svg) = config::simulate_flags(&raw)?;
+    let mut positionals = positionals.into_iter();
+    let scenario = positionals.next().map(PathBuf::from);
+    if let Some(extra) = positionals.next() {
+        return Err(CliError::UnexpectedArgument {
+            arg: extra.to_string_lossy().into_owned(),
+            hint: "simulate takes at most one scenario file",
+        });
+    }
+    if scenario.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        return Err(CliError::UnexpectedArgument {
+            arg: String::new(),
+            hint: "the scenario file name is empty",
+        });
+    }
+    Ok(Command::Simulate {
+        scenario,
+        json,
+        svg,
+    })
+}
+
+fn help_asked(raw: &raw::RawFlags) -> Result<bool, CliError> {
+    Ok(config::is_set(raw, &flags::HELP)? || config::is_set(raw, &flags::HELP_LONG)?)
+}
+
+#[cfg(test)]
+mod test;

@@ -1,0 +1,385 @@
+//! The built binary, run as a user would: flags, exit codes, messages, and the
+//! simulate subcommand's three outputs.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn memhpa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memhpa"))
+        .args(args)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code 2, and the first stderr line as a `memhpa:` error.
+fn usage_error(args: &[&str]) -> String {
+    let o = memhpa(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    let first = err.lines().next().unwrap_or("").to_string();
+    assert!(first.starts_with("memhpa: "), "{first}");
+    first
+}
+
+/// A scratch directory removed on drop, unique per test and process.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("memhpa-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write scratch file");
+        path
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+#[test]
+fn help_lists_every_design_flag_with_its_default() {
+    let o = memhpa(&["-h"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    // (flag, default as DESIGN.md "Command line" gives it; "" where it gives none)
+    let design = [
+        ("prom-name", "prometheus"),
+        ("prom-namespace", "kube-system"),
+        ("prom-port", "9090"),
+        ("prom-scheme", "http"),
+        ("prom-url", ""),
+        ("prom-query", ""),
+        ("prom-timeout", "5s"),
+        ("prom-bearer-token-file", ""),
+        ("prom-ca-file", ""),
+        ("apiserver", ""),
+        ("token-file", ""),
+        ("ca-file", ""),
+        ("namespace", "all"),
+        ("resync", "30s"),
+        ("workers", "4"),
+        ("dry-run", ""),
+        ("leader-elect", "true"),
+        ("leader-elect-namespace", "kube-system"),
+        ("leader-elect-id", "memhpa"),
+        ("metrics-addr", ":8080"),
+        ("version", ""),
+        ("h", ""),
+    ];
+    for (flag, default) in design {
+        let line = help
+            .lines()
+            .find(|l| l.starts_with(&format!("  -{flag} ")))
+            .unwrap_or_else(|| panic!("-h has no line for -{flag}:\n{help}"));
+        assert!(
+            line.contains(default),
+            "-{flag} line lacks {default:?}: {line}"
+        );
+    }
+    assert!(help.contains("simulate [SCENARIO.json] [-json] [-svg FILE]"));
+    for sub_flag in ["-json", "-svg FILE"] {
+        assert!(help.contains(&format!("  {sub_flag} ")), "{sub_flag}");
+    }
+}
+
+#[test]
+fn help_long_forms_and_simulate_help() {
+    for args in [&["--help"][..], &["-help"], &["simulate", "-h"]] {
+        let o = memhpa(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(stdout(&o).contains("-prom-name"), "{args:?}");
+    }
+}
+
+#[test]
+fn version_prints_crate_version() {
+    let o = memhpa(&["-version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        format!("memhpa {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn unknown_flag_exits_2_quoting_it() {
+    assert_eq!(
+        usage_error(&["-prom-nmae", "x"]),
+        "memhpa: unknown flag \"-prom-nmae\""
+    );
+}
+
+#[test]
+fn usage_error_points_at_help() {
+    let o = memhpa(&["--bogus"]);
+    assert!(stderr(&o).contains("memhpa -h"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_duration_exits_2_naming_flag() {
+    let line = usage_error(&["-resync=10parsecs"]);
+    assert!(
+        line.contains("-resync") && line.contains("\"10parsecs\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn bad_port_exits_2_naming_flag() {
+    let line = usage_error(&["-prom-port", "0"]);
+    assert!(
+        line.contains("-prom-port") && line.contains("\"0\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn bad_url_exits_2_naming_flag() {
+    let line = usage_error(&["--prom-url", "ftp://prometheus"]);
+    assert!(
+        line.contains("-prom-url") && line.contains("\"ftp://prometheus\""),
+        "{line}"
+    );
+    let line = usage_error(&["-apiserver=localhost:8001"]);
+    assert!(line.contains("-apiserver"), "{line}");
+}
+
+#[test]
+fn bool_flag_does_not_swallow_next_argument() {
+    let line = usage_error(&["-leader-elect", "false"]);
+    assert!(line.contains("unexpected argument \"false\""), "{line}");
+}
+
+#[test]
+fn no_cluster_access_exits_1_with_a_clear_message() {
+    let o = memhpa(&["-dry-run", "-leader-elect=false"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("no cluster access: not running in a pod (KUBERNETES_SERVICE_HOST unset) and no -apiserver given"),
+        "{err}"
+    );
+}
+
+#[test]
+fn service_host_without_port_is_explained() {
+    let o = Command::new(env!("CARGO_BIN_EXE_memhpa"))
+        .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("KUBERNETES_SERVICE_PORT"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The table's replicas column, one number per step row.
+fn table_replicas(table: &str) -> Vec<i64> {
+    table
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // t, hh:mm, replicas, ...; detail lines and the header do not parse.
+            match cols.as_slice() {
+                [t, _, replicas, ..] if t.parse::<i64>().is_ok() => replicas.parse().ok(),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn rises_then_falls(series: &[i64]) -> bool {
+    let Some(peak) = series.iter().copied().max() else {
+        return false;
+    };
+    let first = series[0];
+    let last = series[series.len() - 1];
+    peak > first && peak > last
+}
+
+#[test]
+fn simulate_timeline_rises_and_falls() {
+    let o = memhpa(&["simulate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let replicas = table_replicas(&stdout(&o));
+    assert!(replicas.len() > 10, "{}", stdout(&o));
+    assert!(rises_then_falls(&replicas), "{replicas:?}");
+}
+
+fn json_rows(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn simulate_json_lines_parse_with_design_keys() {
+    let o = memhpa(&["simulate", "-json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = json_rows(&stdout(&o));
+    assert!(!rows.is_empty());
+    for row in &rows {
+        for key in [
+            "t",
+            "currentReplicas",
+            "utilizationPercentage",
+            "recommendedReplicas",
+            "desiredReplicas",
+            "reason",
+        ] {
+            assert!(row.get(key).is_some(), "no {key} in {row}");
+        }
+    }
+    let desired: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r["desiredReplicas"].as_i64())
+        .collect();
+    assert_eq!(desired.len(), rows.len());
+    assert!(rises_then_falls(&desired), "{desired:?}");
+}
+
+/// Every element closed in order; prolog, comments and self-closing tags allowed.
+fn tags_balanced(svg: &str) -> Result<usize, String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut count = 0;
+    let mut rest = svg;
+    while let Some(open) = rest.find('<') {
+        let close = rest[open..]
+            .find('>')
+            .ok_or_else(|| "unterminated tag".to_string())?;
+        let tag = &rest[open + 1..open + close];
+        rest = &rest[open + close + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            match stack.pop() {
+                Some(top) if top == name.trim() => {}
+                other => return Err(format!("</{name}> closes {other:?}")),
+            }
+        } else if !tag.ends_with('/') {
+            let name = tag.split_whitespace().next().unwrap_or("").to_string();
+            stack.push(name);
+            count += 1;
+        } else {
+            count += 1;
+        }
+    }
+    if stack.is_empty() {
+        Ok(count)
+    } else {
+        Err(format!("unclosed {stack:?}"))
+    }
+}
+
+#[test]
+fn simulate_svg_writes_a_balanced_chart_with_axis_labels() {
+    let dir = Scratch::new("svg");
+    let svg_path = dir.path("chart.svg");
+    let o = memhpa(&["simulate", "-svg", text(&svg_path)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stdout(&o).is_empty(), "the table is still printed");
+    let svg = std::fs::read_to_string(&svg_path).expect("SVG written");
+    let head = svg.trim_start();
+    assert!(
+        head.starts_with("<svg") || head.starts_with("<?xml"),
+        "{head:.80}"
+    );
+    let elements = tags_balanced(&svg).unwrap_or_else(|e| panic!("{e}"));
+    assert!(elements > 20, "{elements} elements");
+    for label in [">replicas<", ">time (hh:mm)<", ">memory utilization<"] {
+        assert!(svg.contains(label), "no axis label {label}");
+    }
+}
+
+#[test]
+fn balance_check_catches_a_broken_svg() {
+    assert!(tags_balanced("<svg><g></svg>").is_err());
+    assert!(tags_balanced("<svg><g/></svg>").is_ok());
+}
+
+#[test]
+fn bad_scenario_exits_2_with_one_line_naming_the_field() {
+    let dir = Scratch::new("bad");
+    let path = dir.file(
+        "bad.json",
+        r#"{"spec": {"maxReplicas": 10}, "replicas": 2, "limitBytes": 1000,
+            "steps": [{"t": 0, "totalBytes": "lots"}]}"#,
+    );
+    let o = memhpa(&["simulate", text(&path)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("memhpa: "), "{err}");
+    assert!(err.contains("steps[0].totalBytes"), "{err}");
+}
+
+#[test]
+fn missing_scenario_file_exits_1() {
+    let dir = Scratch::new("missing");
+    let o = memhpa(&["simulate", text(&dir.path("absent.json"))]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("absent.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn one_step_three_pods_at_90_percent_recommends_6() {
+    let dir = Scratch::new("one-step");
+    let path = dir.file(
+        "s.json",
+        r#"{"spec": {"minReplicas": 1, "maxReplicas": 10, "targetUtilizationPercentage": 50},
+            "replicas": 3,
+            "steps": [{"t": 0, "pods": [
+                {"name": "a", "usageBytes": 943718400, "limitBytes": 1048576000, "phase": "Running"},
+                {"name": "b", "usageBytes": 943718400, "limitBytes": 1048576000, "phase": "Running"},
+                {"name": "c", "usageBytes": 943718400, "limitBytes": 1048576000, "phase": "Running"}]}]}"#,
+    );
+    let o = memhpa(&["simulate", "-json", text(&path)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = json_rows(&stdout(&o));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["utilizationPercentage"], 90);
+    assert_eq!(rows[0]["recommendedReplicas"], 6);
+    assert_eq!(rows[0]["currentReplicas"], 3);
+}
+
+#[test]
+fn simulate_rejects_controller_flags() {
+    let line = usage_error(&["simulate", "-workers", "3"]);
+    assert_eq!(line, "memhpa: unknown flag \"-workers\" for simulate");
+}
