@@ -559,72 +559,18 @@ fn raw_key(item: &serde_json::Value) -> String {
 mod test {
     use super::*;
     use crate::api::ObjectMeta;
-    use crate::kube::test_server::{serve, Answer};
-    use std::collections::VecDeque;
-    use std::io::Cursor;
+    use crate::kube::fake_transport::{FakeTransport as Fake, FAKE_BASE};
+    use crate::kube::test_server::{serve, serve_tls, Answer};
     use std::sync::Mutex;
 
-    /// A canned answer: status, Retry-After, body; or no response at all.
-    type Canned = Result<(u16, Option<String>, Vec<u8>), TransportError>;
-
-    /// Answers with canned (status, retry-after, body) in order and records
-    /// every request; an empty queue is a transport error.
-    #[derive(Clone, Default)]
-    struct Fake {
-        answers: Arc<Mutex<VecDeque<Canned>>>,
-        sent: Arc<Mutex<Vec<Outgoing>>>,
-    }
-
-    impl Fake {
-        fn answer(&self, status: u16, body: &str) -> &Fake {
-            self.push(Ok((status, None, body.as_bytes().to_vec())))
-        }
-
-        fn push(&self, answer: Canned) -> &Fake {
-            self.answers.lock().expect("answers").push_back(answer);
-            self
-        }
-
-        fn sent(&self) -> Vec<Outgoing> {
-            self.sent.lock().expect("sent").clone()
-        }
-
-        fn paths(&self) -> Vec<String> {
-            self.sent()
-                .into_iter()
-                .map(|request| request.url.trim_start_matches(BASE).to_string())
-                .collect()
-        }
-    }
-
-    impl Transport for Fake {
-        fn send(&self, request: &Outgoing) -> Result<Incoming, TransportError> {
-            self.sent.lock().expect("sent").push(request.clone());
-            let next = self.answers.lock().expect("answers").pop_front();
-            let (status, retry_after, body) =
-                next.unwrap_or_else(|| Err(TransportError::Other("no answer left".into())))?;
-            Ok(Incoming {
-                status,
-                retry_after,
-                body: Box::new(Cursor::new(body)),
-            })
-        }
-
-        fn shutdown(&self) {}
-    }
-
-    const BASE: &str = "https://api.test:6443";
+    const BASE: &str = FAKE_BASE;
 
     fn client_with(fake: &Fake, token_file: Option<PathBuf>) -> Client {
-        let config = KubeConfig {
-            token_file,
-            ..KubeConfig::new(BASE)
-        };
-        Client::with_transport(config, Box::new(fake.clone())).expect("client")
+        fake.client(token_file)
     }
 
     fn client(fake: &Fake) -> Client {
-        client_with(fake, None)
+        fake.client(None)
     }
 
     use std::path::PathBuf;
@@ -1254,5 +1200,48 @@ mod test {
         client.clone().shutdown();
         let err = client.get_memhpa("demo", "web").expect_err("shut down");
         assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+    }
+
+    /// The checked-in test PKI of the Prometheus tests: a CA, a server
+    /// certificate for 127.0.0.1 signed by it, and an unrelated CA.
+    fn test_pki() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/promsupport/tls")
+    }
+
+    fn tls_client(url: &str, ca_file: PathBuf) -> Client {
+        Client::new(KubeConfig {
+            ca_file: Some(ca_file),
+            request_timeout: Duration::from_secs(10),
+            ..KubeConfig::new(url)
+        })
+        .expect("client")
+    }
+
+    #[test]
+    fn real_tls_verifies_against_any_ca_of_the_bundle() {
+        let pki = test_pki();
+        let mut bundle = std::fs::read(pki.join("other-ca.pem")).expect("other CA");
+        bundle.extend(std::fs::read(pki.join("ca.pem")).expect("CA"));
+        let bundle_file = token_file("bundle.pem", "");
+        std::fs::write(&bundle_file, bundle).expect("bundle");
+        let (url, seen) = serve_tls(&pki, &hpa_json("web", "3"));
+        let hpa = tls_client(&url, bundle_file)
+            .get_memhpa("demo", "web")
+            .expect("https get");
+        assert_eq!(hpa.metadata.resource_version.as_deref(), Some("3"));
+        let request = seen.recv_timeout(Duration::from_secs(10)).expect("served");
+        assert!(request.is_some(), "the handshake completed");
+    }
+
+    #[test]
+    fn real_tls_refuses_a_server_of_another_ca() {
+        let pki = test_pki();
+        let (url, seen) = serve_tls(&pki, &hpa_json("web", "3"));
+        let err = tls_client(&url, pki.join("other-ca.pem"))
+            .get_memhpa("demo", "web")
+            .expect_err("unknown issuer");
+        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        let request = seen.recv_timeout(Duration::from_secs(10)).expect("served");
+        assert!(request.is_none(), "no request got through");
     }
 }

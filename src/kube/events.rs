@@ -414,4 +414,80 @@ mod test {
         assert!(name.len() <= 253, "{}", name.len());
         assert!(name.starts_with("aaaa"), "{name}");
     }
+
+    mod emit {
+        use super::*;
+        use crate::kube::fake_transport::FakeTransport;
+
+        fn not_found() -> String {
+            serde_json::json!({"kind": "Status", "code": 404, "reason": "NotFound",
+                "message": "events \"web.1\" not found"})
+            .to_string()
+        }
+
+        #[test]
+        fn create_then_bump_by_merge_patch() {
+            let fake = FakeTransport::default();
+            fake.answer(201, r#"{"metadata":{"name":"web.1"},"count":1}"#)
+                .answer(200, r#"{"metadata":{"name":"web.1"},"count":2}"#);
+            let client = fake.client(None);
+            let recorder = Mutex::new(EventRecorder::with_seed(1));
+            client
+                .emit(&recorder, NOW, &web(), false, "R", "m")
+                .expect("create");
+            let bumped = client
+                .emit(&recorder, NOW + 60, &web(), false, "R", "m")
+                .expect("bump");
+            assert_eq!(bumped.count, Some(2));
+            let sent = fake.sent();
+            assert_eq!((sent[0].method, sent[1].method), ("POST", "PATCH"));
+            let created: Event =
+                serde_json::from_slice(&sent[0].body.clone().expect("body").1).expect("event");
+            let name = created.metadata.name.expect("name");
+            assert!(sent[1]
+                .url
+                .ends_with(&format!("/namespaces/demo/events/{name}")));
+        }
+
+        #[test]
+        fn bump_of_an_expired_event_creates_anew() {
+            let fake = FakeTransport::default();
+            fake.answer(201, "{}")
+                .answer(404, &not_found())
+                .answer(201, r#"{"count":1}"#);
+            let client = fake.client(None);
+            let recorder = Mutex::new(EventRecorder::with_seed(1));
+            client
+                .emit(&recorder, NOW, &web(), true, "R", "m")
+                .expect("create");
+            let again = client
+                .emit(&recorder, NOW + 60, &web(), true, "R", "m")
+                .expect("recreated");
+            assert_eq!(again.count, Some(1));
+            let methods: Vec<_> = fake.sent().iter().map(|s| s.method).collect();
+            assert_eq!(methods, ["POST", "PATCH", "POST"]);
+            let recreated: Event =
+                serde_json::from_slice(&fake.sent()[2].body.clone().expect("body").1)
+                    .expect("event");
+            assert_eq!(recreated.count, Some(1));
+            assert_eq!(recreated.last_timestamp, Some(format_seconds(NOW + 60)));
+        }
+
+        #[test]
+        fn failed_create_is_forgotten() {
+            let fake = FakeTransport::default();
+            fake.answer(500, "down").answer(201, "{}");
+            let client = fake.client(None);
+            let recorder = Mutex::new(EventRecorder::with_seed(1));
+            let err = client
+                .emit(&recorder, NOW, &web(), false, "R", "m")
+                .expect_err("500");
+            assert!(matches!(err, KubeError::Server { .. }), "{err:?}");
+            client
+                .emit(&recorder, NOW + 1, &web(), false, "R", "m")
+                .expect("create again");
+            let methods: Vec<_> = fake.sent().iter().map(|s| s.method).collect();
+            assert_eq!(methods, ["POST", "POST"], "no bump of an event never made");
+        }
+    }
 }

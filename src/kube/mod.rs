@@ -23,6 +23,8 @@ mod transport;
 mod watch;
 
 #[cfg(test)]
+mod fake_transport;
+#[cfg(test)]
 mod test_server;
 
 pub use backoff::{Backoff, Jitter, MAX_BACKOFF};

@@ -4,7 +4,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::path::Path;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -94,7 +95,7 @@ pub(crate) fn serve(answers: Vec<Answer>) -> (String, mpsc::Receiver<Seen>) {
     (url, seen)
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
+fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
@@ -127,7 +128,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
 }
 
 fn write_full(
-    writer: &mut TcpStream,
+    writer: &mut impl Write,
     status: u16,
     headers: &[(&'static str, String)],
     body: &[u8],
@@ -169,4 +170,48 @@ fn wait_for_close(reader: &mut BufReader<TcpStream>) {
             Ok(_) => {}
         }
     }
+}
+
+/// Serves one https connection with the certificate and key in `tls_dir`
+/// (`server.pem`, `server-key.pem`, for 127.0.0.1), answering `body` with 200.
+/// Reports the request, or `None` when the client gave up in the handshake.
+pub(crate) fn serve_tls(tls_dir: &Path, body: &str) -> (String, mpsc::Receiver<Option<Seen>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let read = |name: &str| std::fs::read(tls_dir.join(name)).expect("test PKI file");
+    let certs = CertificateDer::pem_slice_iter(&read("server.pem"))
+        .collect::<Result<Vec<_>, _>>()
+        .expect("server certificate");
+    let key = PrivateKeyDer::from_pem_slice(&read("server-key.pem")).expect("server key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let url = format!("https://{}", listener.local_addr().expect("local addr"));
+    let body = body.as_bytes().to_vec();
+    let (sender, seen) = mpsc::channel();
+    thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        let Ok(connection) = rustls::ServerConnection::new(config) else {
+            return;
+        };
+        let mut reader = BufReader::new(rustls::StreamOwned::new(connection, stream));
+        let request = read_request(&mut reader);
+        if request.is_some() {
+            write_full(reader.get_mut(), 200, &[], &body);
+            reader.get_mut().conn.send_close_notify();
+            let _ = reader.get_mut().flush();
+        }
+        let _ = sender.send(request);
+    });
+    (url, seen)
 }
