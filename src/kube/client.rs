@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::config::{checked_base_url, KubeConfig};
 use super::error::{excerpt, KubeError};
 use super::paths::{self, ScaleTarget};
+use super::reflector::raw_key;
 use super::token::TokenSource;
 use super::transport::{read_error, Incoming, Outgoing, Transport, TransportError, UreqTransport};
 use super::watch::Watch;
@@ -146,18 +147,14 @@ impl Client {
         let items = raw
             .items
             .into_iter()
-            .filter_map(
-                |item| match serde_json::from_value::<MemHpa>(item.clone()) {
-                    Ok(hpa) => Some(hpa),
-                    Err(err) => {
-                        log::warn!(
-                            "skipping MemHpa {} from the list: it does not decode: {err}",
-                            raw_key(&item)
-                        );
-                        None
-                    }
-                },
-            )
+            .filter_map(|item| {
+                let key = raw_key(&item).unwrap_or_else(|| "(no name)".into());
+                serde_json::from_value::<MemHpa>(item)
+                    .map_err(|err| {
+                        log::warn!("skipping MemHpa {key} from the list: it does not decode: {err}")
+                    })
+                    .ok()
+            })
             .collect();
         Ok(ObjectList {
             api_version: raw.api_version,
@@ -544,17 +541,6 @@ fn lease_body(lease: &Lease) -> Lease {
     body
 }
 
-/// `namespace/name` of an undecodable list item, for the log line.
-fn raw_key(item: &serde_json::Value) -> String {
-    let field = |name: &str| {
-        item.pointer(&format!("/metadata/{name}"))
-            .and_then(|value| value.as_str())
-            .unwrap_or("?")
-            .to_string()
-    };
-    format!("{}/{}", field("namespace"), field("name"))
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
@@ -597,6 +583,14 @@ mod test {
         serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
             "code": code, "reason": reason, "message": message})
         .to_string()
+    }
+
+    #[test]
+    fn client_and_watch_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Client>();
+        send::<Watch>();
     }
 
     #[test]

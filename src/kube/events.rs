@@ -202,7 +202,7 @@ fn new_event(
         kind: Some("Event".into()),
         metadata: ObjectMeta {
             name: Some(name),
-            namespace: involved.namespace.clone(),
+            namespace: Some(event_namespace(involved)),
             ..ObjectMeta::default()
         },
         involved_object: involved.clone(),
@@ -217,6 +217,16 @@ fn new_event(
         count: Some(1),
         type_: Some(if warning { "Warning" } else { "Normal" }.into()),
     }
+}
+
+/// Events live in the namespace of their object; those of cluster-scoped
+/// objects in `default`, as client-go puts them.
+fn event_namespace(involved: &ObjectReference) -> String {
+    involved
+        .namespace
+        .clone()
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| "default".to_string())
 }
 
 fn lock(recorder: &Mutex<EventRecorder>) -> MutexGuard<'_, EventRecorder> {
@@ -239,7 +249,7 @@ impl Client {
         reason: &str,
         message: &str,
     ) -> Result<Event, KubeError> {
-        let namespace = involved.namespace.clone().unwrap_or_default();
+        let namespace = event_namespace(involved);
         let action = lock(recorder).record(now_unix, involved, warning, reason, message);
         let (name, count, last_timestamp) = match action {
             EventAction::Create(event) => return self.create_recorded(recorder, &namespace, event),
@@ -402,6 +412,15 @@ mod test {
         let first = created(recorder.record(NOW, &web(), false, "R", "m"));
         recorder.forget(first.metadata.name.as_deref().expect("name"));
         created(recorder.record(NOW + 1, &web(), false, "R", "m"));
+    }
+
+    #[test]
+    fn cluster_scoped_objects_get_events_in_default() {
+        let mut recorder = EventRecorder::with_seed(1);
+        let mut node = web();
+        node.namespace = None;
+        let event = created(recorder.record(NOW, &node, false, "R", "m"));
+        assert_eq!(event.metadata.namespace.as_deref(), Some("default"));
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn resource_version_of(object: &serde_json::Value) -> Option<String> {
 }
 
 /// `namespace/name` from a raw object, as `ObjectMeta::key` makes it.
-fn raw_key(object: &serde_json::Value) -> Option<String> {
+pub(crate) fn raw_key(object: &serde_json::Value) -> Option<String> {
     let field = |name: &str| {
         object
             .pointer(&format!("/metadata/{name}"))
