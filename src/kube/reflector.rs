@@ -1,0 +1,374 @@
+//! The list/watch state machine, without I/O: it takes a list or one watch
+//! event, keeps the store and the resourceVersion to resume from, and says what
+//! changed or what the watching thread must do next. The thread only reads
+//! lines and feeds them here, so 410, BOOKMARK and ERROR handling is tested
+//! without sockets.
+
+use std::collections::BTreeMap;
+
+use crate::api::{MemHpa, ObjectList, Status, WatchEvent};
+
+/// A change to the store, for the reconcile loop. Sent by value over a
+/// channel, one object each; a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The object is new or changed.
+    Applied(MemHpa),
+    /// The object under this `namespace/name` key is gone.
+    Deleted(String),
+}
+
+/// What a watch event means for the watching thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Go on reading; these changes (maybe none) were applied to the store.
+    Changes(Vec<Change>),
+    /// The resourceVersion is too old (410 Expired/Gone): list again.
+    Relist,
+    /// Something else went wrong in the stream: start a new watch from
+    /// [`Reflector::resource_version`]. The string says why, for the log.
+    Restart(String),
+}
+
+/// The store of MemHpas and the resourceVersion they are current at.
+#[derive(Debug, Clone, Default)]
+pub struct Reflector {
+    store: BTreeMap<String, MemHpa>,
+    resource_version: Option<String>,
+}
+
+impl Reflector {
+    pub fn new() -> Reflector {
+        Reflector::default()
+    }
+
+    /// Replaces the store with a fresh list. Objects missing from it were
+    /// deleted while no watch ran, and come out as `Deleted`; new objects and
+    /// ones whose resourceVersion moved come out as `Applied`. Unchanged ones
+    /// stay silent.
+    pub fn listed(&mut self, list: ObjectList<MemHpa>) -> Vec<Change> {
+        let mut fresh = BTreeMap::new();
+        for item in list.items {
+            fresh.insert(item.metadata.key(), item);
+        }
+        let mut changes: Vec<Change> = self
+            .store
+            .keys()
+            .filter(|key| !fresh.contains_key(*key))
+            .map(|key| Change::Deleted(key.clone()))
+            .collect();
+        for (key, item) in &fresh {
+            let unchanged = self.store.get(key).is_some_and(|old| {
+                old.metadata.resource_version.is_some()
+                    && old.metadata.resource_version == item.metadata.resource_version
+            });
+            if !unchanged {
+                changes.push(Change::Applied(item.clone()));
+            }
+        }
+        self.store = fresh;
+        self.resource_version = list.metadata.resource_version;
+        changes
+    }
+
+    /// Applies one watch event.
+    pub fn event(&mut self, event: WatchEvent) -> Step {
+        match event.type_.as_str() {
+            "ADDED" | "MODIFIED" => self.applied(event.object),
+            "DELETED" => self.deleted(event.object),
+            "BOOKMARK" => match resource_version_of(&event.object) {
+                Some(version) => {
+                    self.resource_version = Some(version);
+                    Step::Changes(Vec::new())
+                }
+                None => Step::Restart("a BOOKMARK event without metadata.resourceVersion".into()),
+            },
+            "ERROR" => {
+                let step = error_step(event.object);
+                if step == Step::Relist {
+                    // Too old to resume from: only a list can give a version now.
+                    self.resource_version = None;
+                }
+                step
+            }
+            other => Step::Restart(format!("a watch event of unknown type {other:?}")),
+        }
+    }
+
+    /// The version to watch from; `None` before the first list and after a
+    /// `Relist`, when only a list can give one.
+    pub fn resource_version(&self) -> Option<&str> {
+        self.resource_version.as_deref()
+    }
+
+    /// The objects, by `namespace/name`.
+    pub fn store(&self) -> &BTreeMap<String, MemHpa> {
+        &self.store
+    }
+
+    fn applied(&mut self, object: serde_json::Value) -> Step {
+        let version = resource_version_of(&object);
+        match serde_json::from_value::<MemHpa>(object.clone()) {
+            Ok(hpa) => {
+                self.resource_version = version.or(self.resource_version.take());
+                self.store.insert(hpa.metadata.key(), hpa.clone());
+                Step::Changes(vec![Change::Applied(hpa)])
+            }
+            // Restarting from the same version would replay the same object
+            // for ever. With its key and version known, it is dropped from the
+            // store (as a list drops it) and the stream goes on.
+            Err(err) => match (raw_key(&object), version) {
+                (Some(key), Some(version)) => {
+                    log::warn!("MemHpa {key} does not decode, treating it as gone: {err}");
+                    self.resource_version = Some(version);
+                    let removed = self.store.remove(&key).is_some();
+                    Step::Changes(if removed {
+                        vec![Change::Deleted(key)]
+                    } else {
+                        Vec::new()
+                    })
+                }
+                _ => Step::Restart(format!("a watch event object does not decode: {err}")),
+            },
+        }
+    }
+
+    fn deleted(&mut self, object: serde_json::Value) -> Step {
+        let (Some(key), version) = (raw_key(&object), resource_version_of(&object)) else {
+            return Step::Restart("a DELETED event without metadata.name".into());
+        };
+        if version.is_some() {
+            self.resource_version = version;
+        }
+        match self.store.remove(&key) {
+            Some(_) => Step::Changes(vec![Change::Deleted(key)]),
+            None => Step::Changes(Vec::new()),
+        }
+    }
+}
+
+/// An in-stream ERROR: 410 (Expired or Gone) means relist; anything else,
+/// restart the watch.
+fn error_step(object: serde_json::Value) -> Step {
+    let Ok(status) = serde_json::from_value::<Status>(object) else {
+        return Step::Restart("an ERROR event whose object is not a Status".into());
+    };
+    let reason = status.reason.as_deref().unwrap_or("");
+    if status.code == Some(410) || matches!(reason, "Expired" | "Gone") {
+        return Step::Relist;
+    }
+    Step::Restart(format!(
+        "the server sent an ERROR event: code {}, reason {reason:?}, message {:?}",
+        status.code.unwrap_or(0),
+        status.message.as_deref().unwrap_or("")
+    ))
+}
+
+fn resource_version_of(object: &serde_json::Value) -> Option<String> {
+    object
+        .pointer("/metadata/resourceVersion")
+        .and_then(|value| value.as_str())
+        .filter(|version| !version.is_empty())
+        .map(str::to_string)
+}
+
+/// `namespace/name` from a raw object, as `ObjectMeta::key` makes it.
+pub(crate) fn raw_key(object: &serde_json::Value) -> Option<String> {
+    let field = |name: &str| {
+        object
+            .pointer(&format!("/metadata/{name}"))
+            .and_then(|value| value.as_str())
+    };
+    let name = field("name").filter(|name| !name.is_empty())?;
+    Some(format!("{}/{name}", field("namespace").unwrap_or("")))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::api::ListMeta;
+    use serde_json::json;
+
+    fn hpa_json(name: &str, version: &str) -> serde_json::Value {
+        json!({
+            "apiVersion": "memhpa.io/v1", "kind": "MemHpa",
+            "metadata": {"name": name, "namespace": "demo", "resourceVersion": version},
+            "spec": {"maxReplicas": 5},
+        })
+    }
+
+    fn hpa(name: &str, version: &str) -> MemHpa {
+        serde_json::from_value(hpa_json(name, version)).expect("hpa")
+    }
+
+    fn list(version: &str, items: Vec<MemHpa>) -> ObjectList<MemHpa> {
+        ObjectList {
+            api_version: None,
+            kind: None,
+            metadata: ListMeta {
+                resource_version: Some(version.into()),
+                continue_: None,
+            },
+            items,
+        }
+    }
+
+    fn event(type_: &str, object: serde_json::Value) -> WatchEvent {
+        WatchEvent {
+            type_: type_.into(),
+            object,
+        }
+    }
+
+    fn keys(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|change| match change {
+                Change::Applied(hpa) => format!("applied {}", hpa.metadata.key()),
+                Change::Deleted(key) => format!("deleted {key}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn first_list_applies_everything() {
+        let mut reflector = Reflector::new();
+        let changes = reflector.listed(list("10", vec![hpa("a", "5"), hpa("b", "6")]));
+        assert_eq!(keys(&changes), ["applied demo/a", "applied demo/b"]);
+        assert_eq!(reflector.resource_version(), Some("10"));
+        assert_eq!(reflector.store().len(), 2);
+    }
+
+    #[test]
+    fn relist_reports_objects_deleted_during_the_gap() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", vec![hpa("a", "5"), hpa("b", "6")]));
+        let changes = reflector.listed(list("20", vec![hpa("b", "6"), hpa("c", "19")]));
+        assert_eq!(keys(&changes), ["deleted demo/a", "applied demo/c"]);
+        assert!(!reflector.store().contains_key("demo/a"));
+        assert_eq!(reflector.resource_version(), Some("20"));
+    }
+
+    #[test]
+    fn relist_applies_objects_changed_during_the_gap() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", vec![hpa("a", "5")]));
+        let changes = reflector.listed(list("20", vec![hpa("a", "15")]));
+        assert_eq!(keys(&changes), ["applied demo/a"]);
+    }
+
+    #[test]
+    fn added_modified_deleted_move_the_store_and_version() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", Vec::new()));
+        let step = reflector.event(event("ADDED", hpa_json("a", "11")));
+        assert!(matches!(&step, Step::Changes(c) if keys(c) == ["applied demo/a"]));
+        reflector.event(event("MODIFIED", hpa_json("a", "12")));
+        assert_eq!(reflector.resource_version(), Some("12"));
+        assert_eq!(
+            reflector.store()["demo/a"]
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("12")
+        );
+        let step = reflector.event(event("DELETED", hpa_json("a", "13")));
+        assert!(matches!(&step, Step::Changes(c) if keys(c) == ["deleted demo/a"]));
+        assert!(reflector.store().is_empty());
+        assert_eq!(reflector.resource_version(), Some("13"));
+    }
+
+    #[test]
+    fn deleting_an_unknown_object_is_silent() {
+        let mut reflector = Reflector::new();
+        let step = reflector.event(event("DELETED", hpa_json("x", "3")));
+        assert_eq!(step, Step::Changes(Vec::new()));
+        assert_eq!(reflector.resource_version(), Some("3"));
+    }
+
+    #[test]
+    fn bookmark_only_moves_the_version() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", vec![hpa("a", "5")]));
+        let step = reflector.event(event(
+            "BOOKMARK",
+            json!({"kind": "MemHpa", "metadata": {"resourceVersion": "99"}}),
+        ));
+        assert_eq!(step, Step::Changes(Vec::new()));
+        assert_eq!(reflector.resource_version(), Some("99"));
+        assert_eq!(reflector.store().len(), 1);
+    }
+
+    #[test]
+    fn bookmark_without_version_restarts() {
+        let mut reflector = Reflector::new();
+        let step = reflector.event(event("BOOKMARK", json!({"metadata": {}})));
+        assert!(matches!(step, Step::Restart(_)), "{step:?}");
+    }
+
+    #[test]
+    fn expired_error_relists() {
+        let mut reflector = Reflector::new();
+        for status in [
+            json!({"kind": "Status", "code": 410, "reason": "Expired"}),
+            json!({"kind": "Status", "code": 410}),
+            json!({"kind": "Status", "reason": "Gone"}),
+        ] {
+            assert_eq!(reflector.event(event("ERROR", status)), Step::Relist);
+        }
+    }
+
+    #[test]
+    fn other_error_restarts_with_the_message() {
+        let mut reflector = Reflector::new();
+        let step = reflector.event(event(
+            "ERROR",
+            json!({"kind": "Status", "code": 500, "reason": "InternalError", "message": "etcd down"}),
+        ));
+        assert!(
+            matches!(&step, Step::Restart(why) if why.contains("etcd down") && why.contains("500")),
+            "{step:?}"
+        );
+        let step = reflector.event(event("ERROR", json!("not a status")));
+        assert!(matches!(step, Step::Restart(_)), "{step:?}");
+    }
+
+    #[test]
+    fn unknown_type_restarts() {
+        let mut reflector = Reflector::new();
+        let step = reflector.event(event("SURPRISE", json!({})));
+        assert!(matches!(&step, Step::Restart(why) if why.contains("SURPRISE")));
+    }
+
+    #[test]
+    fn undecodable_object_with_a_key_is_dropped_and_the_stream_goes_on() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", vec![hpa("a", "5")]));
+        let mut bad = hpa_json("a", "11");
+        bad["spec"]["maxReplicas"] = json!("many");
+        let step = reflector.event(event("MODIFIED", bad));
+        assert!(matches!(&step, Step::Changes(c) if keys(c) == ["deleted demo/a"]));
+        assert_eq!(reflector.resource_version(), Some("11"));
+        assert!(reflector.store().is_empty());
+    }
+
+    #[test]
+    fn undecodable_object_without_a_key_restarts() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", Vec::new()));
+        let step = reflector.event(event("ADDED", json!({"spec": {"maxReplicas": "x"}})));
+        assert!(matches!(step, Step::Restart(_)), "{step:?}");
+        assert_eq!(reflector.resource_version(), Some("10"));
+    }
+
+    #[test]
+    fn relist_forgets_the_version() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", vec![hpa("a", "5")]));
+        let step = reflector.event(event("ERROR", json!({"code": 410, "reason": "Expired"})));
+        assert_eq!(step, Step::Relist);
+        assert_eq!(reflector.resource_version(), None);
+        assert_eq!(reflector.store().len(), 1, "the store waits for the list");
+    }
+}

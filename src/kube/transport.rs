@@ -1,0 +1,218 @@
+//! The seam between the client and the wire: one request out, a status, a
+//! Retry-After and a body reader back. The ureq transport is the real one;
+//! unit tests put a recording fake in its place.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use ureq::Agent;
+
+use super::error::{excerpt, KubeError};
+
+/// One request as the client builds it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outgoing {
+    pub method: &'static str,
+    /// Base URL, path and query.
+    pub url: String,
+    pub bearer: Option<String>,
+    /// Content type and bytes.
+    pub body: Option<(&'static str, Vec<u8>)>,
+    /// `Some` for a watch: no overall timeout, this long per read instead.
+    pub watch_read_timeout: Option<Duration>,
+}
+
+/// What came back before the body was read.
+pub(crate) struct Incoming {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Box<dyn Read + Send>,
+}
+
+/// Why no response came.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TransportError {
+    Timeout,
+    Other(String),
+}
+
+pub(crate) trait Transport: Send + Sync {
+    fn send(&self, request: &Outgoing) -> Result<Incoming, TransportError>;
+    /// Interrupts every request and body read in flight; later requests fail.
+    fn shutdown(&self);
+}
+
+/// The real transport: one ureq agent with the CA roots, the request timeout
+/// by default, and per-request overrides for watches.
+pub(crate) struct UreqTransport {
+    agent: Agent,
+}
+
+impl UreqTransport {
+    pub(crate) fn new(
+        request_timeout: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<UreqTransport, KubeError> {
+        let mut builder = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(request_timeout))
+            // Connect stays bounded for watches too, whose global timeout is off.
+            .timeout_connect(Some(request_timeout))
+            .accept("application/json")
+            .user_agent(concat!("memhpa/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca_file) = ca_file {
+            builder = builder.tls_config(
+                TlsConfig::builder()
+                    .root_certs(read_ca_file(ca_file)?)
+                    .build(),
+            );
+        }
+        Ok(UreqTransport {
+            agent: builder.build().new_agent(),
+        })
+    }
+}
+
+impl UreqTransport {
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: ureq::http::Request<S>,
+        watch_read_timeout: Option<Duration>,
+    ) -> Result<Incoming, TransportError> {
+        let mut configured = self.agent.configure_request(request);
+        if let Some(per_read) = watch_read_timeout {
+            configured = configured
+                .timeout_global(None)
+                .timeout_per_read(Some(per_read));
+        }
+        let response = self
+            .agent
+            .run(configured.build())
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        Ok(Incoming {
+            status,
+            retry_after,
+            body: Box::new(response.into_body().into_reader()),
+        })
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, request: &Outgoing) -> Result<Incoming, TransportError> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method)
+            .uri(&request.url);
+        if let Some(token) = &request.bearer {
+            builder = builder.header("Authorization", format!("Bearer {token}"));
+        }
+        let unbuildable = |err: ureq::http::Error| {
+            TransportError::Other(format!("cannot build the request: {err}"))
+        };
+        match &request.body {
+            Some((content_type, bytes)) => {
+                let http_request = builder
+                    .header("Content-Type", *content_type)
+                    .body(bytes.as_slice())
+                    .map_err(unbuildable)?;
+                self.run(http_request, request.watch_read_timeout)
+            }
+            None => {
+                let http_request = builder.body(()).map_err(unbuildable)?;
+                self.run(http_request, request.watch_read_timeout)
+            }
+        }
+    }
+
+    fn shutdown(&self) {
+        self.agent.clone().shutdown();
+    }
+}
+
+pub(crate) fn transport_error(err: ureq::Error) -> TransportError {
+    match err {
+        ureq::Error::Timeout(_) => TransportError::Timeout,
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
+            TransportError::Timeout
+        }
+        other => TransportError::Other(other.to_string()),
+    }
+}
+
+/// An io::Error from a body read, which may wrap a ureq timeout.
+pub(crate) fn read_error(err: std::io::Error) -> TransportError {
+    transport_error(ureq::Error::from(err))
+}
+
+/// Every certificate of a PEM bundle (a bundle holds an old and a new CA
+/// during rotation); at least one must parse.
+fn read_ca_file(path: &Path) -> Result<RootCerts, KubeError> {
+    let bad = |why: String| KubeError::Config {
+        detail: format!("CA file {}: {why}", path.display()),
+    };
+    let pem = std::fs::read(path).map_err(|err| bad(format!("cannot read it: {err}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(err) => return Err(bad(format!("not valid PEM: {err}"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad(format!(
+            "no PEM certificate in it (it starts with {:?})",
+            excerpt(&pem[..pem.len().min(40)])
+        )));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn ca_file_without_certificates_names_the_path() {
+        let dir = std::env::temp_dir().join(format!("memhpa-kube-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let text = dir.join("text.pem");
+        std::fs::write(&text, "not a certificate\n").expect("write");
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        for path in [text, garbage, dir.join("absent.pem")] {
+            let err = UreqTransport::new(Duration::from_secs(1), Some(&path))
+                .err()
+                .expect("bad CA file");
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn io_timeouts_are_timeouts() {
+        let err = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+        assert_eq!(read_error(err), TransportError::Timeout);
+        let err = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut");
+        assert!(matches!(read_error(err), TransportError::Other(_)));
+    }
+}
