@@ -27,7 +27,7 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -419,12 +419,21 @@ pub enum ReleaseOutcome {
     TimedOut,
 }
 
-/// The running elector thread.
+/// The running elector thread. Send + Sync, so it can be shared as an `Arc`.
+/// Dropping it stops the elector, which then releases the Lease on its own
+/// without anyone waiting for it.
 pub struct ElectorHandle {
     leading: Arc<AtomicBool>,
     stop: StopSignal,
-    done: mpsc::Receiver<ReleaseOutcome>,
+    /// In a mutex only to make the handle Sync; it is read once.
+    done: Mutex<mpsc::Receiver<ReleaseOutcome>>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for ElectorHandle {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
 }
 
 impl ElectorHandle {
@@ -435,12 +444,16 @@ impl ElectorHandle {
 
     /// Stops the elector and waits (at most 2 s) for it to finish: `on_change(false)`
     /// if it led, then the release of the Lease if the server still names us.
-    pub fn release_and_join(self) -> ReleaseOutcome {
+    pub fn release_and_join(mut self) -> ReleaseOutcome {
         self.stop.stop();
-        match self.done.recv_timeout(RELEASE_WAIT) {
+        let received = match self.done.lock() {
+            Ok(done) => done.recv_timeout(RELEASE_WAIT),
+            Err(poisoned) => poisoned.into_inner().recv_timeout(RELEASE_WAIT),
+        };
+        match received {
             Ok(outcome) => {
                 // The thread has sent its last message; it is about to return.
-                if let Some(thread) = self.thread {
+                if let Some(thread) = self.thread.take() {
                     let _ = thread.join();
                 }
                 outcome
@@ -496,7 +509,7 @@ pub fn spawn(
             return ElectorHandle {
                 leading,
                 stop,
-                done: done_rx,
+                done: Mutex::new(done_rx),
                 thread: None,
             };
         }
@@ -504,7 +517,7 @@ pub fn spawn(
     ElectorHandle {
         leading,
         stop,
-        done,
+        done: Mutex::new(done),
         thread: Some(thread),
     }
 }
@@ -651,7 +664,6 @@ impl Driver {
 mod test {
     use super::*;
     use std::sync::atomic::AtomicI32;
-    use std::sync::Mutex;
 
     const ME: &str = "memhpa-a_0000000a";
     const OTHER: &str = "memhpa-b_0000000b";
@@ -1076,6 +1088,25 @@ mod test {
         let (_, suffix) = id.rsplit_once('_').expect("a suffix");
         assert_eq!(suffix.len(), 8);
         assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    }
+
+    #[test]
+    fn handle_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ElectorHandle>();
+    }
+
+    #[test]
+    fn dropping_the_handle_stops_the_elector_and_releases() {
+        let store = Arc::new(Store::default());
+        let leaders = Arc::new(Leaders::default());
+        let a = start(&store, "a", fast(), &leaders);
+        wait_until(secs(5.0), "a to lead", || a.handle.is_leader());
+        drop(a.handle);
+        wait_until(secs(5.0), "the release", || {
+            store.holder().as_deref() == Some("")
+        });
+        assert_eq!(leaders.now.load(Ordering::SeqCst), 0);
     }
 
     #[test]
