@@ -1,1 +1,807 @@
-//! (in progress)
+//! The `-metrics-addr` endpoint: `/metrics`, `/healthz` and `/readyz` over a
+//! deliberately tiny HTTP/1.1 server on `std::net`.
+//!
+//! Three GET routes for a scraper and the kubelet do not justify an HTTP server
+//! crate. The server reads one bounded request per connection, answers with
+//! `Connection: close`, and runs each connection on its own thread up to a cap,
+//! so a slow client costs one thread for at most the read deadline.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::metrics::Metrics;
+
+/// The request line and headers of a GET fit in far less; anything bigger is
+/// not a scraper or a probe.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// How long one connection may take to send its request, in all.
+const READ_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long writing the answer may block on a client that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections served at once; more get a 503 at once. Prometheus and the
+/// kubelet need two or three.
+const MAX_CONNECTIONS: usize = 16;
+
+/// How long a connection is drained after its answer (see [`close_gracefully`]),
+/// on a connection thread and on the accept thread (turning a client away).
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BUSY: Duration = Duration::from_millis(100);
+
+/// How often the accept loop looks at the stop flag while no one connects.
+const ACCEPT_POLL: Duration = Duration::from_millis(50);
+
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// What `/readyz` reports on. Shared as `Arc<Health>` with the controller.
+#[derive(Debug)]
+pub struct Health {
+    leader_election: bool,
+    synced: AtomicBool,
+    elector_running: AtomicBool,
+}
+
+impl Health {
+    /// `leader_election`: whether `-leader-elect` is on, so that readiness also
+    /// waits for the elector.
+    pub fn new(leader_election: bool) -> Health {
+        Health {
+            leader_election,
+            synced: AtomicBool::new(false),
+            elector_running: AtomicBool::new(false),
+        }
+    }
+
+    /// The watch has completed its first list (true) or is down (false).
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.store(synced, Ordering::SeqCst);
+    }
+
+    pub fn set_elector_running(&self, running: bool) {
+        self.elector_running.store(running, Ordering::SeqCst);
+    }
+
+    /// Ready, or the one-line reason why not. Readiness does not depend on being
+    /// the leader: a follower with a warm watch is what makes failover fast.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if !self.synced.load(Ordering::SeqCst) {
+            return Err("the MemHpa watch has not completed a list (or is down)");
+        }
+        if self.leader_election && !self.elector_running.load(Ordering::SeqCst) {
+            return Err("leader election is on but the elector is not running");
+        }
+        Ok(())
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServeError {
+    /// `-metrics-addr` is not `:port` or `host:port`.
+    BadAddress { addr: String, detail: String },
+    /// The address is fine but binding it failed (in use, no permission).
+    Bind { addr: String, detail: String },
+    /// The accept thread could not be started.
+    Thread { detail: String },
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::BadAddress { addr, detail } => write!(
+                f,
+                "-metrics-addr {addr:?}: {detail} (expected \":port\" or \"host:port\")"
+            ),
+            ServeError::Bind { addr, detail } => {
+                write!(f, "-metrics-addr {addr:?}: cannot listen: {detail}")
+            }
+            ServeError::Thread { detail } => {
+                write!(f, "metrics server: cannot start its thread: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// The running server. Dropping it stops it too; [`Server::stop`] also waits.
+pub struct Server {
+    local_addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The bound address, with the real port when `:0` was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and waits for the accept loop to end. Connections being
+    /// served finish on their own threads within their deadlines.
+    pub fn stop(mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Binds `addr` (`:8080` is every interface) and serves on a thread.
+pub fn start(addr: &str, metrics: Arc<Metrics>, health: Arc<Health>) -> Result<Server, ServeError> {
+    let listener = bind(addr)?;
+    let bind_error = |err: io::Error| ServeError::Bind {
+        addr: addr.to_string(),
+        detail: err.to_string(),
+    };
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    // Non-blocking accept, polled, so stop() needs no self-connection trick.
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stopping);
+    let accept = std::thread::Builder::new()
+        .name("metrics-accept".into())
+        .spawn(move || accept_loop(listener, &flag, &metrics, &health))
+        .map_err(|err| ServeError::Thread {
+            detail: err.to_string(),
+        })?;
+    log::info!("serving /metrics, /healthz and /readyz on {local_addr}");
+    Ok(Server {
+        local_addr,
+        stopping,
+        accept: Some(accept),
+    })
+}
+
+/// `:port` means every interface: IPv6 `[::]` (dual-stack on Linux), or IPv4
+/// `0.0.0.0` where IPv6 is off, as in some pods.
+fn bind(addr: &str) -> Result<TcpListener, ServeError> {
+    let bad = |detail: &str| ServeError::BadAddress {
+        addr: addr.to_string(),
+        detail: detail.to_string(),
+    };
+    let candidates = listen_addresses(addr).map_err(|detail| bad(&detail))?;
+    let mut last_error = None;
+    for candidate in &candidates {
+        match TcpListener::bind(candidate) {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(ServeError::Bind {
+        addr: addr.to_string(),
+        detail: last_error
+            .map(|err| err.to_string())
+            .unwrap_or_else(|| "no address to bind".to_string()),
+    })
+}
+
+/// The socket addresses `addr` stands for, in the order to try them.
+fn listen_addresses(addr: &str) -> Result<Vec<SocketAddr>, String> {
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| "no port".to_string())?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
+    if host.is_empty() {
+        return Ok(vec![
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        ]);
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.contains(':') && !addr.contains('[') {
+        return Err("an IPv6 host needs brackets, as in [::1]:8080".to_string());
+    }
+    let resolved: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve host {host:?}: {err}"))?
+        .collect();
+    if resolved.is_empty() {
+        return Err(format!("host {host:?} has no address"));
+    }
+    Ok(resolved)
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    stopping: &AtomicBool,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) {
+    let active = Arc::new(AtomicUsize::new(0));
+    while !stopping.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => dispatch(stream, &active, metrics, health),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                // EMFILE and friends: back off instead of spinning on the error.
+                log::warn!("metrics server: accept: {err}");
+                std::thread::sleep(ACCEPT_POLL);
+            }
+        }
+    }
+}
+
+/// Hands one connection to a thread of its own, or turns it away when at the cap.
+fn dispatch(
+    stream: TcpStream,
+    active: &Arc<AtomicUsize>,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) {
+    if stream.set_nonblocking(false).is_err() {
+        return;
+    }
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        active.fetch_sub(1, Ordering::SeqCst);
+        let mut stream = stream;
+        let busy = Response::text(503, "Service Unavailable", "too many connections\n");
+        let _ = busy.write_to(&mut stream, false);
+        close_gracefully(stream, LINGER_BUSY);
+        return;
+    }
+    let guard = ActiveGuard(Arc::clone(active));
+    let metrics = Arc::clone(metrics);
+    let health = Arc::clone(health);
+    let spawned = std::thread::Builder::new()
+        .name("metrics-conn".into())
+        .spawn(move || {
+            let _guard = guard;
+            serve_connection(stream, &metrics, &health);
+        });
+    if let Err(err) = spawned {
+        // The closure, its guard included, is dropped: the count stays right.
+        log::warn!("metrics server: cannot start a connection thread: {err}");
+    }
+}
+
+/// Counts a connection as active until dropped, whatever way its thread ends.
+struct ActiveGuard(Arc<AtomicUsize>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn serve_connection(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
+    let response = match read_head(&mut stream) {
+        Ok(head) => match parse_request_line(&head) {
+            Some((method, target)) => route(method, target, metrics, health),
+            None => Response::text(400, "Bad Request", "bad request line\n"),
+        },
+        Err(HeadError::TooLarge) => Response::text(
+            431,
+            "Request Header Fields Too Large",
+            "request head too large\n",
+        ),
+        // Nothing useful to say to a peer that went quiet or away.
+        Err(HeadError::Io) => return,
+    };
+    let head_only = response.head_only;
+    if response.write_to(&mut stream, head_only).is_ok() {
+        close_gracefully(stream, LINGER);
+    }
+}
+
+/// Closing a socket with unread input makes the kernel send a reset, which can
+/// destroy the answer before the client reads it (a POST body, a request that
+/// arrives after a 503). So: send FIN, then read and discard for a moment.
+fn close_gracefully(mut stream: TcpStream, linger: Duration) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let started = Instant::now();
+    let mut sink = [0u8; 4096];
+    // Bounded in bytes as well as time: a client streaming at us is dropped.
+    for _ in 0..64 {
+        let Some(left) = linger
+            .checked_sub(started.elapsed())
+            .filter(|l| !l.is_zero())
+        else {
+            return;
+        };
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+enum HeadError {
+    TooLarge,
+    Io,
+}
+
+/// Reads up to the blank line that ends the request head, within
+/// [`MAX_REQUEST_HEAD`] bytes and [`READ_DEADLINE`]. A body, if any, is never
+/// read: no route takes one.
+fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
+    let started = Instant::now();
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = head_end(&head) {
+            head.truncate(end);
+            return Ok(head);
+        }
+        if head.len() >= MAX_REQUEST_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let left = READ_DEADLINE
+            .checked_sub(started.elapsed())
+            .filter(|left| !left.is_zero())
+            .ok_or(HeadError::Io)?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|_| HeadError::Io)?;
+        let room = (MAX_REQUEST_HEAD + 4 - head.len()).min(chunk.len());
+        match stream.read(&mut chunk[..room]) {
+            Ok(0) => return Err(HeadError::Io),
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(HeadError::Io),
+        }
+    }
+}
+
+/// Where the head ends: after `\r\n\r\n`, or `\n\n` from a lax client.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `GET /metrics?x=y HTTP/1.1` gives `("GET", "/metrics")`.
+fn parse_request_line(head: &[u8]) -> Option<(&str, &str)> {
+    let line_end = head.iter().position(|&b| b == b'\n')?;
+    let line = std::str::from_utf8(&head[..line_end])
+        .ok()?
+        .trim_end_matches('\r');
+    let mut parts = line.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || method.is_empty() || !version.starts_with("HTTP/1.") {
+        return None;
+    }
+    let path = target.split(['?', '#']).next().unwrap_or(target);
+    Some((method, path))
+}
+
+/// The answer to one request. HEAD is answered like GET without the body, as
+/// HTTP requires of every server; every other method gets 405.
+fn route(method: &str, path: &str, metrics: &Metrics, health: &Health) -> Response {
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
+        let mut response = Response::text(405, "Method Not Allowed", "only GET is served\n");
+        response.allow = true;
+        return response;
+    }
+    let mut response = match path {
+        "/metrics" => Response {
+            status: 200,
+            reason: "OK",
+            content_type: METRICS_CONTENT_TYPE,
+            body: metrics.render(),
+            allow: false,
+            head_only: false,
+        },
+        "/healthz" => Response::text(200, "OK", "ok\n"),
+        "/readyz" => match health.readiness() {
+            Ok(()) => Response::text(200, "OK", "ok\n"),
+            Err(reason) => Response::text(
+                503,
+                "Service Unavailable",
+                &format!("not ready: {reason}\n"),
+            ),
+        },
+        _ => Response::text(
+            404,
+            "Not Found",
+            "not found; try /metrics, /healthz or /readyz\n",
+        ),
+    };
+    response.head_only = head_only;
+    response
+}
+
+struct Response {
+    status: u16,
+    reason: &'static str,
+    content_type: &'static str,
+    body: String,
+    /// Send `Allow: GET, HEAD` (with a 405).
+    allow: bool,
+    /// A HEAD request: headers only.
+    head_only: bool,
+}
+
+impl Response {
+    fn text(status: u16, reason: &'static str, body: &str) -> Response {
+        Response {
+            status,
+            reason,
+            content_type: TEXT_CONTENT_TYPE,
+            body: body.to_string(),
+            allow: false,
+            head_only: false,
+        }
+    }
+
+    fn write_to(&self, stream: &mut impl Write, head_only: bool) -> io::Result<()> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status,
+            self.reason,
+            self.content_type,
+            self.body.len()
+        );
+        if self.allow {
+            head.push_str("Allow: GET, HEAD\r\n");
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        if !head_only {
+            stream.write_all(self.body.as_bytes())?;
+        }
+        stream.flush()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    struct Answer {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    impl Answer {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn send(addr: SocketAddr, request: &[u8]) -> Answer {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.write_all(request).expect("send");
+        let mut reader = io::BufReader::new(stream);
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line).expect("status line");
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("header");
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (k, v) = line.split_once(':').expect("header colon");
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let mut body = String::new();
+        reader.read_to_string(&mut body).expect("body");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn get(addr: SocketAddr, path: &str) -> Answer {
+        send(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
+        )
+    }
+
+    fn server(leader_election: bool) -> (Server, Arc<Metrics>, Arc<Health>) {
+        let metrics = Arc::new(Metrics::new());
+        let health = Arc::new(Health::new(leader_election));
+        let server =
+            start("127.0.0.1:0", Arc::clone(&metrics), Arc::clone(&health)).expect("start");
+        (server, metrics, health)
+    }
+
+    #[test]
+    fn metrics_are_served_in_the_text_format() {
+        let (server, metrics, _) = server(true);
+        metrics.scale_write("up");
+        let answer = get(server.local_addr(), "/metrics");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("Content-Type"), Some(METRICS_CONTENT_TYPE));
+        assert_eq!(
+            answer.header("Content-Length"),
+            Some(answer.body.len().to_string().as_str())
+        );
+        assert!(
+            answer
+                .body
+                .contains("memhpa_scale_writes_total{direction=\"up\"} 1\n"),
+            "{}",
+            answer.body
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn query_strings_are_ignored() {
+        let (server, _, _) = server(false);
+        assert_eq!(get(server.local_addr(), "/healthz?verbose=1").status, 200);
+        server.stop();
+    }
+
+    #[test]
+    fn healthz_is_ok_while_not_ready() {
+        let (server, _, health) = server(true);
+        assert!(health.readiness().is_err());
+        let answer = get(server.local_addr(), "/healthz");
+        assert_eq!((answer.status, answer.body.as_str()), (200, "ok\n"));
+        server.stop();
+    }
+
+    #[test]
+    fn readyz_waits_for_the_first_list_and_the_elector() {
+        let (server, _, health) = server(true);
+        let addr = server.local_addr();
+        let answer = get(addr, "/readyz");
+        assert_eq!(answer.status, 503);
+        assert!(answer.body.contains("watch"), "{}", answer.body);
+        assert_eq!(answer.body.lines().count(), 1);
+
+        health.set_synced(true);
+        let answer = get(addr, "/readyz");
+        assert_eq!(answer.status, 503);
+        assert!(answer.body.contains("elector"), "{}", answer.body);
+
+        health.set_elector_running(true);
+        assert_eq!(get(addr, "/readyz").status, 200);
+
+        health.set_synced(false);
+        assert_eq!(get(addr, "/readyz").status, 503, "watch down again");
+        server.stop();
+    }
+
+    #[test]
+    fn readyz_ignores_the_elector_without_leader_election() {
+        let health = Health::new(false);
+        health.set_synced(true);
+        assert_eq!(health.readiness(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_other_methods_405() {
+        let (server, _, _) = server(false);
+        let addr = server.local_addr();
+        assert_eq!(get(addr, "/").status, 404);
+        assert_eq!(get(addr, "/metrics/extra").status, 404);
+        let post = send(
+            addr,
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        );
+        assert_eq!(post.status, 405);
+        assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+        assert_eq!(send(addr, b"DELETE /nope HTTP/1.1\r\n\r\n").status, 405);
+        server.stop();
+    }
+
+    #[test]
+    fn head_gets_headers_without_a_body() {
+        let (server, _, _) = server(false);
+        let answer = send(server.local_addr(), b"HEAD /metrics HTTP/1.1\r\n\r\n");
+        assert_eq!(answer.status, 200);
+        assert!(answer.body.is_empty());
+        let length: usize = answer
+            .header("Content-Length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert!(length > 0, "the length of the GET body");
+        server.stop();
+    }
+
+    #[test]
+    fn malformed_request_lines_are_400() {
+        let (server, _, _) = server(false);
+        let addr = server.local_addr();
+        assert_eq!(send(addr, b"GET\r\n\r\n").status, 400);
+        assert_eq!(send(addr, b"GET /metrics SPDY/3\r\n\r\n").status, 400);
+        assert_eq!(send(addr, b"\xff\xfe /x HTTP/1.1\r\n\r\n").status, 400);
+        server.stop();
+    }
+
+    #[test]
+    fn oversized_request_heads_are_refused() {
+        let (server, _, _) = server(false);
+        let mut request = b"GET /metrics HTTP/1.1\r\nX-Big: ".to_vec();
+        request.extend(std::iter::repeat(b'a').take(MAX_REQUEST_HEAD * 2));
+        request.extend_from_slice(b"\r\n\r\n");
+        let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        // The server may close before all of it is sent; that is fine.
+        let _ = stream.write_all(&request);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer:?}");
+        server.stop();
+    }
+
+    #[test]
+    fn connections_beyond_the_cap_get_503() {
+        let (server, _, _) = server(false);
+        let addr = server.local_addr();
+        // Idle connections that hold their threads until the read deadline...
+        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+            .map(|_| TcpStream::connect(addr).expect("connect"))
+            .collect();
+        // ...then one more. Accept order is connection order, so every idle one
+        // is counted first.
+        let answer = get(addr, "/healthz");
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        drop(idle);
+        // Once their threads see the close, a request goes through again.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(addr, "/healthz").status != 200 {
+            assert!(Instant::now() < deadline, "cap never freed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.stop();
+    }
+
+    #[test]
+    fn a_stopped_server_refuses_connections() {
+        let (server, _, _) = server(false);
+        let addr = server.local_addr();
+        assert_eq!(get(addr, "/healthz").status, 200);
+        server.stop();
+        assert!(TcpStream::connect(addr).is_err());
+    }
+
+    #[test]
+    fn address_forms() {
+        let all = listen_addresses(":8080").expect(":8080");
+        assert_eq!(
+            all,
+            vec![
+                SocketAddr::from((Ipv6Addr::UNSPECIFIED, 8080)),
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 8080)),
+            ]
+        );
+        assert_eq!(
+            listen_addresses("127.0.0.1:9000"),
+            Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 9000))])
+        );
+        assert_eq!(
+            listen_addresses("[::1]:9000"),
+            Ok(vec![SocketAddr::from((Ipv6Addr::LOCALHOST, 9000))])
+        );
+    }
+
+    #[test]
+    fn bad_addresses_are_named_in_the_error() {
+        for bad in ["8080", ":http", ":70000", "::1:80", ""] {
+            let err = listen_addresses(bad).expect_err(bad);
+            assert!(!err.is_empty(), "{bad}");
+        }
+        let err = match start(":x", Arc::new(Metrics::new()), Arc::new(Health::new(false))) {
+            Err(err) => err.to_string(),
+            Ok(_) => panic!(":x started"),
+        };
+        assert!(err.contains("\":x\"") && err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn request_line_parsing() {
+        assert_eq!(
+            parse_request_line(b"GET /readyz HTTP/1.0\r\n\r\n"),
+            Some(("GET", "/readyz"))
+        );
+        assert_eq!(parse_request_line(b"GET  /x HTTP/1.1\r\n"), None);
+        assert_eq!(parse_request_line(b"GET /x HTTP/1.1 extra\r\n"), None);
+        assert_eq!(head_end(b"GET / HTTP/1.1\n\n"), Some(16));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
+    }
+
+    /// `promtool check metrics` from Debian's prometheus package parses the
+    /// exposition strictly and lints names. Under CI=true a missing promtool is
+    /// a failure, so the check cannot silently stop running.
+    #[test]
+    fn promtool_accepts_the_served_metrics() {
+        let Some(promtool) = find_promtool() else {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "promtool is not installed (apt-get install prometheus) and CI=true"
+            );
+            eprintln!("promtool not found; skipping the exposition check outside CI");
+            return;
+        };
+        let (server, metrics, _) = server(true);
+        metrics.reconcile("success", 0.04);
+        metrics.reconcile("error", 12.0);
+        metrics.scale_write("down");
+        metrics.set_memhpa("demo", "web \"quoted\"\nline", 2, 3, Some(91));
+        metrics.prom_query(0.2, Some("timeout"));
+        metrics.api_request("patch", 409);
+        metrics.watch_restart("gone");
+        metrics.set_leader(true);
+        let body = get(server.local_addr(), "/metrics").body;
+        server.stop();
+
+        let mut child = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("promtool runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(body.as_bytes())
+            .expect("feed promtool");
+        let out = child.wait_with_output().expect("promtool finishes");
+        assert!(
+            out.status.success(),
+            "promtool check metrics failed:\n{}{}\n--- input ---\n{body}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The lint messages go to stdout; there must be none.
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "promtool complained:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn find_promtool() -> Option<std::path::PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("promtool"))
+            .find(|candidate| candidate.is_file())
+    }
+}
