@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::api::{MemHpa, ObjectReference, Pod, Scale};
-use crate::kube::{self, Backoff, EventRecorder, KubeError, ScaleTarget};
+use crate::kube::{self, Backoff, EventRecorder, Jitter, KubeError, ScaleTarget};
 use crate::prom::{self, PromError, Usage};
 
 pub trait Cluster: Send + Sync {
@@ -54,6 +54,9 @@ const ATTEMPTS: usize = 3;
 
 /// The longest wait a single retry makes, even if the server's Retry-After
 /// asks for more: a reconcile must not sit on a worker for minutes.
+/// The first retry's wait before jitter.
+const RETRY_BASE: Duration = Duration::from_millis(200);
+
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 pub struct KubeCluster {
@@ -70,7 +73,7 @@ impl KubeCluster {
     }
 
     fn retrying<T>(&self, mut call: impl FnMut() -> Result<T, KubeError>) -> Result<T, KubeError> {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(RETRY_BASE, Jitter::Full);
         let mut attempt = 1;
         loop {
             match call() {
@@ -126,6 +129,7 @@ impl Cluster for KubeCluster {
         self.retrying(|| {
             self.client
                 .emit(&self.recorder, now, involved, warning, reason, message)
+                .map(|_| ())
         })
     }
 }

@@ -312,7 +312,10 @@ mod test {
         d.handle(applied(hpa("a", "web", "u2", 1, "20")));
         let second: Vec<Job> = rx.try_iter().collect();
         assert!(first[0].items[0].state.retired.load(Ordering::SeqCst));
-        assert!(!Arc::ptr_eq(&first[0].items[0].state, &second[0].items[0].state));
+        assert!(!Arc::ptr_eq(
+            &first[0].items[0].state,
+            &second[0].items[0].state
+        ));
     }
 
     #[test]

@@ -152,7 +152,8 @@ mod test {
     #[test]
     fn per_container_usage_is_kept_per_container() {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
-        let usage = Usage::from_samples("demo", [("a", "app", 80.0 * MI), ("a", "side", 10.0 * MI)]);
+        let usage =
+            Usage::from_samples("demo", [("a", "app", 80.0 * MI), ("a", "side", 10.0 * MI)]);
         let obs = observation(&scale(1), &pods, Ok(&usage), None);
         let c = &obs.pods[0].containers;
         assert_eq!(c[0].usage_bytes, Some(80.0 * MI));
@@ -165,7 +166,10 @@ mod test {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
         let usage = Usage::from_samples("demo", [("a", "app", 80.0 * MI)]);
         let obs = observation(&scale(1), &pods, Ok(&usage), None);
-        assert!(obs.pods[0].containers.iter().all(|c| c.usage_bytes.is_none()));
+        assert!(obs.pods[0]
+            .containers
+            .iter()
+            .all(|c| c.usage_bytes.is_none()));
     }
 
     #[test]
@@ -173,7 +177,10 @@ mod test {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
         let usage = Usage::from_samples("demo", [("a", "app", 70.0 * MI), ("a", "side", f64::NAN)]);
         let obs = observation(&scale(1), &pods, Ok(&usage), None);
-        assert!(obs.pods[0].containers.iter().all(|c| c.usage_bytes.is_none()));
+        assert!(obs.pods[0]
+            .containers
+            .iter()
+            .all(|c| c.usage_bytes.is_none()));
     }
 
     #[test]

@@ -265,7 +265,13 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
         generation: hpa.metadata.generation,
     };
     let status_replicas = p.map(|p| p.scale.status.replicas);
-    let status_written = match write_status(ctx.cluster.as_ref(), hpa, &decision, status_replicas, outcome) {
+    let status_written = match write_status(
+        ctx.cluster.as_ref(),
+        hpa,
+        &decision,
+        status_replicas,
+        outcome,
+    ) {
         Ok(written) => written,
         Err(e) => {
             log::warn!("{}: cannot write the status: {e}", hpa.metadata.key());
@@ -301,7 +307,12 @@ fn mark_dry_run(decision: &mut Decision, to: i64) {
     }
 }
 
-fn write_scale(cluster: &dyn Cluster, namespace: &str, p: &Prepared, to: i64) -> Result<(), KubeError> {
+fn write_scale(
+    cluster: &dyn Cluster,
+    namespace: &str,
+    p: &Prepared,
+    to: i64,
+) -> Result<(), KubeError> {
     let mut scale = p.scale.clone();
     for attempt in 1..=CONFLICT_RETRIES {
         scale.spec.replicas = to;
@@ -375,7 +386,11 @@ fn emit_events(ctx: &Context, hpa: &MemHpa, decision: &Decision, now: i64) {
             .cluster
             .emit(&involved, e.warning, e.reason, &e.message, now)
         {
-            log::warn!("{}: cannot record event {}: {err}", hpa.metadata.key(), e.reason);
+            log::warn!(
+                "{}: cannot record event {}: {err}",
+                hpa.metadata.key(),
+                e.reason
+            );
         }
     }
 }
@@ -474,8 +489,17 @@ mod test {
                 .clone()
                 .ok_or_else(|| not_found(&target.path(ns)))
         }
-        fn replace_scale(&self, ns: &str, target: &ScaleTarget, scale: &Scale) -> Result<Scale, KubeError> {
-            self.record(format!("update scale {} replicas={}", target.path(ns), scale.spec.replicas))?;
+        fn replace_scale(
+            &self,
+            ns: &str,
+            target: &ScaleTarget,
+            scale: &Scale,
+        ) -> Result<Scale, KubeError> {
+            self.record(format!(
+                "update scale {} replicas={}",
+                target.path(ns),
+                scale.spec.replicas
+            ))?;
             *self.scale.lock().unwrap() = Some(scale.clone());
             Ok(scale.clone())
         }
@@ -496,7 +520,14 @@ mod test {
             *self.hpa.lock().unwrap() = Some(hpa.clone());
             Ok(hpa.clone())
         }
-        fn emit(&self, involved: &ObjectReference, warning: bool, reason: &str, message: &str, _now: i64) -> Result<(), KubeError> {
+        fn emit(
+            &self,
+            involved: &ObjectReference,
+            warning: bool,
+            reason: &str,
+            message: &str,
+            _now: i64,
+        ) -> Result<(), KubeError> {
             let kind = if warning { "Warning" } else { "Normal" };
             let name = involved.name.as_deref().unwrap_or_default();
             self.record(format!("event {name} {kind} {reason}: {message}"))
@@ -559,12 +590,19 @@ mod test {
     fn setup(percent: f64, dry_run: bool) -> Setup {
         let usage = Usage::from_samples(
             "demo",
-            [("web-1", "app", percent * MI), ("web-2", "app", percent * MI)],
+            [
+                ("web-1", "app", percent * MI),
+                ("web-2", "app", percent * MI),
+            ],
         );
         setup_with(Ok(usage), good_spec(), dry_run)
     }
 
-    fn setup_with(usage: Result<Usage, PromError>, spec: serde_json::Value, dry_run: bool) -> Setup {
+    fn setup_with(
+        usage: Result<Usage, PromError>,
+        spec: serde_json::Value,
+        dry_run: bool,
+    ) -> Setup {
         let hpa = memhpa(spec);
         let cluster = Arc::new(FakeCluster {
             scale: Mutex::new(Some(scale(2))),
@@ -603,7 +641,14 @@ mod test {
     }
 
     fn written_status(s: &Setup) -> crate::api::MemHpaStatus {
-        s.cluster.hpa.lock().unwrap().clone().unwrap().status.expect("status written")
+        s.cluster
+            .hpa
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap()
+            .status
+            .expect("status written")
     }
 
     fn condition(s: &Setup, type_: &str) -> (String, String) {
@@ -619,7 +664,11 @@ mod test {
     fn above_target_scales_up_writes_status_and_an_event() {
         let s = setup(80.0, false);
         let r = run(&s);
-        assert_eq!(r.rescaled_to, Some(4), "2 pods at 80% of limit, target 50% -> 4");
+        assert_eq!(
+            r.rescaled_to,
+            Some(4),
+            "2 pods at 80% of limit, target 50% -> 4"
+        );
         assert_eq!(
             s.cluster.writes(),
             vec![
@@ -634,8 +683,14 @@ mod test {
         assert_eq!(st.current_utilization_percentage, Some(80));
         assert_eq!(st.observed_generation, Some(1));
         assert!(st.last_scale_time.is_some());
-        assert_eq!(condition(&s, "AbleToScale"), ("True".into(), "SucceededRescale".into()));
-        assert_eq!(condition(&s, "ScalingActive"), ("True".into(), "ValidMetricFound".into()));
+        assert_eq!(
+            condition(&s, "AbleToScale"),
+            ("True".into(), "SucceededRescale".into())
+        );
+        assert_eq!(
+            condition(&s, "ScalingActive"),
+            ("True".into(), "ValidMetricFound".into())
+        );
     }
 
     #[test]
@@ -660,7 +715,11 @@ mod test {
         s.cluster.actions.lock().unwrap().clear();
         let again = reconcile_namespace(&s.ctx, "demo", &[item]);
         assert!(!again[0].status_written);
-        assert!(s.cluster.writes().is_empty(), "writes: {:?}", s.cluster.writes());
+        assert!(
+            s.cluster.writes().is_empty(),
+            "writes: {:?}",
+            s.cluster.writes()
+        );
     }
 
     #[test]
@@ -668,10 +727,21 @@ mod test {
         let s = setup(80.0, true);
         let r = run(&s);
         assert_eq!(r.rescaled_to, None);
-        assert!(!s.cluster.actions().iter().any(|a| a.starts_with("update scale")));
+        assert!(!s
+            .cluster
+            .actions()
+            .iter()
+            .any(|a| a.starts_with("update scale")));
         assert_eq!(written_status(&s).desired_replicas, Some(4));
-        assert_eq!(condition(&s, "AbleToScale"), ("True".into(), "SucceededGetScale".into()));
-        assert!(s.cluster.actions().iter().any(|a| a.contains("DryRunRescale")));
+        assert_eq!(
+            condition(&s, "AbleToScale"),
+            ("True".into(), "SucceededGetScale".into())
+        );
+        assert!(s
+            .cluster
+            .actions()
+            .iter()
+            .any(|a| a.contains("DryRunRescale")));
     }
 
     #[test]
@@ -680,24 +750,44 @@ mod test {
         *s.cluster.scale.lock().unwrap() = None;
         let r = run(&s);
         assert_eq!(r.reason, "FailedGetScale");
-        assert_eq!(condition(&s, "AbleToScale"), ("False".into(), "FailedGetScale".into()));
-        assert!(s
-            .cluster
-            .actions()
-            .iter()
-            .any(|a| a.starts_with("event web Warning FailedGetScale: the target Deployment demo/web does not exist")));
-        assert!(s.usage.calls.lock().unwrap().is_empty(), "no query without pods");
+        assert_eq!(
+            condition(&s, "AbleToScale"),
+            ("False".into(), "FailedGetScale".into())
+        );
+        assert!(s.cluster.actions().iter().any(|a| a.starts_with(
+            "event web Warning FailedGetScale: the target Deployment demo/web does not exist"
+        )));
+        assert!(
+            s.usage.calls.lock().unwrap().is_empty(),
+            "no query without pods"
+        );
     }
 
     #[test]
     fn an_invalid_spec_is_invalid_spec_naming_the_field() {
-        let s = setup_with(Ok(Usage::default()), json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}), false);
+        let s = setup_with(
+            Ok(Usage::default()),
+            json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}),
+            false,
+        );
         let r = run(&s);
         assert_eq!(r.reason, "InvalidSpec");
         let st = written_status(&s);
-        let active = st.conditions.iter().find(|c| c.type_ == "ScalingActive").unwrap();
-        assert!(active.message.as_deref().unwrap().contains("spec.maxReplicas"));
-        assert!(s.cluster.actions().iter().all(|a| !a.starts_with("get scale")));
+        let active = st
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "ScalingActive")
+            .unwrap();
+        assert!(active
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("spec.maxReplicas"));
+        assert!(s
+            .cluster
+            .actions()
+            .iter()
+            .all(|a| !a.starts_with("get scale")));
     }
 
     #[test]
@@ -720,7 +810,10 @@ mod test {
         let s = setup_with(Err(err), good_spec(), false);
         let r = run(&s);
         assert_eq!(r.rescaled_to, None);
-        assert_eq!(condition(&s, "ScalingActive"), ("False".into(), "FailedGetResourceMetric".into()));
+        assert_eq!(
+            condition(&s, "ScalingActive"),
+            ("False".into(), "FailedGetResourceMetric".into())
+        );
         let msg = written_status(&s)
             .conditions
             .into_iter()
@@ -737,7 +830,10 @@ mod test {
         let r = run(&s);
         assert!(r.status_written);
         let acts = s.cluster.actions();
-        let updates = acts.iter().filter(|a| a.starts_with("update status")).count();
+        let updates = acts
+            .iter()
+            .filter(|a| a.starts_with("update status"))
+            .count();
         assert_eq!(updates, 2, "{acts:?}");
         assert!(acts.iter().any(|a| a == "get memhpa demo/web"));
     }
@@ -754,8 +850,15 @@ mod test {
         let r = run(&s);
         assert_eq!(r.rescaled_to, None);
         assert_eq!(r.result, "error");
-        assert_eq!(condition(&s, "AbleToScale"), ("False".into(), "FailedUpdateScale".into()));
-        assert!(s.cluster.actions().iter().any(|a| a.contains("Warning FailedRescale")));
+        assert_eq!(
+            condition(&s, "AbleToScale"),
+            ("False".into(), "FailedUpdateScale".into())
+        );
+        assert!(s
+            .cluster
+            .actions()
+            .iter()
+            .any(|a| a.contains("Warning FailedRescale")));
     }
 
     #[test]

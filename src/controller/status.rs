@@ -157,7 +157,11 @@ mod test {
     #[test]
     fn a_flipped_condition_gets_a_new_transition_time() {
         let s = first();
-        let d = decision(vec![cond("ScalingActive", false, "FailedGetResourceMetric")]);
+        let d = decision(vec![cond(
+            "ScalingActive",
+            false,
+            "FailedGetResourceMetric",
+        )]);
         let later = Outcome {
             rescaled: false,
             now: T0 + 30,
@@ -192,6 +196,9 @@ mod test {
             now: T0 + 1,
             generation: Some(2),
         };
-        assert_eq!(next_status(Some(&s), &d, Some(2), later).observed_generation, Some(2));
+        assert_eq!(
+            next_status(Some(&s), &d, Some(2), later).observed_generation,
+            Some(2)
+        );
     }
 }

@@ -13,12 +13,15 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use super::dispatch::Message;
-use crate::kube::{self, Backoff, KubeError, Reflector, Step};
+use crate::kube::{self, Backoff, Jitter, KubeError, Reflector, Step};
 use crate::metrics::Metrics;
 use crate::shutdown::StopSignal;
 
 /// Called with true once the store is in sync with the server, false while
 /// the watch is down: `/readyz` follows it.
+/// The first wait after a failed list or watch, doubling up to 30 s.
+const WATCH_RETRY_BASE: Duration = Duration::from_millis(500);
+
 pub type SyncedHook = Arc<dyn Fn(bool) + Send + Sync>;
 
 pub struct WatchSettings {
@@ -43,7 +46,7 @@ pub fn spawn(
         synced,
         stop,
         reflector: Reflector::new(),
-        backoff: Backoff::new(),
+        backoff: Backoff::new(WATCH_RETRY_BASE, Jitter::Equal),
     };
     thread::Builder::new()
         .name("watch".into())
@@ -81,7 +84,8 @@ impl Watcher {
                 match self.watch_once() {
                     End::Relist => break,
                     End::Resume { idle } => {
-                        if idle && self.pause(self.backoff.next()) {
+                        let wait = self.backoff.next();
+                        if idle && self.pause(wait) {
                             return;
                         }
                     }
