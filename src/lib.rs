@@ -9,6 +9,7 @@ pub mod algorithm;
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod daemon;
 pub mod kube;
 pub mod leader;
 pub mod metrics;

@@ -59,21 +59,14 @@ fn execute(command: Command) -> i32 {
     }
 }
 
-/// Where the controller finds the API server. For now it only resolves access;
-/// the controller wiring replaces the rest of this body.
+/// Resolves where the API server is, then runs the controller until a signal.
 fn run_controller(config: Config) -> Result<(), String> {
     let apiserver = cluster_url(
         &config,
         std::env::var_os("KUBERNETES_SERVICE_HOST"),
         std::env::var_os("KUBERNETES_SERVICE_PORT"),
     )?;
-    log::info!(
-        "API server {apiserver}, Prometheus {}",
-        config.prom.base_url
-    );
-    Err(format!(
-        "the controller is not part of this build yet (API server {apiserver} was resolved)"
-    ))
+    memhpa::daemon::run(config, &apiserver).map_err(|e| e.to_string())
 }
 
 /// `-apiserver` wins; otherwise the in-cluster address, as client-go's

@@ -1,0 +1,200 @@
+//! The long-running process: builds every part from the [`Config`] and runs
+//! the controller until SIGTERM or SIGINT.
+//!
+//! The order on the way out matters. The controller stops writing first
+//! (in-flight reconciles get two seconds), then the elector releases the
+//! Lease so a follower can take over at once, then the health server stops.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::api::Lease;
+use crate::cli::Config;
+use crate::controller::{Controller, Settings};
+use crate::kube::{self, KubeConfig, KubeError};
+use crate::leader::{self, ElectionConfig, LeaseApi, LeaseError, ReleaseOutcome};
+use crate::metrics::Metrics;
+use crate::prom::{self, PromError};
+use crate::serve::{self, Health, ServeError};
+use crate::shutdown;
+
+/// The server ends each watch after this long and the watch thread resumes it.
+/// client-go picks 5 to 10 minutes; a fixed 5 is as good for one resource.
+const WATCH_TIMEOUT_SECONDS: u64 = 300;
+
+/// Where `-leader-elect-namespace` falls back to outside a pod.
+const DEFAULT_LEASE_NAMESPACE: &str = "kube-system";
+
+/// Why the process could not start.
+#[derive(Debug)]
+pub enum DaemonError {
+    Kube(KubeError),
+    Prom(PromError),
+    Serve(ServeError),
+    /// A thread or the signal handler could not be set up.
+    Io(String),
+}
+
+impl fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DaemonError::Kube(e) => write!(f, "Kubernetes API client: {e}"),
+            DaemonError::Prom(e) => write!(f, "{e}"),
+            DaemonError::Serve(e) => write!(f, "-metrics-addr: {e}"),
+            DaemonError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+/// Runs the controller against the API server at `apiserver` (from
+/// `-apiserver`, or the in-cluster address) until a signal stops it.
+pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
+    let metrics = Arc::new(Metrics::new());
+    let client = kube_client(&config, apiserver, Arc::clone(&metrics))?;
+    let usage = Arc::new(prom::Client::new(config.prom.clone()).map_err(DaemonError::Prom)?);
+    let stop = shutdown::install().map_err(|e| DaemonError::Io(format!("signal handler: {e}")))?;
+    let health = Arc::new(Health::new(config.leader_elect));
+    let server = serve::start(
+        &config.metrics_addr,
+        Arc::clone(&metrics),
+        Arc::clone(&health),
+    )
+    .map_err(DaemonError::Serve)?;
+    log::info!(
+        "memhpa {}: API server {apiserver}; Prometheus {}{}",
+        env!("CARGO_PKG_VERSION"),
+        config.prom.base_url,
+        if config.dry_run {
+            "; dry run: the Scale is never written"
+        } else {
+            ""
+        }
+    );
+
+    let controller = Controller::new(!config.leader_elect);
+    let elector = if config.leader_elect {
+        let election = election_config(&config);
+        log::info!(
+            "leader election on Lease {}/{} as {}",
+            election.namespace,
+            election.name,
+            election.identity
+        );
+        let leadership = controller.leadership();
+        let leader_metrics = Arc::clone(&metrics);
+        let on_change = Arc::new(move |leading: bool| {
+            leadership.set(leading);
+            leader_metrics.set_leader(leading);
+        });
+        let leases = Arc::new(KubeLeases {
+            client: client.clone(),
+            namespace: election.namespace.clone(),
+            name: election.name.clone(),
+        });
+        let handle = leader::spawn(leases, election, on_change, shutdown::StopSignal::new());
+        health.set_elector_running(true);
+        Some(handle)
+    } else {
+        metrics.set_leader(true);
+        None
+    };
+
+    let settings = Settings {
+        namespace: config.namespace.clone(),
+        resync: config.resync,
+        workers: config.workers,
+        dry_run: config.dry_run,
+        watch_timeout_seconds: WATCH_TIMEOUT_SECONDS,
+    };
+    let synced_health = Arc::clone(&health);
+    let synced = Arc::new(move |synced: bool| synced_health.set_synced(synced));
+    let ran = controller.run(client, usage, metrics, settings, synced, stop);
+
+    log::info!("stopping");
+    if let Some(elector) = elector {
+        health.set_elector_running(false);
+        match elector.release_and_join() {
+            ReleaseOutcome::Released => log::info!("released the leader Lease"),
+            ReleaseOutcome::NotHeld => {}
+            other => log::warn!("leader Lease not released: {other:?}"),
+        }
+    }
+    server.stop();
+    ran.map_err(|e| DaemonError::Io(format!("controller threads: {e}")))
+}
+
+/// `-apiserver` with `-token-file`/`-ca-file`; in a pod, the service account's
+/// token and CA unless those flags name others.
+fn kube_client(
+    config: &Config,
+    apiserver: &str,
+    metrics: Arc<Metrics>,
+) -> Result<kube::Client, DaemonError> {
+    let mut kube_config = if config.apiserver.is_some() {
+        KubeConfig::new(apiserver)
+    } else {
+        KubeConfig::in_cluster().map_err(DaemonError::Kube)?
+    };
+    if let Some(token) = &config.token_file {
+        kube_config.token_file = Some(token.clone());
+    }
+    if let Some(ca) = &config.ca_file {
+        kube_config.ca_file = Some(ca.clone());
+    }
+    let client = kube::Client::new(kube_config).map_err(DaemonError::Kube)?;
+    Ok(client.with_observer(Arc::new(move |verb: &str, code: u16| {
+        metrics.api_request(verb, code)
+    })))
+}
+
+fn election_config(config: &Config) -> ElectionConfig {
+    let namespace = config
+        .leader_elect_namespace
+        .clone()
+        .or_else(|| kube::service_account_namespace(Path::new(kube::SERVICE_ACCOUNT_DIR)))
+        .unwrap_or_else(|| DEFAULT_LEASE_NAMESPACE.to_string());
+    ElectionConfig::new(
+        &namespace,
+        &config.leader_elect_id,
+        &leader::default_identity(),
+    )
+}
+
+/// The elector's view of one Lease, over the kube client.
+struct KubeLeases {
+    client: kube::Client,
+    namespace: String,
+    name: String,
+}
+
+fn lease_error(e: KubeError) -> LeaseError {
+    match e {
+        KubeError::Conflict { .. } => LeaseError::Conflict(e.to_string()),
+        other => LeaseError::Other(other.to_string()),
+    }
+}
+
+impl LeaseApi for KubeLeases {
+    fn get(&self) -> Result<Option<Lease>, LeaseError> {
+        match self.client.get_lease(&self.namespace, &self.name) {
+            Ok(lease) => Ok(Some(lease)),
+            Err(KubeError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(lease_error(e)),
+        }
+    }
+
+    fn create(&self, lease: &Lease) -> Result<Lease, LeaseError> {
+        self.client
+            .create_lease(&self.namespace, lease)
+            .map_err(lease_error)
+    }
+
+    fn update(&self, lease: &Lease) -> Result<Lease, LeaseError> {
+        self.client
+            .replace_lease(&self.namespace, lease)
+            .map_err(lease_error)
+    }
+}
