@@ -1,0 +1,1046 @@
+//! Self-tests of the fake kube-apiserver in tests/kubesupport, over plain
+//! ureq: its semantics (versions, watches, subresources, selectors, auth,
+//! faults) and, wherever a fixture captured the real answer, the same shape.
+
+mod kubesupport;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use kubesupport::fixtures::load;
+use kubesupport::shape::same_shape;
+use kubesupport::{FakeApiServer, Workload, TOKEN};
+use serde_json::{json, Value};
+
+const MEMHPAS: &str = "/apis/memhpa.io/v1/memhpas";
+const DEMO_MEMHPAS: &str = "/apis/memhpa.io/v1/namespaces/demo/memhpas";
+const MANAGED: &str = "metadata.managedFields";
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("answer is not JSON ({err}): {}", self.body))
+    }
+}
+
+fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let response = response.expect("request reached the fake");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response
+        .into_body()
+        .read_to_string()
+        .expect("body readable");
+    Answer {
+        status,
+        retry_after,
+        body,
+    }
+}
+
+fn get_as(agent: &ureq::Agent, server: &FakeApiServer, path: &str, token: Option<&str>) -> Answer {
+    let mut request = agent.get(format!("{}{path}", server.url()));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    finish(request.call())
+}
+
+fn get(server: &FakeApiServer, path: &str) -> Answer {
+    get_as(&agent(), server, path, Some(TOKEN))
+}
+
+fn delete(server: &FakeApiServer, path: &str) -> Answer {
+    let request = agent()
+        .delete(format!("{}{path}", server.url()))
+        .header("Authorization", format!("Bearer {TOKEN}"));
+    finish(request.call())
+}
+
+/// POST, PUT or PATCH (as a JSON merge patch) of `body`.
+fn send(server: &FakeApiServer, method: &str, path: &str, body: &Value) -> Answer {
+    let agent = agent();
+    let url = format!("{}{path}", server.url());
+    let (request, content_type) = match method {
+        "POST" => (agent.post(url), "application/json"),
+        "PUT" => (agent.put(url), "application/json"),
+        "PATCH" => (agent.patch(url), "application/merge-patch+json"),
+        other => panic!("send() takes POST, PUT or PATCH, not {other}"),
+    };
+    finish(
+        request
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .header("Content-Type", content_type)
+            .send(body.to_string()),
+    )
+}
+
+/// How a watch stream ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ended {
+    /// The server finished the chunked answer.
+    Clean,
+    /// The connection dropped mid-answer.
+    Cut,
+    /// We stopped reading after the wanted number of lines.
+    Enough,
+}
+
+struct Watched {
+    status: u16,
+    events: Vec<Value>,
+    ended: Ended,
+}
+
+impl Watched {
+    fn types(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or("?"))
+            .collect()
+    }
+
+    fn object_events(&self) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["type"] != "BOOKMARK")
+            .collect()
+    }
+}
+
+/// Reads a watch (`query` after `?watch=true&`) until it ends or `max` lines.
+fn watch(server: &FakeApiServer, path: &str, query: &str, max: usize) -> Watched {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(None)
+        .timeout_recv_body(Some(Duration::from_secs(20)))
+        .build()
+        .new_agent();
+    let url = format!("{}{path}?watch=true&{query}", server.url());
+    let response = agent
+        .get(url)
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .expect("watch reached the fake");
+    let status = response.status().as_u16();
+    let mut reader = BufReader::new(response.into_body().into_reader());
+    let mut events = Vec::new();
+    for _ in 0..max {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) => {
+                return Watched {
+                    status,
+                    events,
+                    ended: Ended::Clean,
+                }
+            }
+            Ok(_) => events.push(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|err| panic!("event line {line:?}: {err}")),
+            ),
+            Err(_) => {
+                return Watched {
+                    status,
+                    events,
+                    ended: Ended::Cut,
+                }
+            }
+        }
+    }
+    Watched {
+        status,
+        events,
+        ended: Ended::Enough,
+    }
+}
+
+fn rv_of(object: &Value) -> u64 {
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric resourceVersion in {object}"))
+}
+
+fn list_rv(server: &FakeApiServer, path: &str) -> String {
+    let list = get(server, path).json();
+    list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list resourceVersion")
+        .to_string()
+}
+
+/// A MemHpa like the fixtures' `demo/web` (spec and, optionally, status).
+fn memhpa(name: &str, with_status: bool) -> Value {
+    let mut object = json!({
+        "apiVersion": "memhpa.io/v1",
+        "kind": "MemHpa",
+        "metadata": {"name": name, "namespace": "demo"},
+        "spec": {
+            "maxReplicas": 10,
+            "minReplicas": 1,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "targetUtilizationPercentage": 50
+        }
+    });
+    if with_status {
+        object["status"] = load("memhpa-status-merge-patch.txt").json()["status"].clone();
+    }
+    object
+}
+
+fn assert_shape(fixture: &str, actual: &Value, ignore: &[&str]) {
+    let expected = load(fixture).json();
+    if let Err(difference) = same_shape(&expected, actual, ignore) {
+        panic!("{fixture}: {difference}\nfake answered: {actual}");
+    }
+}
+
+// ---- lists and watches ----
+
+#[test]
+fn list_then_watch_replays_every_change_after_the_list() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("a", false));
+    let from = list_rv(&server, MEMHPAS);
+
+    server.create_memhpa(memhpa("b", false));
+    server.update_memhpa_spec("demo", "a", |spec| {
+        spec["targetUtilizationPercentage"] = json!(60)
+    });
+    let mut status = server.memhpa("demo", "a").expect("a");
+    status["status"] = json!({"currentReplicas": 2});
+    let put = send(&server, "PUT", &format!("{DEMO_MEMHPAS}/a/status"), &status);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert!(server.delete_memhpa("demo", "b"));
+
+    let watched = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={from}&timeoutSeconds=1"),
+        50,
+    );
+    assert_eq!(watched.status, 200);
+    assert_eq!(watched.ended, Ended::Clean);
+    assert_eq!(
+        watched.types(),
+        ["ADDED", "MODIFIED", "MODIFIED", "DELETED"]
+    );
+    let names: Vec<&str> = watched
+        .events
+        .iter()
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["b", "a", "a", "b"]);
+    assert_eq!(watched.events[1]["object"]["metadata"]["generation"], 2);
+    assert_eq!(watched.events[2]["object"]["status"]["currentReplicas"], 2);
+    let versions: Vec<u64> = watched.events.iter().map(|e| rv_of(&e["object"])).collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    assert!(versions[0] > from.parse::<u64>().expect("numeric list version"));
+}
+
+#[test]
+fn watch_events_shaped_like_the_captured_stream() {
+    let server = FakeApiServer::start();
+    let from = list_rv(&server, MEMHPAS);
+    server.create_memhpa(memhpa("web", false));
+    let mut object = server.memhpa("demo", "web").expect("web");
+    object["status"] = load("memhpa-status-merge-patch.txt").json()["status"].clone();
+    send(
+        &server,
+        "PUT",
+        &format!("{DEMO_MEMHPAS}/web/status"),
+        &object,
+    );
+    server.update_memhpa_spec("demo", "web", |spec| {
+        spec["targetUtilizationPercentage"] = json!(60)
+    });
+    server.delete_memhpa("demo", "web");
+
+    let query = format!("resourceVersion={from}&allowWatchBookmarks=true&timeoutSeconds=1");
+    let watched = watch(&server, MEMHPAS, &query, 50);
+    let captured = load("memhpa-watch-stream.txt").lines();
+    // Captured: ADDED, MODIFIED (status), MODIFIED (status), MODIFIED (spec), DELETED, BOOKMARKs.
+    let pairs = [(0, 0), (1, 1), (2, 3), (3, 4)];
+    let ours = watched.object_events();
+    assert_eq!(ours.len(), 4, "{:?}", watched.types());
+    for (mine, theirs) in pairs {
+        if let Err(difference) = same_shape(
+            &captured[theirs],
+            ours[mine],
+            &["object.metadata.managedFields"],
+        ) {
+            panic!(
+                "event {mine} vs captured line {theirs}: {difference}\n{}",
+                ours[mine]
+            );
+        }
+    }
+    let last = watched.events.last().expect("events");
+    assert_eq!(last["type"], "BOOKMARK");
+    assert_eq!(same_shape(&captured[5], last, &[]), Ok(()));
+}
+
+#[test]
+fn watch_without_version_starts_with_the_current_objects() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("a", false));
+    server.create_memhpa(memhpa("b", false));
+    let watched = watch(&server, DEMO_MEMHPAS, "timeoutSeconds=1", 50);
+    assert_eq!(watched.types(), ["ADDED", "ADDED"]);
+    let zero = watch(
+        &server,
+        DEMO_MEMHPAS,
+        "resourceVersion=0&timeoutSeconds=1",
+        50,
+    );
+    assert_eq!(zero.types(), ["ADDED", "ADDED"]);
+}
+
+#[test]
+fn watch_streams_live_changes_and_filters_by_namespace() {
+    let server = FakeApiServer::start();
+    let from = list_rv(&server, DEMO_MEMHPAS);
+    let watched = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            watch(
+                &server,
+                DEMO_MEMHPAS,
+                &format!("resourceVersion={from}&timeoutSeconds=3"),
+                1,
+            )
+        });
+        // Give the stream time to open, then write while it is live.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut other = memhpa("x", false);
+        other["metadata"]["namespace"] = json!("other");
+        server.create_memhpa(other);
+        server.create_memhpa(memhpa("live", false));
+        handle.join().expect("watch thread")
+    });
+    assert_eq!(watched.events.len(), 1);
+    assert_eq!(watched.events[0]["object"]["metadata"]["name"], "live");
+}
+
+#[test]
+fn bookmarks_come_periodically_and_just_before_the_timeout() {
+    let server = FakeApiServer::start();
+    server.set_bookmark_interval(Duration::from_millis(200));
+    server.create_memhpa(memhpa("web", false));
+    let now = server.resource_version();
+    let query = format!("resourceVersion={now}&allowWatchBookmarks=true&timeoutSeconds=1");
+    let watched = watch(&server, MEMHPAS, &query, 100);
+    assert_eq!(watched.ended, Ended::Clean);
+    assert!(watched.events.len() >= 2, "{:?}", watched.types());
+    assert!(watched.events.iter().all(|e| e["type"] == "BOOKMARK"));
+    for bookmark in &watched.events {
+        assert_eq!(rv_of(&bookmark["object"]), now);
+    }
+    let without = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={now}&timeoutSeconds=1"),
+        100,
+    );
+    assert!(without.events.is_empty(), "{:?}", without.types());
+}
+
+#[test]
+fn watch_from_before_a_compaction_gets_the_410_error_event() {
+    let server = FakeApiServer::start();
+    let old = list_rv(&server, MEMHPAS);
+    server.create_memhpa(memhpa("web", false));
+    server.compact();
+
+    let watched = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={old}&timeoutSeconds=5"),
+        10,
+    );
+    assert_eq!(watched.status, 200);
+    assert_eq!(watched.ended, Ended::Clean);
+    assert_eq!(watched.events.len(), 1);
+    let captured = load("memhpa-watch-expired-410.txt").json();
+    assert_eq!(same_shape(&captured, &watched.events[0], &[]), Ok(()));
+    assert_eq!(watched.events[0]["object"]["code"], 410);
+    assert_eq!(watched.events[0]["object"]["reason"], "Expired");
+
+    let fresh = list_rv(&server, MEMHPAS);
+    let resumed = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={fresh}&timeoutSeconds=1"),
+        10,
+    );
+    assert!(resumed.events.is_empty(), "{:?}", resumed.types());
+}
+
+#[test]
+fn expired_watch_as_http_410_when_toggled() {
+    let server = FakeApiServer::start();
+    let old = list_rv(&server, MEMHPAS);
+    server.create_memhpa(memhpa("web", false));
+    server.compact();
+    server.set_expired_as_http_410(true);
+    let answer = get(
+        &server,
+        &format!("{MEMHPAS}?watch=true&resourceVersion={old}"),
+    );
+    assert_eq!(answer.status, 410);
+    let captured = load("memhpa-watch-expired-410.txt").json();
+    assert_eq!(same_shape(&captured["object"], &answer.json(), &[]), Ok(()));
+}
+
+#[test]
+fn watch_cut_after_k_events_and_resumed_from_the_last_version() {
+    let server = FakeApiServer::start();
+    let from = list_rv(&server, MEMHPAS);
+    for name in ["a", "b", "c", "d"] {
+        server.create_memhpa(memhpa(name, false));
+    }
+    server.cut_watches_after_events(Some(2));
+    let first = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={from}&timeoutSeconds=5"),
+        10,
+    );
+    assert_eq!(first.ended, Ended::Cut);
+    assert_eq!(first.events.len(), 2);
+    let last = rv_of(&first.events[1]["object"]);
+    let second = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={last}&timeoutSeconds=5"),
+        10,
+    );
+    assert_eq!(second.ended, Ended::Cut);
+    let names: Vec<&Value> = second
+        .events
+        .iter()
+        .map(|e| &e["object"]["metadata"]["name"])
+        .collect();
+    assert_eq!(names, [&json!("c"), &json!("d")]);
+}
+
+#[test]
+fn cut_next_watches_drops_them_at_once_then_streams_again() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    server.cut_next_watches(2);
+    for _ in 0..2 {
+        let cut = watch(&server, MEMHPAS, "timeoutSeconds=5", 10);
+        assert_eq!((cut.ended, cut.events.len()), (Ended::Cut, 0));
+    }
+    let whole = watch(&server, MEMHPAS, "timeoutSeconds=1", 10);
+    assert_eq!((whole.ended, whole.types()), (Ended::Clean, vec!["ADDED"]));
+}
+
+#[test]
+fn cut_open_watches_ends_a_live_stream() {
+    let server = FakeApiServer::start();
+    let watched = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| watch(&server, MEMHPAS, "timeoutSeconds=20", 10));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.count("GET", "watch=true") == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.cut_open_watches();
+        handle.join().expect("watch thread")
+    });
+    assert_eq!(watched.ended, Ended::Cut);
+}
+
+// ---- memhpas: create, status and spec separation, concurrency ----
+
+#[test]
+fn memhpa_create_conflict_invalid_delete_match_fixtures() {
+    let server = FakeApiServer::start();
+    let created = send(&server, "POST", DEMO_MEMHPAS, &memhpa("web", false));
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_shape("memhpa-create.txt", &created.json(), &[MANAGED]);
+    assert_eq!(created.json()["metadata"]["generation"], 1);
+
+    let again = send(&server, "POST", DEMO_MEMHPAS, &memhpa("web", false));
+    assert_eq!(again.status, 409);
+    assert_eq!(again.json(), load("memhpa-create-exists-409.txt").json());
+
+    let mut bad = memhpa("bad", false);
+    bad["spec"]["minReplicas"] = json!(5);
+    bad["spec"]["maxReplicas"] = json!(2);
+    let invalid = send(&server, "POST", DEMO_MEMHPAS, &bad);
+    assert_eq!(invalid.status, 422);
+    assert_eq!(invalid.json(), load("memhpa-create-invalid-422.txt").json());
+
+    let uid = created.json()["metadata"]["uid"].clone();
+    let deleted = delete(&server, &format!("{DEMO_MEMHPAS}/web"));
+    assert_eq!(deleted.status, 200);
+    assert_shape("memhpa-delete.txt", &deleted.json(), &[]);
+    assert_eq!(deleted.json()["details"]["uid"], uid);
+    assert_eq!(get(&server, &format!("{DEMO_MEMHPAS}/web")).status, 404);
+}
+
+#[test]
+fn memhpa_lists_shaped_like_fixtures() {
+    let server = FakeApiServer::start();
+    assert_shape("memhpa-list-empty.txt", &get(&server, MEMHPAS).json(), &[]);
+    server.create_memhpa(memhpa("web", true));
+    server.update_memhpa_spec("demo", "web", |spec| {
+        spec["targetUtilizationPercentage"] = json!(60)
+    });
+    let list = get(&server, MEMHPAS).json();
+    assert_shape(
+        "memhpa-list-all-namespaces.txt",
+        &list,
+        &["items.metadata.managedFields"],
+    );
+    assert_eq!(
+        list["metadata"]["resourceVersion"],
+        server.resource_version().to_string()
+    );
+    let elsewhere = get(&server, "/apis/memhpa.io/v1/namespaces/other/memhpas").json();
+    assert_eq!(elsewhere["items"], json!([]));
+}
+
+#[test]
+fn status_put_ignores_spec_and_keeps_generation() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    let mut object = server.memhpa("demo", "web").expect("web");
+    object["spec"]["maxReplicas"] = json!(99);
+    object["status"] = load("memhpa-status-put-spec-change-ignored.txt").json()["status"].clone();
+    let answer = send(
+        &server,
+        "PUT",
+        &format!("{DEMO_MEMHPAS}/web/status"),
+        &object,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let stored = answer.json();
+    assert_shape(
+        "memhpa-status-put-spec-change-ignored.txt",
+        &stored,
+        &[MANAGED],
+    );
+    assert_eq!(stored["spec"]["maxReplicas"], 10);
+    assert_eq!(stored["metadata"]["generation"], 1);
+    assert_eq!(stored["status"]["desiredReplicas"], 4);
+    assert!(rv_of(&stored) > rv_of(&object));
+}
+
+#[test]
+fn main_resource_put_ignores_status() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", true));
+    let mut object = server.memhpa("demo", "web").expect("web");
+    object["status"]["desiredReplicas"] = json!(77);
+    object["spec"]["maxReplicas"] = json!(12);
+    let stored = send(&server, "PUT", &format!("{DEMO_MEMHPAS}/web"), &object).json();
+    assert_eq!(stored["status"]["desiredReplicas"], 5);
+    assert_eq!(stored["spec"]["maxReplicas"], 12);
+    assert_eq!(stored["metadata"]["generation"], 2);
+}
+
+#[test]
+fn spec_merge_patch_bumps_generation_status_patch_does_not() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", true));
+    let path = format!("{DEMO_MEMHPAS}/web");
+    let patched = send(
+        &server,
+        "PATCH",
+        &path,
+        &json!({"spec": {"targetUtilizationPercentage": 60}}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_shape(
+        "memhpa-spec-merge-patch-bumps-generation.txt",
+        &patched.json(),
+        &[MANAGED],
+    );
+    assert_eq!(patched.json()["metadata"]["generation"], 2);
+    assert_eq!(patched.json()["spec"]["maxReplicas"], 10);
+
+    let status = send(
+        &server,
+        "PATCH",
+        &format!("{path}/status"),
+        &json!({"status": {"desiredReplicas": 6}, "spec": {"maxReplicas": 1}}),
+    );
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_shape("memhpa-status-merge-patch.txt", &status.json(), &[MANAGED]);
+    assert_eq!(status.json()["metadata"]["generation"], 2);
+    assert_eq!(status.json()["spec"]["maxReplicas"], 10);
+    assert_eq!(status.json()["status"]["desiredReplicas"], 6);
+    assert_eq!(status.json()["status"]["currentReplicas"], 2);
+}
+
+#[test]
+fn stale_status_put_conflicts_and_unversioned_put_does_not() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    let stale = server.memhpa("demo", "web").expect("web");
+    let path = format!("{DEMO_MEMHPAS}/web/status");
+    let mut first = stale.clone();
+    first["status"] = json!({"desiredReplicas": 3});
+    assert_eq!(send(&server, "PUT", &path, &first).status, 200);
+
+    let mut second = stale.clone();
+    second["status"] = json!({"desiredReplicas": 4});
+    let conflict = send(&server, "PUT", &path, &second);
+    assert_eq!(conflict.status, 409);
+    assert_eq!(
+        conflict.json(),
+        load("memhpa-status-put-stale-409.txt").json()
+    );
+    assert_eq!(
+        server.memhpa("demo", "web").expect("web")["status"]["desiredReplicas"],
+        3
+    );
+
+    second["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("resourceVersion");
+    assert_eq!(send(&server, "PUT", &path, &second).status, 200);
+    assert_eq!(
+        server.memhpa("demo", "web").expect("web")["status"]["desiredReplicas"],
+        4
+    );
+}
+
+#[test]
+fn identical_status_write_is_not_a_write() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", true));
+    let before = server.resource_version();
+    let object = server.memhpa("demo", "web").expect("web");
+    let answer = send(
+        &server,
+        "PUT",
+        &format!("{DEMO_MEMHPAS}/web/status"),
+        &object,
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(server.resource_version(), before);
+    let watched = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={before}&timeoutSeconds=1"),
+        10,
+    );
+    assert!(watched.events.is_empty(), "{:?}", watched.types());
+}
+
+// ---- scale ----
+
+#[test]
+fn scale_get_put_patch_write_the_workload() {
+    let server = FakeApiServer::start();
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    let path = Workload::Deployment.scale_path("demo", "web");
+    let scale = get(&server, &path);
+    assert_eq!(scale.status, 200);
+    assert_shape("scale-get.txt", &scale.json(), &[]);
+    let scale = scale.json();
+    assert_eq!(scale["status"]["selector"], "app=web");
+    assert_eq!(scale["spec"]["replicas"], 2);
+
+    let mut wanted = scale.clone();
+    wanted["spec"]["replicas"] = json!(3);
+    let put = send(&server, "PUT", &path, &wanted);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_shape("scale-put.txt", &put.json(), &[]);
+    assert_eq!(
+        server.scale_replicas(Workload::Deployment, "demo", "web"),
+        Some(3)
+    );
+    let workload = server
+        .workload(Workload::Deployment, "demo", "web")
+        .expect("web");
+    assert_eq!(rv_of(&workload), rv_of(&put.json()));
+    assert!(rv_of(&workload) > rv_of(&scale));
+
+    let stale = send(&server, "PUT", &path, &wanted);
+    assert_eq!(stale.status, 409);
+    assert_eq!(stale.json(), load("scale-put-stale-409.txt").json());
+
+    let patched = send(&server, "PATCH", &path, &json!({"spec": {"replicas": 5}}));
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_shape("scale-patch-merge.txt", &patched.json(), &[]);
+    assert_eq!(
+        server.scale_replicas(Workload::Deployment, "demo", "web"),
+        Some(5)
+    );
+}
+
+#[test]
+fn scale_of_a_missing_target_is_404() {
+    let server = FakeApiServer::start();
+    let answer = get(&server, &Workload::Deployment.scale_path("demo", "nope"));
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json(), load("scale-get-missing-404.txt").json());
+}
+
+#[test]
+fn scale_of_every_workload_kind() {
+    let server = FakeApiServer::start();
+    for kind in [
+        Workload::StatefulSet,
+        Workload::ReplicaSet,
+        Workload::ReplicationController,
+    ] {
+        server.put_workload(kind, "demo", "w", 4, &[("tier", "db"), ("app", "w")]);
+        let path = kind.scale_path("demo", "w");
+        let scale = get(&server, &path).json();
+        assert_eq!(scale["status"]["selector"], "app=w,tier=db", "{kind:?}");
+        assert_eq!(scale["spec"]["replicas"], 4, "{kind:?}");
+        let patched = send(&server, "PATCH", &path, &json!({"spec": {"replicas": 1}}));
+        assert_eq!(patched.status, 200, "{kind:?}: {}", patched.body);
+        assert_eq!(
+            server.scale_replicas(kind, "demo", "w"),
+            Some(1),
+            "{kind:?}"
+        );
+    }
+    assert!(Workload::ReplicationController
+        .scale_path("demo", "w")
+        .starts_with("/api/v1/"));
+}
+
+#[test]
+fn negative_replicas_are_invalid() {
+    let server = FakeApiServer::start();
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    let path = Workload::Deployment.scale_path("demo", "web");
+    let answer = send(&server, "PATCH", &path, &json!({"spec": {"replicas": -1}}));
+    assert_eq!(answer.status, 422);
+    assert_eq!(
+        server.scale_replicas(Workload::Deployment, "demo", "web"),
+        Some(2)
+    );
+}
+
+// ---- pods and selectors ----
+
+fn pod(name: &str, labels: Value) -> Value {
+    json!({"metadata": {"name": name, "labels": labels}, "status": {"phase": "Running"}})
+}
+
+fn pod_names(server: &FakeApiServer, selector: &str) -> Vec<String> {
+    let query: String = selector
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    let answer = get(
+        server,
+        &format!("/api/v1/namespaces/demo/pods?labelSelector={query}"),
+    );
+    assert_eq!(answer.status, 200, "{selector}: {}", answer.body);
+    answer.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn pods_filtered_by_label_selector() {
+    let server = FakeApiServer::start();
+    server.put_pod("demo", pod("front", json!({"app": "web", "tier": "front"})));
+    server.put_pod("demo", pod("back", json!({"app": "web", "tier": "back"})));
+    server.put_pod(
+        "demo",
+        pod("canary", json!({"app": "web", "canary": "yes"})),
+    );
+    server.put_pod("demo", pod("db", json!({"app": "db"})));
+    server.put_pod("other", pod("elsewhere", json!({"app": "web"})));
+    let cases: [(&str, &[&str]); 9] = [
+        ("app=web", &["back", "canary", "front"]),
+        ("app==web", &["back", "canary", "front"]),
+        ("app!=web", &["db"]),
+        ("tier in (front, back)", &["back", "front"]),
+        ("tier notin (front)", &["back", "canary", "db"]),
+        ("canary", &["canary"]),
+        ("app=web,!canary", &["back", "front"]),
+        ("app=web,tier=front", &["front"]),
+        ("", &["back", "canary", "db", "front"]),
+    ];
+    for (selector, expected) in cases {
+        assert_eq!(pod_names(&server, selector), expected, "{selector:?}");
+    }
+    assert!(server.delete_pod("demo", "db"));
+    assert_eq!(pod_names(&server, "app"), ["back", "canary", "front"]);
+}
+
+#[test]
+fn malformed_selector_is_a_400_status() {
+    let server = FakeApiServer::start();
+    let answer = get(
+        &server,
+        "/api/v1/namespaces/demo/pods?labelSelector=app%20in%20(web",
+    );
+    assert_eq!(answer.status, 400);
+    let body = answer.json();
+    assert_eq!(body["reason"], "BadRequest");
+    assert_eq!(body["code"], 400);
+    // The same keys as every detail-less Status.
+    assert_shape("unauthorized-401.txt", &body, &[]);
+}
+
+#[test]
+fn pod_list_shaped_like_the_fixture() {
+    let server = FakeApiServer::start();
+    for item in load("pods-list-by-selector.txt").json()["items"]
+        .as_array()
+        .expect("items")
+    {
+        server.put_pod("demo", item.clone());
+    }
+    let list = get(
+        &server,
+        "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb",
+    )
+    .json();
+    assert_shape("pods-list-by-selector.txt", &list, &[]);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
+}
+
+// ---- auth ----
+
+#[test]
+fn missing_or_wrong_token_is_401_and_rotation_takes_effect() {
+    let server = FakeApiServer::start();
+    let agent = agent();
+    let missing = get_as(&agent, &server, MEMHPAS, None);
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.json(), load("unauthorized-401.txt").json());
+    assert_eq!(get_as(&agent, &server, MEMHPAS, Some("wrong")).status, 401);
+    assert_eq!(get_as(&agent, &server, MEMHPAS, Some(TOKEN)).status, 200);
+
+    server.set_tokens(&["rotated"]);
+    assert_eq!(get_as(&agent, &server, MEMHPAS, Some(TOKEN)).status, 401);
+    assert_eq!(
+        get_as(&agent, &server, MEMHPAS, Some("rotated")).status,
+        200
+    );
+
+    let sent: Vec<bool> = server.requests().iter().map(|r| r.authorization).collect();
+    assert_eq!(sent, [false, true, true, true, true]);
+}
+
+#[test]
+fn forbidden_resource_is_403_in_rbac_words() {
+    let server = FakeApiServer::start();
+    server.forbid("memhpas", true);
+    let answer = get(&server, MEMHPAS);
+    assert_eq!(answer.status, 403);
+    assert_shape("forbidden-403.txt", &answer.json(), &[]);
+    let message = answer.json()["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        message.ends_with(
+            "cannot list resource \"memhpas\" in API group \"memhpa.io\" at the cluster scope"
+        ),
+        "{message}"
+    );
+    server.forbid("memhpas", false);
+    assert_eq!(get(&server, MEMHPAS).status, 200);
+}
+
+// ---- faults ----
+
+#[test]
+fn throttled_request_gets_429_with_retry_after() {
+    let server = FakeApiServer::start();
+    server.throttle_next("GET", "/memhpas", 1, 3);
+    let throttled = get(&server, MEMHPAS);
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.retry_after.as_deref(), Some("3"));
+    assert_eq!(throttled.json()["details"]["retryAfterSeconds"], 3);
+    assert_eq!(throttled.json()["reason"], "TooManyRequests");
+    assert_eq!(get(&server, MEMHPAS).status, 200);
+}
+
+#[test]
+fn injected_5xx_burst_then_recovery() {
+    let server = FakeApiServer::start();
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    server.fail_next("*", "/scale", 3, 503);
+    let path = Workload::Deployment.scale_path("demo", "web");
+    let statuses: Vec<u16> = (0..4).map(|_| get(&server, &path).status).collect();
+    assert_eq!(statuses, [503, 503, 503, 200]);
+    assert_eq!(server.count("GET", "/scale"), 4);
+    let recorded: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
+    assert_eq!(recorded, statuses);
+}
+
+#[test]
+fn delay_holds_matching_requests_only() {
+    let server = FakeApiServer::start();
+    server.delay("GET", "/memhpas", Duration::from_millis(300));
+    let began = Instant::now();
+    assert_eq!(get(&server, MEMHPAS).status, 200);
+    assert!(began.elapsed() >= Duration::from_millis(300));
+    server.clear_faults();
+    server.throttle_next("GET", "/leases", 1, 1);
+    server.clear_faults();
+    assert_eq!(
+        get(
+            &server,
+            "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/memhpa"
+        )
+        .status,
+        404
+    );
+}
+
+// ---- leases and events ----
+
+#[test]
+fn lease_lifecycle_matches_fixtures() {
+    let server = FakeApiServer::start();
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases";
+    let missing = get(&server, &format!("{leases}/memhpa"));
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json(), load("lease-get-missing-404.txt").json());
+
+    let mut lease = load("lease-create.txt").json();
+    lease["metadata"] = json!({"name": "memhpa", "namespace": "kube-system"});
+    let created = send(&server, "POST", leases, &lease);
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_shape("lease-create.txt", &created.json(), &[MANAGED]);
+
+    let exists = send(&server, "POST", leases, &lease);
+    assert_eq!(exists.status, 409);
+    assert_eq!(exists.json(), load("lease-create-exists-409.txt").json());
+
+    let mut renewed = created.json();
+    renewed["spec"]["renewTime"] = json!("2026-11-22T12:00:02.000000Z");
+    let put = send(&server, "PUT", &format!("{leases}/memhpa"), &renewed);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert!(rv_of(&put.json()) > rv_of(&created.json()));
+    let stale = send(&server, "PUT", &format!("{leases}/memhpa"), &renewed);
+    assert_eq!(stale.status, 409);
+    assert_eq!(stale.json()["reason"], "Conflict");
+    let lease = server.lease("kube-system", "memhpa").expect("lease");
+    assert_eq!(lease["spec"]["renewTime"], "2026-11-22T12:00:02.000000Z");
+}
+
+#[test]
+fn event_create_with_generate_name_then_count_patch() {
+    let server = FakeApiServer::start();
+    let mut event = load("event-create.txt").json();
+    event["metadata"] = json!({"generateName": "web.", "namespace": "demo"});
+    let events = "/api/v1/namespaces/demo/events";
+    let created = send(&server, "POST", events, &event);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let created = created.json();
+    assert_shape("event-create.txt", &created, &[MANAGED]);
+    let name = created["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    assert!(
+        name.starts_with("web.") && name.len() == "web.".len() + 5,
+        "{name}"
+    );
+
+    let patch = json!({"count": 2, "lastTimestamp": "2026-11-22T12:05:00Z"});
+    let patched = send(&server, "PATCH", &format!("{events}/{name}"), &patch);
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_shape("event-patch-count.txt", &patched.json(), &[MANAGED]);
+    assert_eq!(patched.json()["count"], 2);
+    assert_eq!(patched.json()["firstTimestamp"], "2026-11-22T12:00:00Z");
+
+    let stored = server.events("demo");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["count"], 2);
+    let listed = get(&server, events).json();
+    assert_eq!(listed["kind"], "EventList");
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn strategic_merge_patch_is_refused() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    let answer = finish(
+        agent()
+            .patch(format!("{}{DEMO_MEMHPAS}/web", server.url()))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .header("Content-Type", "application/strategic-merge-patch+json")
+            .send("{}"),
+    );
+    assert_eq!(answer.status, 415);
+}
+
+// ---- transport and recording ----
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let server = FakeApiServer::start();
+    let agent = agent();
+    for _ in 0..5 {
+        assert_eq!(get_as(&agent, &server, MEMHPAS, Some(TOKEN)).status, 200);
+    }
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+#[test]
+fn requests_are_recorded_with_their_answers() {
+    let server = FakeApiServer::start();
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    let path = Workload::Deployment.scale_path("demo", "web");
+    send(&server, "PATCH", &path, &json!({"spec": {"replicas": 4}}));
+    get(&server, &format!("{MEMHPAS}?labelSelector=a%3Db"));
+    let recorded = server.requests();
+    assert_eq!(recorded.len(), 2);
+    let patch = &recorded[0];
+    assert_eq!(
+        (patch.method.as_str(), patch.path.as_str(), patch.status),
+        ("PATCH", path.as_str(), 200)
+    );
+    assert_eq!(
+        patch.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(patch.json(), Some(json!({"spec": {"replicas": 4}})));
+    assert!(patch.authorization);
+    assert_eq!(recorded[1].param("labelSelector").as_deref(), Some("a=b"));
+    assert_eq!(server.count("*", "labelSelector"), 1);
+    assert_eq!(server.count("PATCH", "/scale"), 1);
+    server.clear_requests();
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn unknown_paths_are_404_status() {
+    let server = FakeApiServer::start();
+    let answer = get(&server, "/apis/memhpa.io/v9/memhpas");
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json()["kind"], "Status");
+}
