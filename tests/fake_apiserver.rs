@@ -743,8 +743,8 @@ fn negative_replicas_are_invalid() {
 
 // ---- pods and selectors ----
 
-fn pod(name: &str, labels: Value) -> Value {
-    json!({"metadata": {"name": name, "labels": labels}, "status": {"phase": "Running"}})
+fn pod(name: &str, labels: &[(&str, &str)]) -> Value {
+    kubesupport::objects::pod(name, labels, "Running", &[("app", Some("100Mi"), None)])
 }
 
 fn pod_names(server: &FakeApiServer, selector: &str) -> Vec<String> {
@@ -771,14 +771,11 @@ fn pod_names(server: &FakeApiServer, selector: &str) -> Vec<String> {
 #[test]
 fn pods_filtered_by_label_selector() {
     let server = FakeApiServer::start();
-    server.put_pod("demo", pod("front", json!({"app": "web", "tier": "front"})));
-    server.put_pod("demo", pod("back", json!({"app": "web", "tier": "back"})));
-    server.put_pod(
-        "demo",
-        pod("canary", json!({"app": "web", "canary": "yes"})),
-    );
-    server.put_pod("demo", pod("db", json!({"app": "db"})));
-    server.put_pod("other", pod("elsewhere", json!({"app": "web"})));
+    server.put_pod("demo", pod("front", &[("app", "web"), ("tier", "front")]));
+    server.put_pod("demo", pod("back", &[("app", "web"), ("tier", "back")]));
+    server.put_pod("demo", pod("canary", &[("app", "web"), ("canary", "yes")]));
+    server.put_pod("demo", pod("db", &[("app", "db")]));
+    server.put_pod("other", pod("elsewhere", &[("app", "web")]));
     let cases: [(&str, &[&str]); 9] = [
         ("app=web", &["back", "canary", "front"]),
         ("app==web", &["back", "canary", "front"]),
@@ -1189,4 +1186,101 @@ fn dropping_the_server_ends_open_watches_and_refuses_connections() {
     });
     assert_eq!(watched.ended, Ended::Cut);
     assert!(agent().get(format!("{url}{MEMHPAS}")).call().is_err());
+}
+
+// ---- agreement with the product and the fixtures ----
+
+#[test]
+fn answers_decode_into_the_product_wire_types() {
+    use memhpa::api::{Event, Lease, MemHpa, ObjectList, Pod, Scale, Status};
+    let server = FakeApiServer::start();
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    server.put_pod(
+        "demo",
+        kubesupport::objects::pod(
+            "web-1",
+            &[("app", "web")],
+            "Pending",
+            &[
+                ("app", Some("100Mi"), Some("50Mi")),
+                ("sidecar", None, None),
+            ],
+        ),
+    );
+    server.create_memhpa(memhpa("web", true));
+
+    let scale: Scale = serde_json::from_value(
+        get(&server, &Workload::Deployment.scale_path("demo", "web")).json(),
+    )
+    .expect("Scale decodes");
+    assert_eq!(scale.status.selector.as_deref(), Some("app=web"));
+    let pods: ObjectList<Pod> = serde_json::from_value(
+        get(
+            &server,
+            "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb",
+        )
+        .json(),
+    )
+    .expect("PodList decodes");
+    assert_eq!(pods.items.len(), 1);
+    assert_eq!(
+        pods.items[0].spec.containers[0].resources.limits["memory"],
+        "100Mi"
+    );
+    assert!(pods.items[0].spec.containers[1].resources.limits.is_empty());
+    let list: ObjectList<MemHpa> =
+        serde_json::from_value(get(&server, MEMHPAS).json()).expect("MemHpaList decodes");
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(
+        list.metadata.resource_version,
+        Some(server.resource_version().to_string())
+    );
+
+    let lease = json!({"metadata": {"name": "memhpa"}, "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}});
+    let created = send(
+        &server,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+        &lease,
+    );
+    let _: Lease = serde_json::from_value(created.json()).expect("Lease decodes");
+    let event =
+        json!({"metadata": {"generateName": "web."}, "reason": "SuccessfulRescale", "count": 1});
+    let created = send(&server, "POST", "/api/v1/namespaces/demo/events", &event);
+    let _: Event = serde_json::from_value(created.json()).expect("Event decodes");
+    let status: Status = serde_json::from_value(
+        get(&server, &Workload::Deployment.scale_path("demo", "nope")).json(),
+    )
+    .expect("Status decodes");
+    assert_eq!(
+        (status.code, status.reason.as_deref()),
+        (Some(404), Some("NotFound"))
+    );
+}
+
+#[test]
+fn every_kube_fixture_is_reproduced_by_a_test_here() {
+    let source = include_str!("fake_apiserver.rs");
+    let mut missing = Vec::new();
+    let entries = std::fs::read_dir(kubesupport::fixtures::dir()).expect("fixture directory");
+    for entry in entries {
+        let name = entry
+            .expect("fixture entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !source.contains(&format!("\"{name}\"")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fixtures no test compares with: {missing:?}"
+    );
+}
+
+#[test]
+fn the_server_handle_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<FakeApiServer>();
 }

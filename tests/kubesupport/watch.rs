@@ -106,9 +106,10 @@ pub fn open(shared: &Shared, watch: &WatchRequest) -> Opening {
             Opening::Expired(status::expired(rv, inner.compacted()))
         }
         Start::After(rv) => match inner.events_after(rv, watch.rtype.plural, namespace) {
+            // A version from the future: nothing up to it is sent.
             Ok(events) => Opening::Events(
                 events.into_iter().map(|e| (e.change, e.object)).collect(),
-                inner.rv(),
+                inner.rv().max(rv),
             ),
             Err(pruned) => Opening::Expired(status::expired(rv, pruned.oldest)),
         },
