@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use kubesupport::fixtures::load;
 use kubesupport::shape::same_shape;
-use kubesupport::{FakeApiServer, Workload, TOKEN};
+use kubesupport::{eventually, FakeApiServer, Workload, TOKEN};
 use serde_json::{json, Value};
 
 const MEMHPAS: &str = "/apis/memhpa.io/v1/memhpas";
@@ -461,10 +461,9 @@ fn cut_open_watches_ends_a_live_stream() {
     let server = FakeApiServer::start();
     let watched = std::thread::scope(|scope| {
         let handle = scope.spawn(|| watch(&server, MEMHPAS, "timeoutSeconds=20", 10));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.count("GET", "watch=true") == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(eventually(Duration::from_secs(10), || server
+            .count("GET", "watch=true")
+            > 0));
         server.cut_open_watches();
         handle.join().expect("watch thread")
     });
@@ -1111,6 +1110,71 @@ fn watch_cut_after_a_duration() {
 }
 
 #[test]
+fn injected_conflict_denial_and_not_found_are_worded_for_the_resource() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    let status_path = format!("{DEMO_MEMHPAS}/web/status");
+    server.fail_next("PUT", "/status", 1, 409);
+    let object = server.memhpa("demo", "web").expect("web");
+    let conflict = send(&server, "PUT", &status_path, &object);
+    assert_eq!(conflict.status, 409);
+    assert_eq!(
+        conflict.json(),
+        load("memhpa-status-put-stale-409.txt").json()
+    );
+    assert_eq!(send(&server, "PUT", &status_path, &object).status, 200);
+
+    server.fail_next("GET", "/scale", 1, 404);
+    let missing = get(&server, &Workload::Deployment.scale_path("demo", "web"));
+    assert_eq!(missing.status, 404);
+    assert_shape("scale-get-missing-404.txt", &missing.json(), &[]);
+    assert_eq!(
+        missing.json()["message"],
+        "deployments/scale.apps \"web\" not found"
+    );
+
+    server.fail_next("GET", MEMHPAS, 1, 403);
+    let denied = get(&server, MEMHPAS);
+    assert_eq!(denied.status, 403);
+    assert_shape("forbidden-403.txt", &denied.json(), &[]);
+}
+
+#[test]
+fn expire_next_watches_forces_410_whatever_the_version() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    let now = server.resource_version();
+    server.expire_next_watches(1);
+    let expired = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={now}&timeoutSeconds=5"),
+        10,
+    );
+    assert_eq!((expired.status, expired.ended), (200, Ended::Clean));
+    assert_eq!(expired.types(), ["ERROR"]);
+    assert_eq!(expired.events[0]["object"]["code"], 410);
+    let captured = load("memhpa-watch-expired-410.txt").json();
+    assert_eq!(same_shape(&captured, &expired.events[0], &[]), Ok(()));
+
+    server.set_expired_as_http_410(true);
+    server.expire_next_watches(1);
+    let answer = get(
+        &server,
+        &format!("{MEMHPAS}?watch=true&resourceVersion={now}"),
+    );
+    assert_eq!(answer.status, 410);
+    let normal = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={now}&timeoutSeconds=1"),
+        10,
+    );
+    assert!(normal.events.is_empty(), "{:?}", normal.types());
+}
+
+#[test]
 fn injected_failure_on_the_watch_path() {
     let server = FakeApiServer::start();
     server.fail_next("GET", "watch=true", 1, 500);
@@ -1177,10 +1241,9 @@ fn dropping_the_server_ends_open_watches_and_refuses_connections() {
     let url = server.url();
     let watched = std::thread::scope(|scope| {
         let handle = scope.spawn(|| watch(&server, MEMHPAS, "timeoutSeconds=60", 10));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.count("GET", "watch=true") == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(eventually(Duration::from_secs(10), || server
+            .count("GET", "watch=true")
+            > 0));
         server.shutdown();
         handle.join().expect("watch thread")
     });

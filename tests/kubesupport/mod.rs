@@ -32,8 +32,10 @@
 //! - Watch settings: `set_bookmark_interval` (default 1 s),
 //!   `set_expired_as_http_410`.
 //! - Faults (bounded; see [`faults`]): `fail_next`, `throttle_next`,
-//!   `delay`, `cut_watches_after_events`, `cut_watches_after`,
-//!   `cut_next_watches`, `cut_open_watches`, `clear_faults`.
+//!   `delay`, `forbid`, `cut_watches_after_events`, `cut_watches_after`,
+//!   `cut_next_watches`, `cut_open_watches`, `expire_next_watches`,
+//!   `clear_faults`.
+//! - Waiting: [`eventually`] polls a condition up to a deadline.
 //! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]).
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
 //!   fake's answers with the captured ones.
@@ -67,6 +69,7 @@ mod server;
 pub mod shape;
 mod status;
 mod store;
+mod wait;
 mod watch;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -77,6 +80,7 @@ use std::thread::JoinHandle;
 pub use controls::TOKEN;
 pub use objects::Workload;
 pub use record::Recorded;
+pub use wait::eventually;
 
 use server::Shared;
 
