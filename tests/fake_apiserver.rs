@@ -595,7 +595,7 @@ fn spec_merge_patch_bumps_generation_status_patch_does_not() {
 }
 
 #[test]
-fn stale_status_put_conflicts_and_unversioned_put_does_not() {
+fn stale_status_put_conflicts_and_unversioned_put_is_refused() {
     let server = FakeApiServer::start();
     server.create_memhpa(memhpa("web", false));
     let stale = server.memhpa("demo", "web").expect("web");
@@ -617,15 +617,55 @@ fn stale_status_put_conflicts_and_unversioned_put_does_not() {
         3
     );
 
+    // A custom resource takes no PUT without a version (real servers: 422).
     second["metadata"]
         .as_object_mut()
         .expect("metadata")
         .remove("resourceVersion");
-    assert_eq!(send(&server, "PUT", &path, &second).status, 200);
+    let blind = send(&server, "PUT", &path, &second);
+    assert_eq!(blind.status, 422, "{}", blind.body);
+    assert_eq!(
+        blind.json()["message"],
+        "memhpas.memhpa.io \"web\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
     assert_eq!(
         server.memhpa("demo", "web").expect("web")["status"]["desiredReplicas"],
-        4
+        3
     );
+}
+
+#[test]
+fn put_without_version_overwrites_only_where_allowed() {
+    let server = FakeApiServer::start();
+    let events = "/api/v1/namespaces/demo/events";
+    let event = json!({"metadata": {"name": "e"}, "reason": "A", "count": 1});
+    assert_eq!(send(&server, "POST", events, &event).status, 201);
+    server.create_memhpa(memhpa("web", false));
+    let bumped = json!({"metadata": {"name": "e"}, "reason": "A", "count": 2});
+    let put = send(&server, "PUT", &format!("{events}/e"), &bumped);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(server.events("demo")[0]["count"], 2);
+
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases";
+    let lease = json!({"metadata": {"name": "memhpa"}, "spec": {"holderIdentity": "a"}});
+    assert_eq!(send(&server, "POST", leases, &lease).status, 201);
+    let taken = json!({"metadata": {"name": "memhpa"}, "spec": {"holderIdentity": "b"}});
+    assert_eq!(
+        send(&server, "PUT", &format!("{leases}/memhpa"), &taken).status,
+        422
+    );
+    assert_eq!(
+        server.lease("kube-system", "memhpa").expect("lease")["spec"]["holderIdentity"],
+        "a"
+    );
+
+    let patch = send(
+        &server,
+        "PATCH",
+        &format!("{DEMO_MEMHPAS}/web"),
+        &json!({"spec": {"maxReplicas": 4}}),
+    );
+    assert_eq!(patch.status, 200, "{}", patch.body);
 }
 
 #[test]
@@ -1346,4 +1386,29 @@ fn every_kube_fixture_is_reproduced_by_a_test_here() {
 fn the_server_handle_can_be_shared_across_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<FakeApiServer>();
+}
+
+#[test]
+fn watch_from_a_future_version_skips_changes_up_to_it() {
+    let server = FakeApiServer::start();
+    let future = server.resource_version() + 2;
+    let watched = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            watch(
+                &server,
+                MEMHPAS,
+                &format!("resourceVersion={future}&timeoutSeconds=3"),
+                1,
+            )
+        });
+        assert!(eventually(Duration::from_secs(10), || server
+            .count("GET", "watch=true")
+            > 0));
+        for name in ["a", "b", "c"] {
+            server.create_memhpa(memhpa(name, false));
+        }
+        handle.join().expect("watch thread")
+    });
+    assert_eq!(watched.types(), ["ADDED"]);
+    assert_eq!(watched.events[0]["object"]["metadata"]["name"], "c");
 }

@@ -232,7 +232,8 @@ impl Stream<'_> {
             )
         });
         let events: Vec<Logged> = events.ok()?;
-        self.cursor = rv;
+        // Never back: a watch from a future version stays there.
+        self.cursor = self.cursor.max(rv);
         Some(events.into_iter().map(|e| (e.change, e.object)).collect())
     }
 }
