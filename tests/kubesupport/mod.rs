@@ -11,13 +11,22 @@
 //! | coordination.k8s.io/v1 leases | get, create, PUT |
 //!
 //! Semantics, with the API-conventions sections they follow in the modules:
-//! one global resourceVersion bumped on every write ([`store`]); 409 on a
-//! stale `metadata.resourceVersion`, none without one ([`handlers`]); status
-//! and spec writes kept apart, generation bumped on spec changes only;
-//! watches replaying from a version, with BOOKMARKs and 410 after
-//! [`FakeApiServer::compact`] ([`watch`]); label selectors ([`selector`]).
+//! - one global resourceVersion, bumped on every real write; a write that
+//!   changes nothing keeps it and emits no event (`store`);
+//! - 409 Conflict on a stale `metadata.resourceVersion`; a PUT without one
+//!   overwrites events, workloads and pods, but memhpas and leases answer
+//!   422 "must be specified for an update", as the real server (`handlers`);
+//! - the main resource ignores `status`, `/status` ignores everything else,
+//!   `metadata.generation` moves on spec changes only;
+//! - watches: absent or `"0"` resourceVersion starts with synthetic ADDED
+//!   events of the current objects (the real server's semantics, not "from
+//!   now"); `resourceVersion=R` replays the log after R, then streams live;
+//!   BOOKMARKs with `allowWatchBookmarks`; 410 Expired after
+//!   [`FakeApiServer::compact`] (`watch`);
+//! - `/scale` sets the workload's spec.replicas *and* status.replicas at once
+//!   (no workload controller; the real status lags, fixture scale-put).
 //! Every request needs `Authorization: Bearer <token>` (initially [`TOKEN`]).
-//!
+
 //! Test-facing API, all on `&FakeApiServer` (it is `Sync`; share it with `&`
 //! or an `Arc`). Dropping it stops the server; connection threads end within
 //! a fraction of a second.
@@ -28,7 +37,8 @@
 //!   `put_workload`/`put_deployment`, `workload`, `scale_replicas`,
 //!   `delete_workload`, `put_pod`, `delete_pod`, `create_memhpa`,
 //!   `update_memhpa_spec`, `delete_memhpa`, `memhpa`, `memhpas`, `events`,
-//!   `put_lease`, `lease`, `resource_version`, `compact` (see [`objects`]).
+//!   `put_lease`, `lease`, `resource_version`, `compact`, and the
+//!   `objects::pod(..)` builder (see [`objects`]).
 //! - Watch settings: `set_bookmark_interval` (default 1 s),
 //!   `set_expired_as_http_410`.
 //! - Faults (bounded; see [`faults`]): `fail_next`, `throttle_next`,
@@ -43,9 +53,10 @@
 //! Lists and watches take `labelSelector` ([`selector`]) and `fieldSelector`
 //! (any dotted path with `=`, `==`, `!=`).
 //!
-//! Not implemented: `limit`/`continue` paging (one page), strategic-merge and JSON patches (415), schema defaulting,
-//! `managedFields`, finalizers and graceful deletion, and watch filtering by
-//! selector *transitions* (an event is sent when its object matches).
+//! Not implemented: `limit`/`continue` paging (one page), strategic-merge
+//! and JSON patches (415), schema defaulting, `managedFields`, finalizers
+//! and graceful deletion, and watch filtering by selector *transitions* (an
+//! event is sent when its object matches).
 //!
 //! Each test file uses a different part of this module.
 #![allow(dead_code, unused_imports)]
