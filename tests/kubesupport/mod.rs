@@ -25,8 +25,9 @@
 //!   [`FakeApiServer::compact`] (`watch`);
 //! - `/scale` sets the workload's spec.replicas *and* status.replicas at once
 //!   (no workload controller; the real status lags, fixture scale-put).
+//!
 //! Every request needs `Authorization: Bearer <token>` (initially [`TOKEN`]).
-
+//!
 //! Test-facing API, all on `&FakeApiServer` (it is `Sync`; share it with `&`
 //! or an `Arc`). Dropping it stops the server; connection threads end within
 //! a fraction of a second.
