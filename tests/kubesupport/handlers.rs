@@ -5,18 +5,19 @@
 //! API conventions, "Spec and Status": PUT and POST on the main resource
 //! ignore `status`; `/status` takes only `status`. "Concurrency Control and
 //! Consistency": an update carrying `metadata.resourceVersion` succeeds only
-//! if it is the stored one (else 409 Conflict); one without it is
-//! unconditional.
+//! if it is the stored one (else 409 Conflict). A PUT without one overwrites
+//! only where the resource allows that (events, workloads, pods); memhpas
+//! and leases answer 422, as the real server does.
 
 use serde_json::{json, Value};
 
+use super::filter::Filter;
 use super::http::Request;
 use super::merge::merge_patch;
 use super::record::is_true;
 use super::routes::{ResourceType, Route, PODS};
 use super::scale;
 use super::schema::validate;
-use super::selector;
 use super::status::{self, Failure};
 use super::store::{meta_mut, meta_str, Inner, Store};
 use super::watch::{self, WatchRequest};
@@ -177,31 +178,26 @@ fn check_precondition(
     }
 }
 
+/// A PUT must carry a resourceVersion unless the resource allows blind
+/// overwrites. (A merge patch never needs one: the server patches the
+/// stored object, version included.)
+fn check_version_given(rtype: &ResourceType, name: &str, given: &Value) -> Result<(), Failure> {
+    let given = meta_str(given, "resourceVersion").is_some_and(|rv| !rv.is_empty());
+    if given || rtype.unconditional_update {
+        Ok(())
+    } else {
+        Err(status::version_required(rtype, name))
+    }
+}
+
 fn list(store: &Store, route: &Route, request: &Request) -> Result<(u16, Value), Failure> {
     let rtype = route.rtype;
-    let selector = request.param("labelSelector").unwrap_or_default();
-    let selector = selector::parse(&selector)
-        .map_err(|err| status::bad_request(format!("unable to parse requirement: {err}")))?;
-    if request
-        .param("fieldSelector")
-        .is_some_and(|f| !f.is_empty())
-    {
-        return Err(status::bad_request(
-            "the fake API server does not implement fieldSelector".into(),
-        ));
-    }
+    let filter = Filter::of(request)?;
     let (items, rv) = store.read(|inner| {
         let items: Vec<Value> = inner
             .list(rtype, route.namespace.as_deref())
             .into_iter()
-            .filter(|object| {
-                selector.matches(
-                    object
-                        .get("metadata")
-                        .and_then(|m| m.get("labels"))
-                        .and_then(Value::as_object),
-                )
-            })
+            .filter(|object| filter.matches(object))
             .map(|object| list_item(rtype, object))
             .collect();
         (items, inner.rv().to_string())
@@ -333,6 +329,7 @@ fn update(
             .get(rtype, ns, name)
             .cloned()
             .ok_or_else(|| status::not_found(rtype, None, name))?;
+        check_version_given(rtype, name, &object)?;
         check_precondition(rtype, name, &object, &current)?;
         write(
             inner,

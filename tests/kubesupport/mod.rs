@@ -11,42 +11,61 @@
 //! | coordination.k8s.io/v1 leases | get, create, PUT |
 //!
 //! Semantics, with the API-conventions sections they follow in the modules:
-//! one global resourceVersion bumped on every write ([`store`]); 409 on a
-//! stale `metadata.resourceVersion`, none without one ([`handlers`]); status
-//! and spec writes kept apart, generation bumped on spec changes only;
-//! watches replaying from a version, with BOOKMARKs and 410 after
-//! [`FakeApiServer::compact`] ([`watch`]); label selectors ([`selector`]).
+//! - one global resourceVersion, bumped on every real write; a write that
+//!   changes nothing keeps it and emits no event (`store`);
+//! - 409 Conflict on a stale `metadata.resourceVersion`; a PUT without one
+//!   overwrites events, workloads and pods, but memhpas and leases answer
+//!   422 "must be specified for an update", as the real server (`handlers`);
+//! - the main resource ignores `status`, `/status` ignores everything else,
+//!   `metadata.generation` moves on spec changes only;
+//! - watches: absent or `"0"` resourceVersion starts with synthetic ADDED
+//!   events of the current objects (the real server's semantics, not "from
+//!   now"); `resourceVersion=R` replays the log after R, then streams live;
+//!   BOOKMARKs with `allowWatchBookmarks`; 410 Expired after
+//!   [`FakeApiServer::compact`] (`watch`);
+//! - `/scale` sets the workload's spec.replicas *and* status.replicas at once
+//!   (no workload controller; the real status lags, fixture scale-put).
+//!
 //! Every request needs `Authorization: Bearer <token>` (initially [`TOKEN`]).
 //!
 //! Test-facing API, all on `&FakeApiServer` (it is `Sync`; share it with `&`
 //! or an `Arc`). Dropping it stops the server; connection threads end within
 //! a fraction of a second.
-//! - Lifecycle: [`FakeApiServer::start`], [`FakeApiServer::url`].
+//! - Lifecycle: [`FakeApiServer::start`], [`FakeApiServer::url`],
+//!   [`FakeApiServer::shutdown`] (also on drop), `connections_accepted`.
 //! - Auth: [`FakeApiServer::set_tokens`]; [`FakeApiServer::forbid`] for 403.
 //! - Objects, bypassing HTTP (writes bump the version and reach watches):
 //!   `put_workload`/`put_deployment`, `workload`, `scale_replicas`,
 //!   `delete_workload`, `put_pod`, `delete_pod`, `create_memhpa`,
 //!   `update_memhpa_spec`, `delete_memhpa`, `memhpa`, `memhpas`, `events`,
-//!   `put_lease`, `lease`, `resource_version`, `compact` (see [`objects`]).
+//!   `put_lease`, `lease`, `resource_version`, `compact`, and the
+//!   `objects::pod(..)` builder (see [`objects`]).
 //! - Watch settings: `set_bookmark_interval` (default 1 s),
 //!   `set_expired_as_http_410`.
 //! - Faults (bounded; see [`faults`]): `fail_next`, `throttle_next`,
-//!   `delay`, `cut_watches_after_events`, `cut_watches_after`,
-//!   `cut_next_watches`, `cut_open_watches`, `clear_faults`.
+//!   `delay`, `forbid`, `cut_watches_after_events`, `cut_watches_after`,
+//!   `cut_next_watches`, `cut_open_watches`, `expire_next_watches`,
+//!   `clear_faults`.
+//! - Waiting: [`eventually`] polls a condition up to a deadline.
 //! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]).
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
 //!   fake's answers with the captured ones.
 //!
-//! Not implemented: `limit`/`continue` paging (one page), `fieldSelector`
-//! (400), strategic-merge and JSON patches (415), schema defaulting,
-//! `managedFields`, finalizers and graceful deletion, and watch filtering by
-//! selector *transitions* (an event is sent when its object matches).
+//! Lists and watches take `labelSelector` ([`selector`]) and `fieldSelector`
+//! (any dotted path with `=`, `==`, `!=`).
+//!
+//! Not implemented: `limit`/`continue` paging (one page), strategic-merge
+//! and JSON patches (415), schema defaulting, `managedFields`, finalizers
+//! and graceful deletion, and watch filtering by selector *transitions* (an
+//! event is sent when its object matches).
 //!
 //! Each test file uses a different part of this module.
 #![allow(dead_code, unused_imports)]
 
 mod controls;
 pub mod faults;
+mod fields;
+mod filter;
 pub mod fixtures;
 mod handlers;
 mod http;
@@ -62,16 +81,18 @@ mod server;
 pub mod shape;
 mod status;
 mod store;
+mod wait;
 mod watch;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use controls::TOKEN;
 pub use objects::Workload;
 pub use record::Recorded;
+pub use wait::eventually;
 
 use server::Shared;
 
@@ -79,7 +100,7 @@ use server::Shared;
 pub struct FakeApiServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    accept: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FakeApiServer {
@@ -92,7 +113,7 @@ impl FakeApiServer {
         FakeApiServer {
             addr,
             shared,
-            accept: Some(accept),
+            accept: Mutex::new(Some(accept)),
         }
     }
 
@@ -137,13 +158,26 @@ impl FakeApiServer {
     }
 }
 
-impl Drop for FakeApiServer {
-    fn drop(&mut self) {
+impl FakeApiServer {
+    /// Stops serving, as dropping does: no new connections, open watches
+    /// dropped, idle connections closed within a fraction of a second.
+    pub fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.addr);
-        if let Some(accept) = self.accept.take() {
+        let accept = self
+            .accept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(accept) = accept {
             let _ = accept.join();
         }
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
