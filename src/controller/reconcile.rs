@@ -108,6 +108,9 @@ pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Ve
 }
 
 /// The spec, the Scale and the pods, or the failed decision that says why not.
+// The failed Decision is built once per MemHpa and moved straight into act():
+// boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepared<'a>, Decision> {
     let hpa = &item.hpa;
     let known = hpa
