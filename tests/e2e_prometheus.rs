@@ -16,6 +16,7 @@ mod kubesupport;
 #[path = "promsupport/mod.rs"]
 mod promsupport;
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -183,8 +184,12 @@ fn scales_up_then_down_only_after_the_stabilization_window() {
         .map(|e| e.2)
         .collect();
     assert!(
-        rescales.iter().any(|m| m.starts_with("New size: 4; reason:"))
-            && rescales.iter().any(|m| m.starts_with("New size: 2; reason:")),
+        rescales
+            .iter()
+            .any(|m| m.starts_with("New size: 4; reason:"))
+            && rescales
+                .iter()
+                .any(|m| m.starts_with("New size: 2; reason:")),
         "SuccessfulRescale events: {rescales:?}"
     );
 }
@@ -317,14 +322,12 @@ struct Counts {
 /// Waits for a tick to show in the reconcile counter, then for its work to
 /// be over (a few milliseconds of a 1 s resync), and reads the counts.
 fn counts_between_ticks(
-    memhpa: &mut Memhpa,
+    addr: SocketAddr,
     proxy: &CountingProxy,
     ctx: impl Fn() -> String,
 ) -> Counts {
-    let addr = memhpa.metrics_addr();
-    let reconciles = |addr| {
-        scrape::metrics(addr).map(|t| family_sum(&t, "memhpa_reconciles_total"))
-    };
+    let reconciles =
+        |addr| scrape::metrics(addr).map(|t| family_sum(&t, "memhpa_reconciles_total"));
     let before = reconciles(addr);
     poll_until(
         Duration::from_secs(10),
@@ -348,7 +351,11 @@ fn one_prometheus_query_per_namespace_per_tick() {
     let proxy = CountingProxy::start(shared.prometheus.addr());
     let fake = FakeApiServer::start();
     // Three MemHpas in two namespaces, seven pods, all at the target.
-    let targets = [("batch-a", "alpha", 2), ("batch-a", "beta", 2), ("batch-b", "gamma", 3)];
+    let targets = [
+        ("batch-a", "alpha", 2),
+        ("batch-a", "beta", 2),
+        ("batch-b", "gamma", 3),
+    ];
     for (ns, app, pods) in targets {
         deployment_with_pods(&fake, ns, app, pods);
         set_pods(&shared.exporter, ns, app, pods, 50.0);
@@ -362,11 +369,12 @@ fn one_prometheus_query_per_namespace_per_tick() {
         ));
     }
     let mut memhpa = start_memhpa(&fake, &proxy.url(), Some(UNSMOOTHED_QUERY));
+    let addr = memhpa.metrics_addr();
     let ctx = || {
         format!(
             "proxied queries: {}\n{}",
             proxy.count("/api/v1/query"),
-            fake_tail(&fake, 25)
+            context(&fake, &memhpa, &shared.prometheus)
         )
     };
     // Quiet once every MemHpa has its first status: from then on nothing
@@ -382,10 +390,10 @@ fn one_prometheus_query_per_namespace_per_tick() {
         },
         ctx,
     );
-    let first = counts_between_ticks(&mut memhpa, &proxy, ctx);
+    let first = counts_between_ticks(addr, &proxy, ctx);
     let writes_before = fake.requests().iter().filter(|r| r.method != "GET").count();
     std::thread::sleep(Duration::from_secs(6));
-    let last = counts_between_ticks(&mut memhpa, &proxy, ctx);
+    let last = counts_between_ticks(addr, &proxy, ctx);
     let writes_after = fake.requests().iter().filter(|r| r.method != "GET").count();
 
     let memhpas = targets.len() as f64;
@@ -394,11 +402,15 @@ fn one_prometheus_query_per_namespace_per_tick() {
     let counted = last.queries - first.queries;
     println!("{ticks} ticks: {proxied} queries at the proxy, {counted} counted by memhpa");
     assert_eq!(
-        writes_after, writes_before,
+        writes_after,
+        writes_before,
         "the window was not quiet\n{}",
         fake_tail(&fake, 25)
     );
-    assert!(ticks >= 4.0, "too few ticks in the window: {first:?} -> {last:?}");
+    assert!(
+        ticks >= 4.0,
+        "too few ticks in the window: {first:?} -> {last:?}"
+    );
     // Two namespaces: two queries a tick, give or take the tick at an edge.
     assert!(
         (proxied - 2.0 * ticks).abs() <= 2.0,

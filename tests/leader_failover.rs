@@ -41,7 +41,7 @@ const TAKEOVER_AFTER_KILL: Duration = Duration::from_secs(20);
 
 /// How long the fake takes over each MemHpa status write in the SIGTERM
 /// test: well inside the 2 s a shutdown gives in-flight reconciles.
-const STATUS_DELAY: Duration = Duration::from_millis(1200);
+const STATUS_DELAY: Duration = Duration::from_millis(800);
 
 /// One candidate: the process and the relay that tells its requests apart.
 struct Candidate {
@@ -196,6 +196,8 @@ fn only_the_leader_writes_and_a_sigkilled_leader_is_replaced_within_20s() {
         || ctx(&leader, &follower),
     );
 
+    // The fake first: a write in flight shows at the relay before it does.
+    let fake_writes = fake_controller_writes(&fake);
     let leader_writes = leader.tap.controller_writes();
     assert!(
         leader_writes
@@ -220,7 +222,12 @@ fn only_the_leader_writes_and_a_sigkilled_leader_is_replaced_within_20s() {
         ctx(&leader, &follower)
     );
     // Every write the fake answered came through the leader's relay.
-    assert_eq!(fake_controller_writes(&fake), leader_writes.len());
+    assert_eq!(
+        fake_writes,
+        leader_writes.len(),
+        "the fake answered writes the leader did not send\n{}",
+        ctx(&leader, &follower)
+    );
     assert!(
         follower
             .tap
