@@ -65,7 +65,7 @@ pub struct Memhpa {
 
 impl Memhpa {
     /// Starts the binary with `-apiserver`, `-token-file`, `-prom-url`,
-    /// `-metrics-addr 127.0.0.1:0` and `launch.flags`, logging at info.
+    /// `-metrics-addr 127.0.0.1:FREE` and `launch.flags`, logging at info.
     pub fn start(launch: Launch) -> Memhpa {
         let dir = std::env::temp_dir().join(format!(
             "memhpa-e2e-{}-{}-{}",
