@@ -89,8 +89,11 @@ pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
             leadership.set(leading);
             leader_metrics.set_leader(leading);
         });
+        // A client of its own: the controller shuts its client down on the
+        // way out (to end the blocked watch read), and a clone would share
+        // that agent and refuse the release that must come after.
         let leases = Arc::new(KubeLeases {
-            client: client.clone(),
+            client: kube_client(&config, apiserver, Arc::clone(&metrics))?,
             namespace: election.namespace.clone(),
             name: election.name.clone(),
         });

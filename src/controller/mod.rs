@@ -150,22 +150,31 @@ impl Controller {
             }
         }
         stop.stop();
-        client.shutdown();
         // Dropping the dispatcher closes the job queue: idle workers exit.
         drop(dispatcher);
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
-        let mut threads = workers;
-        threads.push(watcher);
-        threads.push(ticker);
-        for t in threads {
-            while !t.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(20));
-            }
-            if t.is_finished() {
-                let _ = t.join();
-            }
-        }
+        // In-flight reconciles get their drain time with a working client;
+        // only then is it shut down, which abandons any still running and
+        // ends the watch thread's blocked read.
+        join_until(workers, Instant::now() + DRAIN_TIMEOUT);
+        client.shutdown();
+        join_until(vec![watcher, ticker], Instant::now() + STOP_JOIN_TIMEOUT);
         Ok(())
+    }
+}
+
+/// How long the watch and tick threads get to end once the client is shut down.
+const STOP_JOIN_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Joins the threads that finish by `deadline`; the others are left to end on
+/// their own.
+fn join_until(threads: Vec<JoinHandle<()>>, deadline: Instant) {
+    for t in threads {
+        while !t.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        }
     }
 }
 
