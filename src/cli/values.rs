@@ -159,23 +159,38 @@ pub fn http_url(text: &str) -> Result<String, String> {
     if authority.contains('@') {
         return Err("credentials are not allowed in the URL; use a token file".to_string());
     }
-    host_port(authority, true).map_err(|why| format!("{why}; {EXPECTED}"))?;
+    host_port(authority, true, port).map_err(|why| format!("{why}; {EXPECTED}"))?;
     Ok(text.trim_end_matches('/').to_string())
 }
 
 /// A listen address as Go's `net.Listen` takes it: `[HOST]:PORT`, an IPv6 host
 /// in brackets (`:8080`, `0.0.0.0:8080`, `[::1]:8080`).
 pub fn listen_addr(text: &str) -> Result<String, String> {
-    const EXPECTED: &str = "expected [HOST]:PORT such as :8080 or 127.0.0.1:8080";
+    const EXPECTED: &str =
+        "expected [HOST]:PORT such as :8080 or 127.0.0.1:8080 (port 0: any free port)";
     if !text.contains(':') {
         return Err(format!("the port is missing; {EXPECTED}"));
     }
-    host_port(text, false).map_err(|why| format!("{why}; {EXPECTED}"))?;
+    host_port(text, false, listen_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
     Ok(text.to_string())
 }
 
-/// Checks `host[:port]` (`need_host`) or `[host]:port`.
-fn host_port(text: &str, need_host: bool) -> Result<(), String> {
+/// A port to listen on: 0 asks the kernel for a free one (the bound address is
+/// logged at start), which tests and ad-hoc runs want.
+fn listen_port(text: &str) -> Result<u16, String> {
+    if text == "0" {
+        Ok(0)
+    } else {
+        port(text)
+    }
+}
+
+/// Checks `host[:port]` (`need_host`) or `[host]:port`, the port with `check`.
+fn host_port(
+    text: &str,
+    need_host: bool,
+    check: fn(&str) -> Result<u16, String>,
+) -> Result<(), String> {
     let (host, port_text) = if let Some(after_bracket) = text.strip_prefix('[') {
         let (inside, after) = after_bracket
             .split_once(']')
@@ -209,7 +224,7 @@ fn host_port(text: &str, need_host: bool) -> Result<(), String> {
         return Err(format!("the host {host:?} is not a name or an address"));
     }
     match port_text {
-        Some(p) => port(p).map(|_| ()),
+        Some(p) => check(p).map(|_| ()),
         None if need_host => Ok(()),
         None => Err("the port is missing".to_string()),
     }
@@ -497,6 +512,11 @@ mod test {
     #[test]
     fn listen_ipv6() {
         assert!(listen_addr("[::]:9100").is_ok());
+    }
+
+    #[test]
+    fn listen_any_free_port() {
+        assert_eq!(listen_addr("127.0.0.1:0"), Ok("127.0.0.1:0".to_string()));
     }
 
     #[test]
