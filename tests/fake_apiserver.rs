@@ -1044,3 +1044,149 @@ fn unknown_paths_are_404_status() {
     assert_eq!(answer.status, 404);
     assert_eq!(answer.json()["kind"], "Status");
 }
+
+#[test]
+fn lists_and_watches_take_field_selectors() {
+    let server = FakeApiServer::start();
+    let events = "/api/v1/namespaces/demo/events";
+    for (name, involved) in [("a.1", "a"), ("b.1", "b")] {
+        let event = json!({
+            "metadata": {"name": name},
+            "involvedObject": {"kind": "MemHpa", "name": involved},
+            "reason": "SuccessfulRescale",
+        });
+        assert_eq!(send(&server, "POST", events, &event).status, 201);
+    }
+    let listed = get(
+        &server,
+        &format!("{events}?fieldSelector=involvedObject.name%3Db"),
+    )
+    .json();
+    let names: Vec<&Value> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| &e["metadata"]["name"])
+        .collect();
+    assert_eq!(names, [&json!("b.1")]);
+    let watched = watch(
+        &server,
+        events,
+        "fieldSelector=involvedObject.name%3Da&timeoutSeconds=1",
+        10,
+    );
+    assert_eq!(watched.types(), ["ADDED"]);
+    assert_eq!(watched.events[0]["object"]["metadata"]["name"], "a.1");
+    assert_eq!(
+        get(&server, &format!("{events}?fieldSelector=nonsense")).status,
+        400
+    );
+}
+
+#[test]
+fn watch_with_label_selector_skips_other_objects() {
+    let server = FakeApiServer::start();
+    let mut labelled = memhpa("labelled", false);
+    labelled["metadata"]["labels"] = json!({"team": "a"});
+    server.create_memhpa(labelled);
+    server.create_memhpa(memhpa("plain", false));
+    let watched = watch(
+        &server,
+        MEMHPAS,
+        "labelSelector=team%3Da&timeoutSeconds=1",
+        10,
+    );
+    assert_eq!(watched.types(), ["ADDED"]);
+    assert_eq!(watched.events[0]["object"]["metadata"]["name"], "labelled");
+}
+
+#[test]
+fn watch_cut_after_a_duration() {
+    let server = FakeApiServer::start();
+    server.cut_watches_after(Some(Duration::from_millis(200)));
+    let watched = watch(&server, MEMHPAS, "timeoutSeconds=20", 10);
+    assert_eq!(watched.ended, Ended::Cut);
+    server.cut_watches_after(None);
+    assert_eq!(
+        watch(&server, MEMHPAS, "timeoutSeconds=1", 10).ended,
+        Ended::Clean
+    );
+}
+
+#[test]
+fn injected_failure_on_the_watch_path() {
+    let server = FakeApiServer::start();
+    server.fail_next("GET", "watch=true", 1, 500);
+    let failed = get(&server, &format!("{MEMHPAS}?watch=true&timeoutSeconds=1"));
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.json()["reason"], "InternalError");
+    assert_eq!(watch(&server, MEMHPAS, "timeoutSeconds=1", 10).status, 200);
+}
+
+// ---- raw HTTP: hostile input, chunked requests, shutdown ----
+
+/// Sends `raw` on a fresh connection and returns everything the fake answers
+/// until it closes (or 10 s pass).
+fn raw_exchange(server: &FakeApiServer, raw: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = server.url().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the fake");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    stream.write_all(raw).expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn garbage_request_gets_400_and_the_connection_closes() {
+    let server = FakeApiServer::start();
+    let answer = raw_exchange(&server, b"NONSENSE\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}
+
+#[test]
+fn oversized_body_gets_413_without_being_read() {
+    let server = FakeApiServer::start();
+    let head = format!(
+        "POST {DEMO_MEMHPAS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        64 * 1024 * 1024
+    );
+    let answer = raw_exchange(&server, head.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(server.memhpas().is_empty());
+}
+
+#[test]
+fn chunked_request_body_is_accepted() {
+    let server = FakeApiServer::start();
+    let body = memhpa("chunked", false).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let raw = format!(
+        "POST {DEMO_MEMHPAS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{first}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
+        first.len(),
+        rest.len()
+    );
+    let answer = raw_exchange(&server, raw.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+    assert!(server.memhpa("demo", "chunked").is_some());
+}
+
+#[test]
+fn dropping_the_server_ends_open_watches_and_refuses_connections() {
+    let server = FakeApiServer::start();
+    let url = server.url();
+    let watched = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| watch(&server, MEMHPAS, "timeoutSeconds=60", 10));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.count("GET", "watch=true") == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.shutdown();
+        handle.join().expect("watch thread")
+    });
+    assert_eq!(watched.ended, Ended::Cut);
+    assert!(agent().get(format!("{url}{MEMHPAS}")).call().is_err());
+}

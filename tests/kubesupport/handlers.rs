@@ -10,13 +10,13 @@
 
 use serde_json::{json, Value};
 
+use super::filter::Filter;
 use super::http::Request;
 use super::merge::merge_patch;
 use super::record::is_true;
 use super::routes::{ResourceType, Route, PODS};
 use super::scale;
 use super::schema::validate;
-use super::selector;
 use super::status::{self, Failure};
 use super::store::{meta_mut, meta_str, Inner, Store};
 use super::watch::{self, WatchRequest};
@@ -179,29 +179,12 @@ fn check_precondition(
 
 fn list(store: &Store, route: &Route, request: &Request) -> Result<(u16, Value), Failure> {
     let rtype = route.rtype;
-    let selector = request.param("labelSelector").unwrap_or_default();
-    let selector = selector::parse(&selector)
-        .map_err(|err| status::bad_request(format!("unable to parse requirement: {err}")))?;
-    if request
-        .param("fieldSelector")
-        .is_some_and(|f| !f.is_empty())
-    {
-        return Err(status::bad_request(
-            "the fake API server does not implement fieldSelector".into(),
-        ));
-    }
+    let filter = Filter::of(request)?;
     let (items, rv) = store.read(|inner| {
         let items: Vec<Value> = inner
             .list(rtype, route.namespace.as_deref())
             .into_iter()
-            .filter(|object| {
-                selector.matches(
-                    object
-                        .get("metadata")
-                        .and_then(|m| m.get("labels"))
-                        .and_then(Value::as_object),
-                )
-            })
+            .filter(|object| filter.matches(object))
             .map(|object| list_item(rtype, object))
             .collect();
         (items, inner.rv().to_string())

@@ -21,7 +21,8 @@
 //! Test-facing API, all on `&FakeApiServer` (it is `Sync`; share it with `&`
 //! or an `Arc`). Dropping it stops the server; connection threads end within
 //! a fraction of a second.
-//! - Lifecycle: [`FakeApiServer::start`], [`FakeApiServer::url`].
+//! - Lifecycle: [`FakeApiServer::start`], [`FakeApiServer::url`],
+//!   [`FakeApiServer::shutdown`] (also on drop), `connections_accepted`.
 //! - Auth: [`FakeApiServer::set_tokens`]; [`FakeApiServer::forbid`] for 403.
 //! - Objects, bypassing HTTP (writes bump the version and reach watches):
 //!   `put_workload`/`put_deployment`, `workload`, `scale_replicas`,
@@ -37,8 +38,10 @@
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
 //!   fake's answers with the captured ones.
 //!
-//! Not implemented: `limit`/`continue` paging (one page), `fieldSelector`
-//! (400), strategic-merge and JSON patches (415), schema defaulting,
+//! Lists and watches take `labelSelector` ([`selector`]) and `fieldSelector`
+//! (any dotted path with `=`, `==`, `!=`).
+//!
+//! Not implemented: `limit`/`continue` paging (one page), strategic-merge and JSON patches (415), schema defaulting,
 //! `managedFields`, finalizers and graceful deletion, and watch filtering by
 //! selector *transitions* (an event is sent when its object matches).
 //!
@@ -47,6 +50,8 @@
 
 mod controls;
 pub mod faults;
+mod fields;
+mod filter;
 pub mod fixtures;
 mod handlers;
 mod http;
@@ -66,7 +71,7 @@ mod watch;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use controls::TOKEN;
@@ -79,7 +84,7 @@ use server::Shared;
 pub struct FakeApiServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    accept: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FakeApiServer {
@@ -92,7 +97,7 @@ impl FakeApiServer {
         FakeApiServer {
             addr,
             shared,
-            accept: Some(accept),
+            accept: Mutex::new(Some(accept)),
         }
     }
 
@@ -137,13 +142,26 @@ impl FakeApiServer {
     }
 }
 
-impl Drop for FakeApiServer {
-    fn drop(&mut self) {
+impl FakeApiServer {
+    /// Stops serving, as dropping does: no new connections, open watches
+    /// dropped, idle connections closed within a fraction of a second.
+    pub fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.addr);
-        if let Some(accept) = self.accept.take() {
+        let accept = self
+            .accept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(accept) = accept {
             let _ = accept.join();
         }
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }

@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::filter::Filter;
 use super::http::{ChunkedWriter, Request};
 use super::record::is_true;
 use super::routes::{ResourceType, Route};
-use super::selector::{self, Selector};
 use super::server::Shared;
 use super::status::{self, Failure};
 use super::store::{Change, Logged};
@@ -53,7 +53,7 @@ pub struct WatchRequest {
     pub rtype: &'static ResourceType,
     pub namespace: Option<String>,
     pub start: Start,
-    pub selector: Selector,
+    pub filter: Filter,
     pub bookmarks: bool,
     pub timeout: Duration,
 }
@@ -77,13 +77,12 @@ pub fn parse(route: &Route, request: &Request) -> Result<WatchRequest, Failure> 
         })?)
         .min(MAX_TIMEOUT),
     };
-    let selector = selector::parse(&request.param("labelSelector").unwrap_or_default())
-        .map_err(|err| status::bad_request(format!("unable to parse requirement: {err}")))?;
+    let filter = Filter::of(request)?;
     Ok(WatchRequest {
         rtype: route.rtype,
         namespace: route.namespace.clone(),
         start,
-        selector,
+        filter,
         bookmarks: request
             .param("allowWatchBookmarks")
             .is_some_and(|b| is_true(&b)),
@@ -169,11 +168,7 @@ struct Stream<'a> {
 
 impl Stream<'_> {
     fn selected(&self, object: &Value) -> bool {
-        let labels = object
-            .get("metadata")
-            .and_then(|m| m.get("labels"))
-            .and_then(Value::as_object);
-        self.watch.selector.matches(labels)
+        self.watch.filter.matches(object)
     }
 
     /// Sends object events; `false` when the stream must drop.
