@@ -9,9 +9,14 @@
 mod controllersupport;
 mod kubesupport;
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
-use controllersupport::{condition, memhpa, Harness, Options, WAIT};
+use controllersupport::{condition, memhpa, pod, Harness, Options, WAIT};
+use serde_json::json;
+
+/// A resync short enough that a test can watch several ticks go by.
+const SHORT_TICK: Duration = Duration::from_millis(200);
 
 /// Create -> Scale written by the first reconcile (the tick is an hour away),
 /// status complete, a SuccessfulRescale Event from memhpa.
@@ -61,5 +66,137 @@ fn a_new_memhpa_is_scaled_by_its_first_reconcile() {
         e["message"],
         "New size: 4; reason: memory utilization (percentage of limit) above target"
     );
-    let _ = Duration::ZERO;
+}
+
+/// A new target percentage is acted on by the reconcile its watch event
+/// starts; the tick is an hour away.
+#[test]
+fn a_modified_memhpa_is_reconciled_at_once() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.start(Options::default());
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.wait_until("Deployment shop/web scaled to 4", WAIT, || {
+        h.replicas("shop", "web") == Some(4) && h.observed_current("shop", "web")
+    });
+
+    h.server.update_memhpa_spec("shop", "web", |spec| {
+        spec["targetUtilizationPercentage"] = json!(25);
+    });
+    h.wait_until("generation 2 of shop/web observed", WAIT, || {
+        h.observed_current("shop", "web")
+    });
+    let m = h.memhpa("shop", "web");
+    assert_eq!(m["metadata"]["generation"], 2);
+    let desired = m["status"]["desiredReplicas"].as_i64();
+    assert!(
+        desired.is_some_and(|d| d > 4),
+        "80% against a 25% target must want more than 4 replicas: {}",
+        m["status"]
+    );
+    h.wait_until("the Scale follows the new decision", WAIT, || {
+        h.replicas("shop", "web") == desired
+    });
+    assert_eq!(h.scale_writes("shop", "web"), 2, "{}", h.log_tail(30));
+}
+
+/// After a delete, ticks go on (the other MemHpa's Scale keeps being read)
+/// but the deleted one's target is never touched again, not even when it is
+/// put back to a size the MemHpa would have changed.
+#[test]
+fn a_deleted_memhpa_leaves_its_target_alone() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.app("shop", "api", 2, 2, 80.0);
+    h.start(Options::resync(SHORT_TICK));
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.server
+        .create_memhpa(memhpa("shop", "api", "api", 1, 10, 50));
+    h.wait_until("both Deployments scaled to 4", WAIT, || {
+        h.replicas("shop", "web") == Some(4) && h.replicas("shop", "api") == Some(4)
+    });
+
+    assert!(h.server.delete_memhpa("shop", "web"));
+    // Two ticks for the DELETED event to be in; a reconcile that started
+    // before it may still finish.
+    let reads = h.scale_reads("shop", "api");
+    h.wait_until("two ticks after the delete", WAIT, || {
+        h.scale_reads("shop", "api") >= reads + 2
+    });
+    h.server.put_deployment("shop", "web", 2, &[("app", "web")]);
+    let touched = h.scale_requests("shop", "web", &["GET", "PUT", "PATCH"]);
+    let reads = h.scale_reads("shop", "api");
+    h.wait_until("five more ticks", WAIT, || {
+        h.scale_reads("shop", "api") >= reads + 5
+    });
+    assert_eq!(
+        h.scale_requests("shop", "web", &["GET", "PUT", "PATCH"]),
+        touched,
+        "the Scale of a deleted MemHpa's target was used\n{}",
+        h.log_tail(40)
+    );
+    assert_eq!(h.replicas("shop", "web"), Some(2));
+}
+
+/// No hot loop, proven without ticks: our status write on A comes back as a
+/// MODIFIED event. A spec change of B, in the same namespace, comes after it
+/// on the watch; namespace jobs run one at a time, so once B's new
+/// generation is observed any reconcile that event caused for A has ended.
+#[test]
+fn our_own_status_write_starts_no_reconcile() {
+    let mut h = Harness::new();
+    h.app("loop", "a", 2, 2, 80.0);
+    h.app("loop", "b", 2, 2, 50.0);
+    h.start(Options::default());
+    h.server.create_memhpa(memhpa("loop", "a", "a", 1, 10, 50));
+    h.server.create_memhpa(memhpa("loop", "b", "b", 1, 10, 50));
+    h.wait_until("both statuses written", WAIT, || {
+        h.observed_current("loop", "a") && h.observed_current("loop", "b")
+    });
+    assert_eq!(h.replicas("loop", "a"), Some(4));
+
+    h.server.update_memhpa_spec("loop", "b", |spec| {
+        spec["targetUtilizationPercentage"] = json!(52);
+    });
+    h.wait_until("generation 2 of loop/b observed", WAIT, || {
+        h.observed_current("loop", "b")
+    });
+    assert_eq!(h.memhpa("loop", "b")["metadata"]["generation"], 2);
+    let tail = h.log_tail(40);
+    assert_eq!(h.scale_reads("loop", "a"), 1, "A reconciled again\n{tail}");
+    assert_eq!(h.scale_writes("loop", "a"), 1, "{tail}");
+    assert_eq!(h.status_writes("loop", "a"), 1, "{tail}");
+    assert_eq!(h.scale_writes("loop", "b"), 0, "{tail}");
+}
+
+/// Many ticks with steady usage: one Scale write in all, and the status is
+/// written again only while it changes, then never.
+#[test]
+fn steady_usage_over_many_ticks_writes_the_scale_once() {
+    let mut h = Harness::new();
+    h.app("steady", "web", 2, 2, 80.0);
+    h.start(Options::resync(SHORT_TICK));
+    h.server
+        .create_memhpa(memhpa("steady", "web", "web", 1, 10, 50));
+    h.wait_until("five reconciles", WAIT, || {
+        h.scale_reads("steady", "web") >= 5
+    });
+    let settled = h.status_writes("steady", "web");
+    h.wait_until("ten more reconciles", WAIT, || {
+        h.scale_reads("steady", "web") >= 15
+    });
+    let tail = h.log_tail(40);
+    assert_eq!(h.replicas("steady", "web"), Some(4), "{tail}");
+    assert_eq!(h.scale_writes("steady", "web"), 1, "{tail}");
+    assert!(
+        (1..=2).contains(&settled),
+        "status writes in the first five reconciles: {settled}\n{tail}"
+    );
+    assert_eq!(
+        h.status_writes("steady", "web"),
+        settled,
+        "the status was written although nothing changed\n{tail}"
+    );
 }

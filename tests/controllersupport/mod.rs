@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use memhpa::controller::{Controller, Settings, UsageSource};
+use memhpa::controller::{Controller, Leadership, Settings, UsageSource};
 use memhpa::kube::{Client, KubeConfig};
 use memhpa::metrics::Metrics;
 use memhpa::prom::{PromError, Usage};
@@ -148,6 +148,7 @@ pub struct Harness {
     synced: Arc<AtomicBool>,
     stop: StopSignal,
     controller: Option<JoinHandle<std::io::Result<()>>>,
+    leadership: Option<Leadership>,
     // Last: removed after the controller stopped reading the token.
     _dir: TempDir,
 }
@@ -165,6 +166,7 @@ impl Harness {
             synced: Arc::new(AtomicBool::new(false)),
             stop: StopSignal::new(),
             controller: None,
+            leadership: None,
             _dir: dir,
         }
     }
@@ -186,10 +188,12 @@ impl Harness {
             watch_timeout_seconds: 60,
         };
         let stop = self.stop.clone();
+        let controller = Controller::new(true);
+        self.leadership = Some(controller.leadership());
         let handle = thread::Builder::new()
             .name("controller".into())
             .spawn(move || {
-                Controller::new(true).run(
+                controller.run(
                     client,
                     usage,
                     Arc::new(Metrics::new()),
@@ -200,6 +204,18 @@ impl Harness {
             })
             .expect("spawn the controller");
         self.controller = Some(handle);
+    }
+
+    /// Makes the controller reconcile every MemHpa of its store now, as a
+    /// tick would, by losing and regaining leadership: what it then touches
+    /// shows what its store holds.
+    pub fn reconcile_everything(&self) {
+        let leadership = self
+            .leadership
+            .as_ref()
+            .expect("start the controller first");
+        leadership.set(false);
+        leadership.set(true);
     }
 
     /// Whether the watch reported itself in sync last.
@@ -215,8 +231,7 @@ impl Harness {
         for i in 0..pods {
             let pod_name = format!("{name}-{i}");
             self.server.put_pod(ns, pod(&pod_name, name, Some("100Mi")));
-            self.usage
-                .set(ns, &pod_name, percent / 100.0 * LIMIT_BYTES);
+            self.usage.set(ns, &pod_name, percent / 100.0 * LIMIT_BYTES);
         }
     }
 
