@@ -200,3 +200,203 @@ fn steady_usage_over_many_ticks_writes_the_scale_once() {
         "the status was written although nothing changed\n{tail}"
     );
 }
+
+/// The MemHpas of the churn test: `m{i}` scales Deployment `d{i}`.
+struct Churn {
+    live: BTreeSet<usize>,
+    deleted: BTreeSet<usize>,
+    next: usize,
+    edits: i64,
+}
+
+const CHURN_NS: &str = "churn";
+const CHURN_APPS: usize = 16;
+
+impl Churn {
+    fn create(&mut self, h: &Harness) -> bool {
+        if self.next >= CHURN_APPS {
+            return false;
+        }
+        let i = self.next;
+        self.next += 1;
+        let (name, target) = (format!("m{i}"), format!("d{i}"));
+        h.server
+            .create_memhpa(memhpa(CHURN_NS, &name, &target, 1, 10, 50));
+        self.live.insert(i);
+        true
+    }
+
+    /// A spec edit (target 50 <-> 60): a new generation to observe.
+    fn modify(&mut self, h: &Harness, pick: usize) {
+        let i = *self
+            .live
+            .iter()
+            .nth(pick % self.live.len())
+            .expect("a live MemHpa");
+        self.edits += 1;
+        let percent = if self.edits % 2 == 0 { 50 } else { 60 };
+        h.server
+            .update_memhpa_spec(CHURN_NS, &format!("m{i}"), |spec| {
+                spec["targetUtilizationPercentage"] = json!(percent);
+            });
+    }
+
+    fn delete(&mut self, h: &Harness, pick: usize) -> bool {
+        if self.live.len() <= 3 {
+            return false;
+        }
+        let i = *self
+            .live
+            .iter()
+            .nth(pick % self.live.len())
+            .expect("a live MemHpa");
+        assert!(h.server.delete_memhpa(CHURN_NS, &format!("m{i}")));
+        self.live.remove(&i);
+        self.deleted.insert(i);
+        true
+    }
+
+    /// One change of the script: an edit, a create or a delete.
+    fn step(&mut self, h: &Harness, n: usize) {
+        let done = match n % 3 {
+            1 => self.create(h),
+            2 => self.delete(h, n),
+            _ => false,
+        };
+        if !done {
+            self.modify(h, n);
+        }
+    }
+
+    fn all_observed(&self, h: &Harness) -> bool {
+        self.live
+            .iter()
+            .all(|i| h.observed_current(CHURN_NS, &format!("m{i}")))
+    }
+
+    /// Requests of any kind for the Scales of deleted MemHpas' targets.
+    fn deleted_touched(&self, h: &Harness) -> usize {
+        self.deleted
+            .iter()
+            .map(|i| h.scale_requests(CHURN_NS, &format!("d{i}"), &["GET", "PUT", "PATCH"]))
+            .sum()
+    }
+}
+
+/// Watch statuses recorded from index `from` of the MemHpa watches on.
+fn watches_since(h: &Harness, from: usize) -> Vec<u16> {
+    h.watches().into_iter().skip(from).collect()
+}
+
+/// The watch is cut 20 times (half of them with a change made while no
+/// stream is open, which the resumed watch must replay) and expires twice,
+/// once as an in-stream ERROR and once as HTTP 410, each time with a create,
+/// an edit and a delete the watcher never sees as events, so only the relist
+/// can bring them. No tick runs: each change reaches the controller through
+/// the watch or not at all. At the end every surviving MemHpa's last
+/// generation is observed, and a reconcile of everything the controller
+/// stores touches no deleted MemHpa's target.
+#[test]
+fn watch_cuts_and_expiries_lose_no_change() {
+    let mut h = Harness::new();
+    for i in 0..CHURN_APPS {
+        h.app(CHURN_NS, &format!("d{i}"), 2, 2, 80.0);
+    }
+    let mut churn = Churn {
+        live: BTreeSet::new(),
+        deleted: BTreeSet::new(),
+        next: 0,
+        edits: 0,
+    };
+    for _ in 0..3 {
+        churn.create(&h);
+    }
+    h.start(Options::default());
+    h.wait_until("the first three MemHpas reconciled", WAIT, || {
+        churn.all_observed(&h)
+    });
+
+    for round in 0..20 {
+        let before = h.watches().len();
+        churn.step(&h, round);
+        let in_gap = round % 2 == 1;
+        if in_gap {
+            h.server.fail_next("GET", "watch=true", 1, 503);
+        }
+        h.server.cut_open_watches();
+        if in_gap {
+            h.wait_until(&format!("round {round}: the re-watch failed"), WAIT, || {
+                watches_since(&h, before).contains(&503)
+            });
+            churn.step(&h, round + 1);
+        }
+        h.wait_until(&format!("round {round}: the watch re-opened"), WAIT, || {
+            watches_since(&h, before).contains(&200)
+        });
+    }
+
+    for as_http in [false, true] {
+        h.wait_until("every change so far observed", WAIT, || {
+            churn.all_observed(&h)
+        });
+        h.server.set_expired_as_http_410(as_http);
+        let lists = h.relists();
+        let before = h.watches().len();
+        h.server.fail_next("GET", "watch=true", 1000, 503);
+        h.server.cut_open_watches();
+        h.wait_until("the watch down", WAIT, || {
+            watches_since(&h, before).contains(&503)
+        });
+        assert!(churn.delete(&h, 0), "the script keeps MemHpas to delete");
+        assert!(churn.create(&h), "the script keeps Deployments to target");
+        churn.modify(&h, 1);
+        h.server.compact();
+        h.server.clear_faults();
+        h.wait_until("a relist after the expired watch", WAIT, || {
+            h.relists() > lists
+        });
+        if as_http {
+            assert!(
+                watches_since(&h, before).contains(&410),
+                "no watch got HTTP 410\n{}",
+                h.log_tail(30)
+            );
+        }
+        h.server.set_expired_as_http_410(false);
+    }
+
+    h.wait_until("every surviving MemHpa's generation observed", WAIT, || {
+        churn.all_observed(&h)
+    });
+    let touched = churn.deleted_touched(&h);
+    let reads: Vec<(usize, usize)> = churn
+        .live
+        .iter()
+        .map(|i| (*i, h.scale_reads(CHURN_NS, &format!("d{i}"))))
+        .collect();
+    h.reconcile_everything();
+    h.wait_until("every live MemHpa reconciled once more", WAIT, || {
+        reads
+            .iter()
+            .all(|(i, n)| h.scale_reads(CHURN_NS, &format!("d{i}")) > *n)
+    });
+    assert_eq!(
+        churn.deleted_touched(&h),
+        touched,
+        "a deleted MemHpa is still in the controller's store (deleted: {:?})\n{}",
+        churn.deleted,
+        h.log_tail(60)
+    );
+    let on_server: BTreeSet<String> = h
+        .server
+        .memhpas()
+        .iter()
+        .filter_map(|m| m["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    let expected: BTreeSet<String> = churn.live.iter().map(|i| format!("m{i}")).collect();
+    assert_eq!(on_server, expected, "the script's bookkeeping");
+    assert!(churn.deleted.len() >= 4, "deleted: {:?}", churn.deleted);
+    assert!(h.relists() >= 3, "relists: {}", h.relists());
+    let opened = h.watches().iter().filter(|s| **s == 200).count();
+    assert!(opened >= 23, "watches opened: {opened}");
+}
