@@ -400,3 +400,175 @@ fn watch_cuts_and_expiries_lose_no_change() {
     let opened = h.watches().iter().filter(|s| **s == 200).count();
     assert!(opened >= 23, "watches opened: {opened}");
 }
+
+/// `(method, path after the MemHpa collection, status)` of the requests for
+/// MemHpa `ns/name` and its subresources.
+fn memhpa_requests(h: &Harness, ns: &str, name: &str) -> Vec<(String, String, u16)> {
+    let prefix = format!("/apis/memhpa.io/v1/namespaces/{ns}/memhpas/{name}");
+    h.server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with(&prefix))
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.path[prefix.len()..].to_string(),
+                r.status,
+            )
+        })
+        .collect()
+}
+
+/// A 409 on the status write: the controller reads the MemHpa again and
+/// writes on top of the fresh copy, in the same reconcile (no tick runs).
+#[test]
+fn a_status_conflict_is_retried_on_a_fresh_read() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.server.fail_next("PUT", "/memhpas/web/status", 1, 409);
+    h.start(Options::default());
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.wait_until("the status written despite the conflict", WAIT, || {
+        h.observed_current("shop", "web")
+    });
+    assert_eq!(h.replicas("shop", "web"), Some(4));
+    let m = h.memhpa("shop", "web");
+    assert_eq!(m["status"]["desiredReplicas"], 4, "{}", m["status"]);
+    let calls: Vec<(String, String, u16)> = memhpa_requests(&h, "shop", "web");
+    let expected = vec![
+        ("PUT".to_string(), "/status".to_string(), 409),
+        ("GET".to_string(), String::new(), 200),
+        ("PUT".to_string(), "/status".to_string(), 200),
+    ];
+    assert_eq!(calls, expected, "{}", h.log_tail(30));
+}
+
+/// The token is rotated (file first, then the server): the next request
+/// with the old one gets 401, the client reads the file again and goes on;
+/// the watch reconnects and a spec change is carried out.
+#[test]
+fn a_rotated_token_is_read_again_after_a_401() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.start(Options::default());
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.wait_until("Deployment shop/web scaled to 4", WAIT, || {
+        h.replicas("shop", "web") == Some(4) && h.observed_current("shop", "web")
+    });
+
+    let rotated_at = h.server.requests().len();
+    h.rotate_token("rotated-token");
+    h.server.cut_open_watches();
+    h.wait_until("a request refused with the old token", WAIT, || {
+        h.server.requests()[rotated_at..]
+            .iter()
+            .any(|r| r.status == 401)
+    });
+    h.server.update_memhpa_spec("shop", "web", |spec| {
+        spec["targetUtilizationPercentage"] = json!(25);
+    });
+    h.wait_until("generation 2 observed with the new token", WAIT, || {
+        h.observed_current("shop", "web")
+    });
+    let desired = h.memhpa("shop", "web")["status"]["desiredReplicas"].as_i64();
+    assert!(desired.is_some_and(|d| d > 4), "desired {desired:?}");
+    assert_eq!(h.replicas("shop", "web"), desired);
+    let after: Vec<_> = h.server.requests()[rotated_at..].to_vec();
+    let last_401 = after
+        .iter()
+        .rposition(|r| r.status == 401)
+        .expect("a 401 was seen");
+    assert!(
+        after[last_401 + 1..]
+            .iter()
+            .any(|r| r.is_watch() && r.status == 200),
+        "the watch never came back\n{}",
+        h.log_tail(30)
+    );
+    let refused = after.iter().filter(|r| r.status == 401).count();
+    assert!(
+        refused <= 2,
+        "the client keeps sending the old token: {refused} refusals\n{}",
+        h.log_tail(30)
+    );
+}
+
+/// 429 on the first list and twice on the Scale read: each retry waits at
+/// least Retry-After (1 s), then everything goes through.
+#[test]
+fn throttled_requests_wait_for_retry_after() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.server.throttle_next("GET", "/memhpas?limit", 1, 1);
+    h.server
+        .throttle_next("GET", "/deployments/web/scale", 2, 1);
+    let started = Instant::now();
+    h.start(Options::default());
+    h.wait_until("Deployment shop/web scaled to 4", WAIT, || {
+        h.replicas("shop", "web") == Some(4)
+    });
+    let waited = started.elapsed();
+    h.wait_until("the status written", WAIT, || {
+        h.observed_current("shop", "web")
+    });
+    assert_eq!(h.count(|r| r.status == 429), 3, "{}", h.log_tail(30));
+    // One Retry-After before the relist and two before Scale reads, in a row.
+    assert!(
+        waited >= Duration::from_millis(2950),
+        "scaled {waited:?} after start: Retry-After not honoured\n{}",
+        h.log_tail(30)
+    );
+}
+
+/// 5xx bursts on the list, the watch, Scale reads and writes, status writes
+/// and Events. Short bursts are ridden out inside one reconcile; the Scale
+/// write burst outlasts one reconcile's retries, so the first reconcile
+/// reports FailedUpdateScale and a later tick scales.
+#[test]
+fn bursts_of_server_errors_are_ridden_out() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    let bursts = [
+        ("GET", "/memhpas?limit", 2, 503),
+        ("GET", "watch=true", 3, 500),
+        ("GET", "/deployments/web/scale", 2, 503),
+        ("PUT", "/deployments/web/scale", 4, 503),
+        ("PUT", "/memhpas/web/status", 2, 500),
+        ("POST", "/events", 2, 503),
+    ];
+    for (method, path, times, code) in bursts {
+        h.server.fail_next(method, path, times, code);
+    }
+    h.start(Options::resync(Duration::from_millis(500)));
+    h.wait_until("Deployment shop/web scaled to 4", WAIT, || {
+        h.replicas("shop", "web") == Some(4)
+    });
+    h.wait_until("AbleToScale back to True", WAIT, || {
+        condition(&h.memhpa("shop", "web"), "AbleToScale").is_some_and(|c| c.0 == "True")
+    });
+    assert!(
+        !h.events("shop", "FailedRescale").is_empty(),
+        "the failed first write left no Warning Event\n{}",
+        h.log_tail(40)
+    );
+    h.wait_until("the watch open again", WAIT, || h.watches().contains(&200));
+    h.server.update_memhpa_spec("shop", "web", |spec| {
+        spec["targetUtilizationPercentage"] = json!(60);
+    });
+    h.wait_until("generation 2 observed through the watch", WAIT, || {
+        h.observed_current("shop", "web")
+    });
+    let injected: usize = bursts.iter().map(|b| b.2).sum();
+    assert_eq!(
+        h.count(|r| r.status >= 500),
+        injected,
+        "every injected failure was met"
+    );
+    assert_eq!(h.replicas("shop", "web"), Some(4));
+}
