@@ -572,3 +572,164 @@ fn bursts_of_server_errors_are_ridden_out() {
     );
     assert_eq!(h.replicas("shop", "web"), Some(4));
 }
+
+/// Broken MemHpas in namespace `bad` each get their condition and Warning
+/// Event, while a healthy one beside them and one in namespace `good` are
+/// still reconciled and scaled tick after tick:
+/// - `nolimits`: a pod whose container has no memory limit;
+/// - `gone`: its target is deleted after a first rescale;
+/// - `oldref`: a scaleTargetRef the schema lets through (extensions/v1beta1);
+/// - `inv`: maxReplicas below minReplicas, stored past the schema. The
+///   server validates the whole object on a `/status` write too (as 1.24
+///   does for custom resources), so its InvalidSpec can only be told by the
+///   Event; the write is refused with 422, and the Scale is never touched.
+#[test]
+fn broken_memhpas_get_conditions_while_others_keep_scaling() {
+    let mut h = Harness::new();
+    h.server
+        .put_deployment("bad", "nolimits", 2, &[("app", "nolimits")]);
+    h.server
+        .put_pod("bad", pod("nolimits-0", "nolimits", Some("100Mi")));
+    h.server.put_pod("bad", pod("nolimits-1", "nolimits", None));
+    for p in ["nolimits-0", "nolimits-1"] {
+        h.usage.set("bad", p, 0.8 * controllersupport::LIMIT_BYTES);
+    }
+    h.app("bad", "gone", 2, 2, 80.0);
+    h.app("bad", "inv", 2, 2, 80.0);
+    h.app("bad", "ok", 2, 2, 80.0);
+    h.app("good", "ok", 2, 2, 80.0);
+    h.start(Options::resync(SHORT_TICK));
+    h.server
+        .create_memhpa(memhpa("bad", "nolimits", "nolimits", 1, 10, 50));
+    h.server
+        .create_memhpa(memhpa("bad", "gone", "gone", 1, 10, 50));
+    h.server
+        .create_memhpa(memhpa("bad", "inv", "inv", 3, 1, 50));
+    let mut oldref = memhpa("bad", "oldref", "inv", 1, 10, 50);
+    oldref["spec"]["scaleTargetRef"]["apiVersion"] = json!("extensions/v1beta1");
+    h.server.create_memhpa(oldref);
+    h.server.create_memhpa(memhpa("bad", "ok", "ok", 1, 10, 50));
+    h.server
+        .create_memhpa(memhpa("good", "ok", "ok", 1, 10, 50));
+    h.wait_until("bad/gone scaled before its target goes", WAIT, || {
+        h.replicas("bad", "gone") == Some(4)
+    });
+    assert!(h
+        .server
+        .delete_workload(kubesupport::Workload::Deployment, "bad", "gone"));
+
+    let has = |name: &str, type_: &str, reason: &str| {
+        condition(&h.memhpa("bad", name), type_).is_some_and(|c| c.0 == "False" && c.1 == reason)
+    };
+    h.wait_until("ScalingActive False FailedGetResourceMetric", WAIT, || {
+        has("nolimits", "ScalingActive", "FailedGetResourceMetric")
+    });
+    h.wait_until("AbleToScale False FailedGetScale", WAIT, || {
+        has("gone", "AbleToScale", "FailedGetScale")
+    });
+    h.wait_until("ScalingActive False InvalidSpec", WAIT, || {
+        has("oldref", "ScalingActive", "InvalidSpec")
+    });
+
+    let message = |name: &str, type_: &str| {
+        condition(&h.memhpa("bad", name), type_)
+            .map(|c| c.2)
+            .unwrap_or_default()
+    };
+    let nolimits = message("nolimits", "ScalingActive");
+    assert!(
+        nolimits.contains("nolimits-1") && nolimits.contains("app"),
+        "the message must name the pod and the container: {nolimits}"
+    );
+    let gone = message("gone", "AbleToScale");
+    assert!(gone.contains("bad/gone"), "{gone}");
+    let oldref = message("oldref", "ScalingActive");
+    assert!(oldref.contains("extensions/v1beta1"), "{oldref}");
+    let warned = |name: &str, reason: &str| {
+        h.events("bad", reason).iter().any(|e| {
+            e["type"] == "Warning"
+                && e["source"]["component"] == "memhpa"
+                && e["involvedObject"]["name"] == name
+        })
+    };
+    for (name, reason) in [
+        ("nolimits", "FailedGetResourceMetric"),
+        ("gone", "FailedGetScale"),
+        ("oldref", "InvalidSpec"),
+        ("inv", "InvalidSpec"),
+    ] {
+        h.wait_until(
+            &format!("a Warning {reason} Event for {name}"),
+            WAIT,
+            || warned(name, reason),
+        );
+    }
+    let inv_event = h
+        .events("bad", "InvalidSpec")
+        .into_iter()
+        .find(|e| e["involvedObject"]["name"] == "inv")
+        .expect("the InvalidSpec Event of inv");
+    assert!(
+        inv_event["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("spec.maxReplicas")),
+        "{inv_event}"
+    );
+    assert!(
+        memhpa_requests(&h, "bad", "inv")
+            .iter()
+            .all(|(method, sub, status)| method != "PUT" || sub != "/status" || *status == 422),
+        "{}",
+        h.log_tail(30)
+    );
+    assert_eq!(h.replicas("bad", "nolimits"), Some(2), "never scaled");
+    assert_eq!(h.scale_requests("bad", "inv", &["GET", "PUT", "PATCH"]), 0);
+
+    // Someone shrinks both healthy targets: the ticks put them back, with
+    // the broken MemHpas in the same namespace job.
+    for ns in ["bad", "good"] {
+        h.wait_until(&format!("{ns}/ok scaled to 4"), WAIT, || {
+            h.replicas(ns, "ok") == Some(4)
+        });
+        h.server.put_deployment(ns, "ok", 2, &[("app", "ok")]);
+    }
+    for ns in ["bad", "good"] {
+        h.wait_until(&format!("{ns}/ok scaled to 4 again"), WAIT, || {
+            h.replicas(ns, "ok") == Some(4) && h.scale_writes(ns, "ok") >= 2
+        });
+    }
+}
+
+/// Under dry-run the decision shows in the status and a DryRunRescale Event,
+/// over many ticks, and the Scale is never written.
+#[test]
+fn dry_run_decides_but_never_writes_the_scale() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 80.0);
+    h.start(Options {
+        dry_run: true,
+        ..Options::resync(SHORT_TICK)
+    });
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.wait_until("the dry-run decision in the status", WAIT, || {
+        h.observed_current("shop", "web")
+            && h.memhpa("shop", "web")["status"]["desiredReplicas"] == 4
+    });
+    h.wait_until("ten reconciles", WAIT, || {
+        h.scale_reads("shop", "web") >= 10
+    });
+    let tail = h.log_tail(30);
+    assert_eq!(h.scale_writes("shop", "web"), 0, "{tail}");
+    assert_eq!(h.replicas("shop", "web"), Some(2));
+    let m = h.memhpa("shop", "web");
+    assert_eq!(
+        condition(&m, "AbleToScale").map(|c| c.1),
+        Some("SucceededGetScale".to_string()),
+        "{}",
+        m["status"]
+    );
+    assert!(m["status"]["lastScaleTime"].is_null(), "{}", m["status"]);
+    assert!(!h.events("shop", "DryRunRescale").is_empty(), "{tail}");
+    assert!(h.events("shop", "SuccessfulRescale").is_empty(), "{tail}");
+}
