@@ -14,6 +14,7 @@ pub mod kube;
 pub mod leader;
 pub mod metrics;
 pub mod prom;
+mod quote;
 pub mod rfc3339;
 pub mod serve;
 pub mod shutdown;

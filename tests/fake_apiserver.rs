@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use kubesupport::fixtures::load;
 use kubesupport::shape::same_shape;
-use kubesupport::{FakeApiServer, Workload, TOKEN};
+use kubesupport::{eventually, FakeApiServer, Workload, TOKEN};
 use serde_json::{json, Value};
 
 const MEMHPAS: &str = "/apis/memhpa.io/v1/memhpas";
@@ -461,10 +461,9 @@ fn cut_open_watches_ends_a_live_stream() {
     let server = FakeApiServer::start();
     let watched = std::thread::scope(|scope| {
         let handle = scope.spawn(|| watch(&server, MEMHPAS, "timeoutSeconds=20", 10));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.count("GET", "watch=true") == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(eventually(Duration::from_secs(10), || server
+            .count("GET", "watch=true")
+            > 0));
         server.cut_open_watches();
         handle.join().expect("watch thread")
     });
@@ -596,7 +595,7 @@ fn spec_merge_patch_bumps_generation_status_patch_does_not() {
 }
 
 #[test]
-fn stale_status_put_conflicts_and_unversioned_put_does_not() {
+fn stale_status_put_conflicts_and_unversioned_put_is_refused() {
     let server = FakeApiServer::start();
     server.create_memhpa(memhpa("web", false));
     let stale = server.memhpa("demo", "web").expect("web");
@@ -618,15 +617,55 @@ fn stale_status_put_conflicts_and_unversioned_put_does_not() {
         3
     );
 
+    // A custom resource takes no PUT without a version (real servers: 422).
     second["metadata"]
         .as_object_mut()
         .expect("metadata")
         .remove("resourceVersion");
-    assert_eq!(send(&server, "PUT", &path, &second).status, 200);
+    let blind = send(&server, "PUT", &path, &second);
+    assert_eq!(blind.status, 422, "{}", blind.body);
+    assert_eq!(
+        blind.json()["message"],
+        "memhpas.memhpa.io \"web\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
     assert_eq!(
         server.memhpa("demo", "web").expect("web")["status"]["desiredReplicas"],
-        4
+        3
     );
+}
+
+#[test]
+fn put_without_version_overwrites_only_where_allowed() {
+    let server = FakeApiServer::start();
+    let events = "/api/v1/namespaces/demo/events";
+    let event = json!({"metadata": {"name": "e"}, "reason": "A", "count": 1});
+    assert_eq!(send(&server, "POST", events, &event).status, 201);
+    server.create_memhpa(memhpa("web", false));
+    let bumped = json!({"metadata": {"name": "e"}, "reason": "A", "count": 2});
+    let put = send(&server, "PUT", &format!("{events}/e"), &bumped);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(server.events("demo")[0]["count"], 2);
+
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases";
+    let lease = json!({"metadata": {"name": "memhpa"}, "spec": {"holderIdentity": "a"}});
+    assert_eq!(send(&server, "POST", leases, &lease).status, 201);
+    let taken = json!({"metadata": {"name": "memhpa"}, "spec": {"holderIdentity": "b"}});
+    assert_eq!(
+        send(&server, "PUT", &format!("{leases}/memhpa"), &taken).status,
+        422
+    );
+    assert_eq!(
+        server.lease("kube-system", "memhpa").expect("lease")["spec"]["holderIdentity"],
+        "a"
+    );
+
+    let patch = send(
+        &server,
+        "PATCH",
+        &format!("{DEMO_MEMHPAS}/web"),
+        &json!({"spec": {"maxReplicas": 4}}),
+    );
+    assert_eq!(patch.status, 200, "{}", patch.body);
 }
 
 #[test]
@@ -743,8 +782,8 @@ fn negative_replicas_are_invalid() {
 
 // ---- pods and selectors ----
 
-fn pod(name: &str, labels: Value) -> Value {
-    json!({"metadata": {"name": name, "labels": labels}, "status": {"phase": "Running"}})
+fn pod(name: &str, labels: &[(&str, &str)]) -> Value {
+    kubesupport::objects::pod(name, labels, "Running", &[("app", Some("100Mi"), None)])
 }
 
 fn pod_names(server: &FakeApiServer, selector: &str) -> Vec<String> {
@@ -771,14 +810,11 @@ fn pod_names(server: &FakeApiServer, selector: &str) -> Vec<String> {
 #[test]
 fn pods_filtered_by_label_selector() {
     let server = FakeApiServer::start();
-    server.put_pod("demo", pod("front", json!({"app": "web", "tier": "front"})));
-    server.put_pod("demo", pod("back", json!({"app": "web", "tier": "back"})));
-    server.put_pod(
-        "demo",
-        pod("canary", json!({"app": "web", "canary": "yes"})),
-    );
-    server.put_pod("demo", pod("db", json!({"app": "db"})));
-    server.put_pod("other", pod("elsewhere", json!({"app": "web"})));
+    server.put_pod("demo", pod("front", &[("app", "web"), ("tier", "front")]));
+    server.put_pod("demo", pod("back", &[("app", "web"), ("tier", "back")]));
+    server.put_pod("demo", pod("canary", &[("app", "web"), ("canary", "yes")]));
+    server.put_pod("demo", pod("db", &[("app", "db")]));
+    server.put_pod("other", pod("elsewhere", &[("app", "web")]));
     let cases: [(&str, &[&str]); 9] = [
         ("app=web", &["back", "canary", "front"]),
         ("app==web", &["back", "canary", "front"]),
@@ -1114,6 +1150,71 @@ fn watch_cut_after_a_duration() {
 }
 
 #[test]
+fn injected_conflict_denial_and_not_found_are_worded_for_the_resource() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    let status_path = format!("{DEMO_MEMHPAS}/web/status");
+    server.fail_next("PUT", "/status", 1, 409);
+    let object = server.memhpa("demo", "web").expect("web");
+    let conflict = send(&server, "PUT", &status_path, &object);
+    assert_eq!(conflict.status, 409);
+    assert_eq!(
+        conflict.json(),
+        load("memhpa-status-put-stale-409.txt").json()
+    );
+    assert_eq!(send(&server, "PUT", &status_path, &object).status, 200);
+
+    server.fail_next("GET", "/scale", 1, 404);
+    let missing = get(&server, &Workload::Deployment.scale_path("demo", "web"));
+    assert_eq!(missing.status, 404);
+    assert_shape("scale-get-missing-404.txt", &missing.json(), &[]);
+    assert_eq!(
+        missing.json()["message"],
+        "deployments/scale.apps \"web\" not found"
+    );
+
+    server.fail_next("GET", MEMHPAS, 1, 403);
+    let denied = get(&server, MEMHPAS);
+    assert_eq!(denied.status, 403);
+    assert_shape("forbidden-403.txt", &denied.json(), &[]);
+}
+
+#[test]
+fn expire_next_watches_forces_410_whatever_the_version() {
+    let server = FakeApiServer::start();
+    server.create_memhpa(memhpa("web", false));
+    let now = server.resource_version();
+    server.expire_next_watches(1);
+    let expired = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={now}&timeoutSeconds=5"),
+        10,
+    );
+    assert_eq!((expired.status, expired.ended), (200, Ended::Clean));
+    assert_eq!(expired.types(), ["ERROR"]);
+    assert_eq!(expired.events[0]["object"]["code"], 410);
+    let captured = load("memhpa-watch-expired-410.txt").json();
+    assert_eq!(same_shape(&captured, &expired.events[0], &[]), Ok(()));
+
+    server.set_expired_as_http_410(true);
+    server.expire_next_watches(1);
+    let answer = get(
+        &server,
+        &format!("{MEMHPAS}?watch=true&resourceVersion={now}"),
+    );
+    assert_eq!(answer.status, 410);
+    let normal = watch(
+        &server,
+        MEMHPAS,
+        &format!("resourceVersion={now}&timeoutSeconds=1"),
+        10,
+    );
+    assert!(normal.events.is_empty(), "{:?}", normal.types());
+}
+
+#[test]
 fn injected_failure_on_the_watch_path() {
     let server = FakeApiServer::start();
     server.fail_next("GET", "watch=true", 1, 500);
@@ -1180,13 +1281,134 @@ fn dropping_the_server_ends_open_watches_and_refuses_connections() {
     let url = server.url();
     let watched = std::thread::scope(|scope| {
         let handle = scope.spawn(|| watch(&server, MEMHPAS, "timeoutSeconds=60", 10));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.count("GET", "watch=true") == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(eventually(Duration::from_secs(10), || server
+            .count("GET", "watch=true")
+            > 0));
         server.shutdown();
         handle.join().expect("watch thread")
     });
     assert_eq!(watched.ended, Ended::Cut);
     assert!(agent().get(format!("{url}{MEMHPAS}")).call().is_err());
+}
+
+// ---- agreement with the product and the fixtures ----
+
+#[test]
+fn answers_decode_into_the_product_wire_types() {
+    use memhpa::api::{Event, Lease, MemHpa, ObjectList, Pod, Scale, Status};
+    let server = FakeApiServer::start();
+    server.put_deployment("demo", "web", 2, &[("app", "web")]);
+    server.put_pod(
+        "demo",
+        kubesupport::objects::pod(
+            "web-1",
+            &[("app", "web")],
+            "Pending",
+            &[
+                ("app", Some("100Mi"), Some("50Mi")),
+                ("sidecar", None, None),
+            ],
+        ),
+    );
+    server.create_memhpa(memhpa("web", true));
+
+    let scale: Scale = serde_json::from_value(
+        get(&server, &Workload::Deployment.scale_path("demo", "web")).json(),
+    )
+    .expect("Scale decodes");
+    assert_eq!(scale.status.selector.as_deref(), Some("app=web"));
+    let pods: ObjectList<Pod> = serde_json::from_value(
+        get(
+            &server,
+            "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb",
+        )
+        .json(),
+    )
+    .expect("PodList decodes");
+    assert_eq!(pods.items.len(), 1);
+    assert_eq!(
+        pods.items[0].spec.containers[0].resources.limits["memory"],
+        "100Mi"
+    );
+    assert!(pods.items[0].spec.containers[1].resources.limits.is_empty());
+    let list: ObjectList<MemHpa> =
+        serde_json::from_value(get(&server, MEMHPAS).json()).expect("MemHpaList decodes");
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(
+        list.metadata.resource_version,
+        Some(server.resource_version().to_string())
+    );
+
+    let lease = json!({"metadata": {"name": "memhpa"}, "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}});
+    let created = send(
+        &server,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+        &lease,
+    );
+    let _: Lease = serde_json::from_value(created.json()).expect("Lease decodes");
+    let event =
+        json!({"metadata": {"generateName": "web."}, "reason": "SuccessfulRescale", "count": 1});
+    let created = send(&server, "POST", "/api/v1/namespaces/demo/events", &event);
+    let _: Event = serde_json::from_value(created.json()).expect("Event decodes");
+    let status: Status = serde_json::from_value(
+        get(&server, &Workload::Deployment.scale_path("demo", "nope")).json(),
+    )
+    .expect("Status decodes");
+    assert_eq!(
+        (status.code, status.reason.as_deref()),
+        (Some(404), Some("NotFound"))
+    );
+}
+
+#[test]
+fn every_kube_fixture_is_reproduced_by_a_test_here() {
+    let source = include_str!("fake_apiserver.rs");
+    let mut missing = Vec::new();
+    let entries = std::fs::read_dir(kubesupport::fixtures::dir()).expect("fixture directory");
+    for entry in entries {
+        let name = entry
+            .expect("fixture entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !source.contains(&format!("\"{name}\"")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fixtures no test compares with: {missing:?}"
+    );
+}
+
+#[test]
+fn the_server_handle_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<FakeApiServer>();
+}
+
+#[test]
+fn watch_from_a_future_version_skips_changes_up_to_it() {
+    let server = FakeApiServer::start();
+    let future = server.resource_version() + 2;
+    let watched = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            watch(
+                &server,
+                MEMHPAS,
+                &format!("resourceVersion={future}&timeoutSeconds=3"),
+                1,
+            )
+        });
+        assert!(eventually(Duration::from_secs(10), || server
+            .count("GET", "watch=true")
+            > 0));
+        for name in ["a", "b", "c"] {
+            server.create_memhpa(memhpa(name, false));
+        }
+        handle.join().expect("watch thread")
+    });
+    assert_eq!(watched.types(), ["ADDED"]);
+    assert_eq!(watched.events[0]["object"]["metadata"]["name"], "c");
 }

@@ -116,7 +116,7 @@ pub const PROM_BEARER_TOKEN_FILE: Flag = value(
 pub const PROM_CA_FILE: Flag = value(
     "--prom-ca-file",
     "FILE",
-    Default::Note("system roots"),
+    Default::Note("the Mozilla roots built into the binary"),
     "PEM bundle of the CAs that sign Prometheus' certificate",
 );
 pub const APISERVER: Flag = value(
@@ -153,7 +153,7 @@ pub const WORKERS: Flag = value(
     "--workers",
     "N",
     Default::Value("4"),
-    "MemHpas reconciled in parallel, 1 to 64",
+    "namespaces reconciled in parallel, 1 to 64",
 );
 pub const DRY_RUN: Flag = boolean(
     "--dry-run",

@@ -86,7 +86,7 @@ pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Ve
         }
         match prepare(ctx, namespace, item) {
             Ok(p) => prepared.push(p),
-            Err(failed) => reports.push(act(ctx, item, None, failed)),
+            Err(failed) => reports.push(act(ctx, item, None, *failed)),
         }
     }
     let usage = query_usage(ctx, namespace, &prepared);
@@ -108,7 +108,11 @@ pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Ve
 }
 
 /// The spec, the Scale and the pods, or the failed decision that says why not.
-fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepared<'a>, Decision> {
+fn prepare<'a>(
+    ctx: &Context,
+    namespace: &str,
+    item: &'a Item,
+) -> Result<Prepared<'a>, Box<Decision>> {
     let hpa = &item.hpa;
     let known = hpa
         .status
@@ -116,13 +120,13 @@ fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepare
         .and_then(|s| s.current_replicas)
         .unwrap_or(0);
     let policy = Policy::from_spec(&hpa.spec)
-        .map_err(|e| Decision::failed("InvalidSpec", format!("invalid MemHpa spec: {e}"), known))?;
+        .map_err(|e| failed("InvalidSpec", format!("invalid MemHpa spec: {e}"), known))?;
     let target = ScaleTarget::from_ref(
         &policy.target.api_version,
         &policy.target.kind,
         &policy.target.name,
     )
-    .map_err(|e| Decision::failed("InvalidSpec", format!("spec.scaleTargetRef: {e}"), known))?;
+    .map_err(|e| failed("InvalidSpec", format!("spec.scaleTargetRef: {e}"), known))?;
     let scale = ctx.cluster.get_scale(namespace, &target).map_err(|e| {
         let what = match e {
             KubeError::NotFound { .. } => format!(
@@ -131,13 +135,13 @@ fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepare
             ),
             _ => format!("the MemHpa controller was unable to get the target's current scale: {e}"),
         };
-        Decision::failed("FailedGetScale", what, known)
+        failed("FailedGetScale", what, known)
     })?;
     let current = scale.spec.replicas;
     let selector = match scale.status.selector.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => s.to_string(),
         _ => {
-            return Err(Decision::failed(
+            return Err(failed(
                 "InvalidSelector",
                 format!(
                     "the Scale of {} {namespace}/{} has no status.selector",
@@ -151,12 +155,12 @@ fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepare
         .cluster
         .list_pods(namespace, &selector)
         .map_err(|e| match e {
-            KubeError::Http { status: 400, .. } | KubeError::Invalid { .. } => Decision::failed(
+            KubeError::Http { status: 400, .. } | KubeError::Invalid { .. } => failed(
                 "InvalidSelector",
                 format!("couldn't convert selector {selector:?} into a corresponding internal selector object: {e}"),
                 current,
             ),
-            _ => Decision::failed(
+            _ => failed(
                 "FailedGetResourceMetric",
                 format!("unable to get pods for selector {selector:?}: {e}"),
                 current,
@@ -169,6 +173,12 @@ fn prepare<'a>(ctx: &Context, namespace: &str, item: &'a Item) -> Result<Prepare
         scale,
         pods,
     })
+}
+
+/// A decision that ends the reconcile before the calculator, boxed because it
+/// is large beside the `Ok` side.
+fn failed(reason: &'static str, message: String, current: i64) -> Box<Decision> {
+    Box::new(Decision::failed(reason, message, current))
 }
 
 /// One query for every pod of every prepared MemHpa of the namespace; the

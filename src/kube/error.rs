@@ -409,27 +409,14 @@ pub(crate) fn parse_retry_after(raw: &str) -> Option<Duration> {
     raw.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Quotes `text` as a string literal, control characters escaped, cut to
-/// [`QUOTE_LIMIT`] characters so a hostile body cannot flood a log.
+/// Quotes outside text for a message, cut to [`QUOTE_LIMIT`] characters.
 pub(crate) fn quote(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(QUOTE_LIMIT).collect();
-    let rest = chars.count();
-    if rest == 0 {
-        format!("{head:?}")
-    } else {
-        format!("{head:?}... ({rest} more characters)")
-    }
+    crate::quote::quote(text, QUOTE_LIMIT)
 }
 
-/// The start of a body, lossy for non-UTF-8 bytes.
+/// The start of a response body, at most `4 * QUOTE_LIMIT` bytes.
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    let cut = body.len().min(QUOTE_LIMIT * 4);
-    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
-    if cut < body.len() {
-        text.push_str(&format!(" [{} more bytes]", body.len() - cut));
-    }
-    text
+    crate::quote::excerpt(body, QUOTE_LIMIT)
 }
 
 #[cfg(test)]

@@ -6,8 +6,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::status::{injected, Failure};
-
 /// The token [`super::FakeApiServer::start`] accepts until `set_tokens`.
 pub const TOKEN: &str = "fake-token";
 /// Longest delay a rule may add to one request.
@@ -63,6 +61,9 @@ pub struct WatchCuts {
     pub next: usize,
     /// Bumped by `cut_open_watches`; a stream that sees it change drops.
     pub epoch: u64,
+    /// This many of the next watches are told their version expired (410),
+    /// whatever version they ask for.
+    pub expire_next: usize,
 }
 
 #[derive(Debug)]
@@ -139,14 +140,15 @@ impl Controls {
         });
     }
 
-    /// The failure to answer this request with, if a rule still has shots.
-    pub fn take_failure(&mut self, method: &str, target: &str) -> Option<Failure> {
+    /// The (status, Retry-After) to fail this request with, if a rule
+    /// still has shots.
+    pub fn take_failure(&mut self, method: &str, target: &str) -> Option<(u16, Option<u64>)> {
         let rule = self
             .failures
             .iter_mut()
             .find(|rule| rule.remaining > 0 && rule.matcher.matches(method, target))?;
         rule.remaining -= 1;
-        Some(injected(rule.code, rule.retry_after))
+        Some((rule.code, rule.retry_after))
     }
 
     pub fn add_delay(&mut self, matcher: Matcher, delay: Duration) {
@@ -201,7 +203,7 @@ mod test {
         let mut controls = Controls::default();
         controls.add_failure(Matcher::new("PUT", "/scale"), 2, 503, None);
         assert!(controls.take_failure("GET", "/x/scale").is_none());
-        assert!(controls.take_failure("PUT", "/x/scale").is_some());
+        assert_eq!(controls.take_failure("PUT", "/x/scale"), Some((503, None)));
         assert!(controls.take_failure("put", "/x/scale").is_some());
         assert!(controls.take_failure("PUT", "/x/scale").is_none());
     }

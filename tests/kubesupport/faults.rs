@@ -13,9 +13,12 @@ use super::FakeApiServer;
 
 impl FakeApiServer {
     /// The next `times` matching requests get HTTP `code` with the Status body
-    /// the server uses for it (500 InternalError, 503 ServiceUnavailable, ...).
-    /// Injected after authentication, before routing. Several calls make a
-    /// 5xx burst on several paths.
+    /// the server uses for it: 401, 403, 404 and 409 worded for the request's
+    /// resource exactly as the real ones (a 409 on a `/status` PUT is the
+    /// fixture memhpa-status-put-stale-409), others generic (500
+    /// InternalError, 503 ServiceUnavailable, 410 Expired, ...). Injected
+    /// after authentication, before routing. Several calls make a 5xx burst
+    /// on several paths.
     pub fn fail_next(&self, method: &str, contains: &str, times: usize, code: u16) {
         self.shared()
             .controls()
@@ -69,6 +72,13 @@ impl FakeApiServer {
     /// The next `streams` watches are dropped right after their headers.
     pub fn cut_next_watches(&self, streams: usize) {
         self.shared().controls().cuts.next = streams;
+    }
+
+    /// The next `streams` watches are answered as expired (410), whatever
+    /// version they ask for: in-stream ERROR, or HTTP 410 under
+    /// `set_expired_as_http_410`. Forces a relist without staging a compaction.
+    pub fn expire_next_watches(&self, streams: usize) {
+        self.shared().controls().cuts.expire_next = streams;
     }
 
     /// Drops every watch stream open now (within ~50 ms).

@@ -5,8 +5,9 @@
 //! API conventions, "Spec and Status": PUT and POST on the main resource
 //! ignore `status`; `/status` takes only `status`. "Concurrency Control and
 //! Consistency": an update carrying `metadata.resourceVersion` succeeds only
-//! if it is the stored one (else 409 Conflict); one without it is
-//! unconditional.
+//! if it is the stored one (else 409 Conflict). A PUT without one overwrites
+//! only where the resource allows that (events, workloads, pods); memhpas
+//! and leases answer 422, as the real server does.
 
 use serde_json::{json, Value};
 
@@ -177,6 +178,18 @@ fn check_precondition(
     }
 }
 
+/// A PUT must carry a resourceVersion unless the resource allows blind
+/// overwrites. (A merge patch never needs one: the server patches the
+/// stored object, version included.)
+fn check_version_given(rtype: &ResourceType, name: &str, given: &Value) -> Result<(), Failure> {
+    let given = meta_str(given, "resourceVersion").is_some_and(|rv| !rv.is_empty());
+    if given || rtype.unconditional_update {
+        Ok(())
+    } else {
+        Err(status::version_required(rtype, name))
+    }
+}
+
 fn list(store: &Store, route: &Route, request: &Request) -> Result<(u16, Value), Failure> {
     let rtype = route.rtype;
     let filter = Filter::of(request)?;
@@ -316,6 +329,7 @@ fn update(
             .get(rtype, ns, name)
             .cloned()
             .ok_or_else(|| status::not_found(rtype, None, name))?;
+        check_version_given(rtype, name, &object)?;
         check_precondition(rtype, name, &object, &current)?;
         write(
             inner,

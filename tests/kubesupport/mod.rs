@@ -11,11 +11,21 @@
 //! | coordination.k8s.io/v1 leases | get, create, PUT |
 //!
 //! Semantics, with the API-conventions sections they follow in the modules:
-//! one global resourceVersion bumped on every write ([`store`]); 409 on a
-//! stale `metadata.resourceVersion`, none without one ([`handlers`]); status
-//! and spec writes kept apart, generation bumped on spec changes only;
-//! watches replaying from a version, with BOOKMARKs and 410 after
-//! [`FakeApiServer::compact`] ([`watch`]); label selectors ([`selector`]).
+//! - one global resourceVersion, bumped on every real write; a write that
+//!   changes nothing keeps it and emits no event (`store`);
+//! - 409 Conflict on a stale `metadata.resourceVersion`; a PUT without one
+//!   overwrites events, workloads and pods, but memhpas and leases answer
+//!   422 "must be specified for an update", as the real server (`handlers`);
+//! - the main resource ignores `status`, `/status` ignores everything else,
+//!   `metadata.generation` moves on spec changes only;
+//! - watches: absent or `"0"` resourceVersion starts with synthetic ADDED
+//!   events of the current objects (the real server's semantics, not "from
+//!   now"); `resourceVersion=R` replays the log after R, then streams live;
+//!   BOOKMARKs with `allowWatchBookmarks`; 410 Expired after
+//!   [`FakeApiServer::compact`] (`watch`);
+//! - `/scale` sets the workload's spec.replicas *and* status.replicas at once
+//!   (no workload controller; the real status lags, fixture scale-put).
+//!
 //! Every request needs `Authorization: Bearer <token>` (initially [`TOKEN`]).
 //!
 //! Test-facing API, all on `&FakeApiServer` (it is `Sync`; share it with `&`
@@ -28,12 +38,15 @@
 //!   `put_workload`/`put_deployment`, `workload`, `scale_replicas`,
 //!   `delete_workload`, `put_pod`, `delete_pod`, `create_memhpa`,
 //!   `update_memhpa_spec`, `delete_memhpa`, `memhpa`, `memhpas`, `events`,
-//!   `put_lease`, `lease`, `resource_version`, `compact` (see [`objects`]).
+//!   `put_lease`, `lease`, `resource_version`, `compact`, and the
+//!   `objects::pod(..)` builder (see [`objects`]).
 //! - Watch settings: `set_bookmark_interval` (default 1 s),
 //!   `set_expired_as_http_410`.
 //! - Faults (bounded; see [`faults`]): `fail_next`, `throttle_next`,
-//!   `delay`, `cut_watches_after_events`, `cut_watches_after`,
-//!   `cut_next_watches`, `cut_open_watches`, `clear_faults`.
+//!   `delay`, `forbid`, `cut_watches_after_events`, `cut_watches_after`,
+//!   `cut_next_watches`, `cut_open_watches`, `expire_next_watches`,
+//!   `clear_faults`.
+//! - Waiting: [`eventually`] polls a condition up to a deadline.
 //! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]).
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
 //!   fake's answers with the captured ones.
@@ -41,9 +54,10 @@
 //! Lists and watches take `labelSelector` ([`selector`]) and `fieldSelector`
 //! (any dotted path with `=`, `==`, `!=`).
 //!
-//! Not implemented: `limit`/`continue` paging (one page), strategic-merge and JSON patches (415), schema defaulting,
-//! `managedFields`, finalizers and graceful deletion, and watch filtering by
-//! selector *transitions* (an event is sent when its object matches).
+//! Not implemented: `limit`/`continue` paging (one page), strategic-merge
+//! and JSON patches (415), schema defaulting, `managedFields`, finalizers
+//! and graceful deletion, and watch filtering by selector *transitions* (an
+//! event is sent when its object matches).
 //!
 //! Each test file uses a different part of this module.
 #![allow(dead_code, unused_imports)]
@@ -67,6 +81,7 @@ mod server;
 pub mod shape;
 mod status;
 mod store;
+mod wait;
 mod watch;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -77,6 +92,7 @@ use std::thread::JoinHandle;
 pub use controls::TOKEN;
 pub use objects::Workload;
 pub use record::Recorded;
+pub use wait::eventually;
 
 use server::Shared;
 

@@ -9,7 +9,7 @@ use super::routes::{
     ResourceType, DEPLOYMENTS, EVENTS, LEASES, MEMHPAS, PODS, REPLICASETS, REPLICATIONCONTROLLERS,
     STATEFULSETS,
 };
-use super::store::{meta_mut, meta_str, Inner};
+use super::store::{meta_str, Inner};
 use super::FakeApiServer;
 
 /// The kinds with a `/scale` subresource.
@@ -264,9 +264,33 @@ impl FakeApiServer {
     }
 }
 
-/// Sets `metadata.labels` of a pod-like JSON value (a small helper for
-/// building pods in tests).
-pub fn with_labels(mut object: Value, pairs: &[(&str, &str)]) -> Value {
-    meta_mut(&mut object).insert("labels".into(), Value::Object(labels(pairs)));
-    object
+/// A pod for [`FakeApiServer::put_pod`]: `labels`, `phase` (`Running`,
+/// `Pending`, ...) and containers given as (name, memory limit, memory
+/// request), quantities as strings (`"100Mi"`); `None` leaves one out.
+pub fn pod(
+    name: &str,
+    labels: &[(&str, &str)],
+    phase: &str,
+    containers: &[(&str, Option<&str>, Option<&str>)],
+) -> Value {
+    let containers: Vec<Value> = containers
+        .iter()
+        .map(|(container, limit, request)| {
+            let mut resources = Map::new();
+            if let Some(limit) = limit {
+                resources.insert("limits".into(), json!({ "memory": limit }));
+            }
+            if let Some(request) = request {
+                resources.insert("requests".into(), json!({ "memory": request }));
+            }
+            json!({ "name": container, "image": "example.invalid/app:1", "resources": resources })
+        })
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": name, "labels": self::labels(labels) },
+        "spec": { "containers": containers },
+        "status": { "phase": phase },
+    })
 }

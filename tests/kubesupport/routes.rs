@@ -22,6 +22,10 @@ pub struct ResourceType {
     pub tracks_generation: bool,
     /// Has a `/scale` subresource (autoscaling/v1 Scale).
     pub scalable: bool,
+    /// A PUT without `metadata.resourceVersion` overwrites. Custom resources
+    /// and Leases refuse one (their strategies' AllowUnconditionalUpdate is
+    /// false): 422 "must be specified for an update".
+    pub unconditional_update: bool,
 }
 
 impl ResourceType {
@@ -69,6 +73,7 @@ const fn builtin(
         status_subresource: false,
         tracks_generation: false,
         scalable: false,
+        unconditional_update: true,
     }
 }
 
@@ -83,6 +88,7 @@ const fn workload(plural: &'static str, group: &'static str, kind: &'static str)
 
 pub static MEMHPAS: ResourceType = ResourceType {
     custom: true,
+    unconditional_update: false,
     status_subresource: true,
     tracks_generation: true,
     ..builtin("memhpas", "memhpa.io", "v1", "MemHpa")
@@ -97,7 +103,10 @@ pub static PODS: ResourceType = ResourceType {
     ..builtin("pods", "", "v1", "Pod")
 };
 pub static EVENTS: ResourceType = builtin("events", "", "v1", "Event");
-pub static LEASES: ResourceType = builtin("leases", "coordination.k8s.io", "v1", "Lease");
+pub static LEASES: ResourceType = ResourceType {
+    unconditional_update: false,
+    ..builtin("leases", "coordination.k8s.io", "v1", "Lease")
+};
 
 static ALL: [&ResourceType; 8] = [
     &MEMHPAS,

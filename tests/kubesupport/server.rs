@@ -182,10 +182,11 @@ fn answer(shared: &Shared, request: &Request, target: &str) -> Reply {
         if !controls.authenticated(request.header("authorization")) {
             return status::unauthorized().into();
         }
-        if let Some(failure) = controls.take_failure(&request.method, target) {
-            return failure.into();
+        let route = routes::parse(&request.path);
+        if let Some((code, retry_after)) = controls.take_failure(&request.method, target) {
+            return injected(request, route.as_ref(), code, retry_after).into();
         }
-        let Some(route) = routes::parse(&request.path) else {
+        let Some(route) = route else {
             return status::no_route().into();
         };
         if controls.is_forbidden(route.rtype.plural, route.subresource.as_deref()) {
@@ -194,6 +195,27 @@ fn answer(shared: &Shared, request: &Request, target: &str) -> Reply {
         route
     };
     handle(&shared.store, request, &route)
+}
+
+/// An injected failure, worded as the real server words that code for this
+/// request where the wording names the resource (401, 403, 404, 409), so a
+/// client sees exactly what a real conflict or denial would give it.
+fn injected(
+    request: &Request,
+    route: Option<&Route>,
+    code: u16,
+    retry_after: Option<u64>,
+) -> Failure {
+    let named = route.and_then(|route| Some((route, route.name.as_deref()?)));
+    match (code, route, named) {
+        (401, _, _) => status::unauthorized(),
+        (403, Some(route), _) => denial(request, route),
+        (404, _, Some((route, name))) => {
+            status::not_found(route.rtype, route.subresource.as_deref(), name)
+        }
+        (409, _, Some((route, name))) => status::conflict(route.rtype, name),
+        _ => status::injected(code, retry_after),
+    }
 }
 
 fn denial(request: &Request, route: &Route) -> Failure {
@@ -226,8 +248,15 @@ fn serve_watch(
     writer: &mut TcpStream,
     watch: &watch::WatchRequest,
 ) -> bool {
-    let epoch = shared.controls().cuts.epoch;
-    let end = match watch::open(shared, watch) {
+    let (epoch, force_expiry) = {
+        let mut controls = shared.controls();
+        let force = controls.cuts.expire_next > 0;
+        if force {
+            controls.cuts.expire_next -= 1;
+        }
+        (controls.cuts.epoch, force)
+    };
+    let end = match watch::open(shared, watch, force_expiry) {
         Opening::Expired(failure) => {
             if shared.controls().expired_as_http {
                 shared.record(request, 410);

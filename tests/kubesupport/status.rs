@@ -141,6 +141,17 @@ pub fn invalid(kind: &str, group: &str, name: &str, causes: &[(&str, &str, Strin
     )
 }
 
+/// 422 for a PUT without `metadata.resourceVersion` where the resource
+/// requires one. The server names the *resource* as the kind here.
+pub fn version_required(rtype: &ResourceType, name: &str) -> Failure {
+    let cause = (
+        "metadata.resourceVersion",
+        "FieldValueInvalid",
+        "Invalid value: 0x0: must be specified for an update".to_string(),
+    );
+    invalid(rtype.plural, rtype.group, name, &[cause])
+}
+
 /// 400 BadRequest: a body that is not the object, a bad query parameter.
 pub fn bad_request(message: String) -> Failure {
     failure(400, "BadRequest", message, Map::new())

@@ -68,8 +68,10 @@ pub fn parse(route: &Route, request: &Request) -> Result<WatchRequest, Failure> 
             ))
         })?),
     };
+    // Like the real server, 0 means "the server's default".
     let timeout = match request.param("timeoutSeconds") {
         None => MAX_TIMEOUT,
+        Some(zero) if zero == "0" => MAX_TIMEOUT,
         Some(text) => Duration::from_secs(text.parse().map_err(|_| {
             status::bad_request(format!(
                 "timeoutSeconds: Invalid value: {text:?}: must be an integer"
@@ -98,17 +100,21 @@ pub enum Opening {
     Events(Vec<(Change, Value)>, u64),
 }
 
-/// Decides, under one look at the store, how `watch` begins.
-pub fn open(shared: &Shared, watch: &WatchRequest) -> Opening {
+/// Decides, under one look at the store, how `watch` begins; `force_expiry`
+/// (a fault) answers 410 whatever the version.
+pub fn open(shared: &Shared, watch: &WatchRequest, force_expiry: bool) -> Opening {
     let namespace = watch.namespace.as_deref();
     shared.store.read(|inner| match watch.start {
+        Start::After(rv) if force_expiry => Opening::Expired(status::expired(rv, inner.rv())),
+        Start::Current if force_expiry => Opening::Expired(status::expired(0, inner.rv())),
         Start::After(rv) if rv < inner.compacted() => {
             Opening::Expired(status::expired(rv, inner.compacted()))
         }
         Start::After(rv) => match inner.events_after(rv, watch.rtype.plural, namespace) {
+            // A version from the future: nothing up to it is sent.
             Ok(events) => Opening::Events(
                 events.into_iter().map(|e| (e.change, e.object)).collect(),
-                inner.rv(),
+                inner.rv().max(rv),
             ),
             Err(pruned) => Opening::Expired(status::expired(rv, pruned.oldest)),
         },
@@ -226,7 +232,8 @@ impl Stream<'_> {
             )
         });
         let events: Vec<Logged> = events.ok()?;
-        self.cursor = rv;
+        // Never back: a watch from a future version stays there.
+        self.cursor = self.cursor.max(rv);
         Some(events.into_iter().map(|e| (e.change, e.object)).collect())
     }
 }
