@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use controllersupport::{condition, memhpa, pod, Harness, Options, WAIT};
+use serde_json::json;
 
 /// How long "at once" may take: one reconcile, far below any tick here.
 const PROMPT: Duration = Duration::from_secs(5);
-use serde_json::json;
 
 /// A resync short enough that a test can watch several ticks go by.
 const SHORT_TICK: Duration = Duration::from_millis(200);
@@ -409,6 +409,7 @@ fn watch_cuts_and_expiries_lose_no_change() {
                 .is_none_or(|v| v.is_empty() || v == "0")
     });
     assert_eq!(from_scratch, 0, "a watch did not resume from a version");
+    h.wait_until("the watch reported in sync", WAIT, || h.synced());
 }
 
 /// `(method, path after the MemHpa collection, status)` of the requests for
