@@ -744,3 +744,35 @@ fn dry_run_decides_but_never_writes_the_scale() {
     assert!(!h.events("shop", "DryRunRescale").is_empty(), "{tail}");
     assert!(h.events("shop", "SuccessfulRescale").is_empty(), "{tail}");
 }
+
+/// The worker pool: while the Scale reads of namespace `slow` hang for 3 s,
+/// a MemHpa created later in namespace `fast` is scaled first.
+#[test]
+fn a_slow_namespace_does_not_hold_up_the_others() {
+    let mut h = Harness::new();
+    h.app("slow", "web", 2, 2, 80.0);
+    h.app("fast", "web", 2, 2, 80.0);
+    h.server.delay(
+        "GET",
+        "/namespaces/slow/deployments/web/scale",
+        Duration::from_secs(3),
+    );
+    h.start(Options::default());
+    h.server
+        .create_memhpa(memhpa("slow", "web", "web", 1, 10, 50));
+    h.wait_until("the controller synced", WAIT, || h.synced());
+    h.server
+        .create_memhpa(memhpa("fast", "web", "web", 1, 10, 50));
+    h.wait_until("fast/web scaled to 4", WAIT, || {
+        h.replicas("fast", "web") == Some(4)
+    });
+    assert_eq!(
+        h.replicas("slow", "web"),
+        Some(2),
+        "fast/web waited for the slow namespace\n{}",
+        h.log_tail(30)
+    );
+    h.wait_until("slow/web scaled to 4 in the end", WAIT, || {
+        h.replicas("slow", "web") == Some(4)
+    });
+}
