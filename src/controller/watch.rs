@@ -84,9 +84,13 @@ impl Watcher {
                 match self.watch_once() {
                     End::Relist => break,
                     End::Resume { idle } => {
-                        let wait = self.backoff.next();
-                        if idle && self.pause(wait) {
-                            return;
+                        // Only an idle end waits; stepping the backoff for the
+                        // others would grow the next wait with no failure seen.
+                        if idle {
+                            let wait = self.backoff.next();
+                            if self.pause(wait) {
+                                return;
+                            }
                         }
                     }
                     End::Quit => return,
@@ -157,6 +161,11 @@ impl Watcher {
                 Err(e) => {
                     log::info!("watch stream broke after {seen} events: {e}");
                     self.metrics.watch_restart("stream");
+                    // A stream that delivered events proves the server healthy:
+                    // the next failure starts from the base wait again.
+                    if seen > 0 {
+                        self.backoff.reset();
+                    }
                     return End::Resume { idle: seen == 0 };
                 }
             };
