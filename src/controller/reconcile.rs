@@ -220,49 +220,14 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
     let hpa = &item.hpa;
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
     let now = (ctx.clock)();
-    let mut rescaled_to = None;
     let mut failed = decision.events.iter().any(|e| e.warning);
-    if let (Some(r), Some(p)) = (decision.rescale.clone(), p) {
-        if ctx.dry_run {
-            mark_dry_run(&mut decision, r.to);
-            log::info!(
-                "{}: dry run: would scale {} from {} to {} ({})",
-                hpa.metadata.key(),
-                p.policy.target.name,
-                r.from,
-                r.to,
-                r.why
-            );
-            decision.events.push(crate::algorithm::EventOutcome {
-                warning: false,
-                reason: "DryRunRescale",
-                message: format!("Would set size: {}; reason: {}", r.to, r.why),
-            });
-        } else if item.state.retired.load(Ordering::SeqCst) {
-            return skipped(item);
-        } else {
-            match write_scale(ctx.cluster.as_ref(), namespace, p, r.to) {
-                Ok(()) => {
-                    log::info!(
-                        "{}: scaled {} {} from {} to {} ({})",
-                        hpa.metadata.key(),
-                        p.policy.target.kind,
-                        p.policy.target.name,
-                        r.from,
-                        r.to,
-                        r.why
-                    );
-                    ctx.metrics
-                        .scale_write(if r.to > r.from { "up" } else { "down" });
-                    decision.events.push(r.event());
-                    rescaled_to = Some(r.to);
-                }
-                Err(e) => {
-                    log::warn!("{}: cannot update the Scale: {e}", hpa.metadata.key());
-                    decision = decision.update_failed(&e.to_string());
-                    failed = true;
-                }
-            }
+    let mut rescaled_to = None;
+    if let Some(p) = p {
+        match carry_out_rescale(ctx, item, p, &mut decision) {
+            Rescaled::No => {}
+            Rescaled::To(n) => rescaled_to = Some(n),
+            Rescaled::Failed => failed = true,
+            Rescaled::Retired => return skipped(item),
         }
     }
     if let Some(p) = p {
@@ -302,6 +267,72 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
         rescaled_to,
         status_written,
         result: if failed { "error" } else { "success" },
+    }
+}
+
+/// What became of the rescale a decision asked for.
+enum Rescaled {
+    /// None was asked for, or `-dry-run` only logged it.
+    No,
+    To(i64),
+    /// The write failed; the decision now says FailedUpdateScale.
+    Failed,
+    /// The MemHpa was deleted meanwhile: its target is no longer ours.
+    Retired,
+}
+
+fn carry_out_rescale(
+    ctx: &Context,
+    item: &Item,
+    p: &Prepared,
+    decision: &mut Decision,
+) -> Rescaled {
+    let Some(r) = decision.rescale.clone() else {
+        return Rescaled::No;
+    };
+    let key = item.hpa.metadata.key();
+    let target = &p.policy.target;
+    if ctx.dry_run {
+        mark_dry_run(decision, r.to);
+        log::info!(
+            "{key}: dry run: would scale {} {} from {} to {} ({})",
+            target.kind,
+            target.name,
+            r.from,
+            r.to,
+            r.why
+        );
+        decision.events.push(crate::algorithm::EventOutcome {
+            warning: false,
+            reason: "DryRunRescale",
+            message: format!("Would set size: {}; reason: {}", r.to, r.why),
+        });
+        return Rescaled::No;
+    }
+    if item.state.retired.load(Ordering::SeqCst) {
+        return Rescaled::Retired;
+    }
+    let namespace = item.hpa.metadata.namespace.as_deref().unwrap_or_default();
+    match write_scale(ctx.cluster.as_ref(), namespace, p, r.to) {
+        Ok(()) => {
+            log::info!(
+                "{key}: scaled {} {} from {} to {} ({})",
+                target.kind,
+                target.name,
+                r.from,
+                r.to,
+                r.why
+            );
+            ctx.metrics
+                .scale_write(if r.to > r.from { "up" } else { "down" });
+            decision.events.push(r.event());
+            Rescaled::To(r.to)
+        }
+        Err(e) => {
+            log::warn!("{key}: cannot update the Scale: {e}");
+            *decision = decision.clone().update_failed(&e.to_string());
+            Rescaled::Failed
+        }
     }
 }
 
