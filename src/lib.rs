@@ -15,6 +15,7 @@ pub mod leader;
 pub mod metrics;
 pub mod prom;
 mod quote;
+mod resolve;
 pub mod rfc3339;
 pub mod serve;
 pub mod shutdown;

@@ -44,6 +44,10 @@ pub(crate) trait Transport: Send + Sync {
     fn shutdown(&self);
 }
 
+/// ureq keeps 3 idle connections per host by default: fewer than `-workers`
+/// at its default, which made every tick open new ones.
+const IDLE_CONNECTIONS_PER_HOST: usize = 16;
+
 /// The real transport: one ureq agent with the CA roots, the request timeout
 /// by default, and per-request overrides for watches.
 pub(crate) struct UreqTransport {
@@ -61,7 +65,11 @@ impl UreqTransport {
             // Connect stays bounded for watches too, whose global timeout is off.
             .timeout_connect(Some(request_timeout))
             .accept("application/json")
-            .user_agent(concat!("memhpa/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("memhpa/", env!("CARGO_PKG_VERSION")))
+            // More than the workers, the watch and the elector together, so
+            // a tick reuses its connections instead of handshaking anew.
+            .max_idle_connections(IDLE_CONNECTIONS_PER_HOST)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST);
         if let Some(ca_file) = ca_file {
             builder = builder.tls_config(
                 TlsConfig::builder()
@@ -70,7 +78,7 @@ impl UreqTransport {
             );
         }
         Ok(UreqTransport {
-            agent: builder.build().new_agent(),
+            agent: crate::resolve::agent(builder.build()),
         })
     }
 }

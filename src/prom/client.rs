@@ -66,7 +66,7 @@ impl Client {
             );
         }
         Ok(Client {
-            agent: builder.build().new_agent(),
+            agent: crate::resolve::agent(builder.build()),
             query_url: format!("{base}/api/v1/query"),
             template,
             window: options.window,
