@@ -154,8 +154,16 @@ fn print_table(columns: &[Column]) {
             Box::new(|_, f| format!("{:.1}", f.window.api_per_tick)),
         ),
         (
+            "API connections opened/tick",
+            Box::new(|_, f| format!("{:.1}", f.window.api_connections_per_tick)),
+        ),
+        (
             "Prometheus queries/tick",
             Box::new(|_, f| format!("{:.1}", f.window.prom_per_tick)),
+        ),
+        (
+            "Prometheus connections/tick",
+            Box::new(|_, f| format!("{:.1}", f.window.prom_connections_per_tick)),
         ),
         (
             "CPU ms/tick (utime+stime)",
@@ -234,7 +242,8 @@ fn print_notes(columns: &[Column]) {
         "  memhpa_reconciles_total / N; CPU ms/tick = delta utime+stime in /proc/PID/stat (all threads) / ticks;",
         "  average CPU (millicores) = CPU ms per tick / resync seconds, idle time between ticks included.",
         "  API requests/tick: the fake's request log over the window / ticks; Prometheus queries/tick: the stub's",
-        "  POST /api/v1/query count / ticks (the design wants one per namespace).",
+        "  POST /api/v1/query count / ticks (the design wants one per namespace). Connections: TCP accepts by",
+        "  the fake and the stub over the window / ticks (full keep-alive reuse would make them 0).",
         "  VmHWM (peak RSS) and VmRSS: /proc/PID/status right after the window.",
         "- timing child (RUST_LOG also memhpa::controller::workers=debug: one line per MemHpa when its job ends):",
         "  worker time per MemHpa: delta of memhpa_reconcile_duration_seconds sum / count over 3 ticks;",

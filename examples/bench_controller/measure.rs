@@ -53,6 +53,9 @@ pub struct Window {
     /// Requests per tick by kind (`get scale`, `list pods`, ...).
     pub api_kinds: BTreeMap<&'static str, f64>,
     pub prom_per_tick: f64,
+    /// TCP connections the fake / the stub accepted per tick.
+    pub api_connections_per_tick: f64,
+    pub prom_connections_per_tick: f64,
     pub cpu_ms_per_tick: f64,
     pub failed_reconciles: u64,
 }
@@ -172,12 +175,15 @@ fn steady_window(
     let Endpoints { fake, prom, .. } = endpoints;
     fake.clear_requests();
     let queries_before = prom.queries();
+    let (api_conns_before, prom_conns_before) = (fake.connections_accepted(), prom.connections());
     let cpu_before = child.cpu_ticks()?;
     let before = scraper.scrape()?;
     sleep_watching(child, RESYNC * MEASURED_TICKS)?;
     let after = scraper.scrape()?;
     let cpu_after = child.cpu_ticks()?;
     let queries = prom.queries() - queries_before;
+    let api_connections = fake.connections_accepted() - api_conns_before;
+    let prom_connections = prom.connections() - prom_conns_before;
     let requests = fake.requests();
 
     let reconciles = after.reconciles().saturating_sub(before.reconciles());
@@ -198,6 +204,8 @@ fn steady_window(
         api_per_tick: requests.len() as f64 / ticks,
         api_kinds,
         prom_per_tick: queries as f64 / ticks,
+        api_connections_per_tick: api_connections as f64 / ticks,
+        prom_connections_per_tick: prom_connections as f64 / ticks,
         cpu_ms_per_tick: cpu_seconds * 1e3 / ticks,
         failed_reconciles: after.failed().saturating_sub(before.failed()),
     })

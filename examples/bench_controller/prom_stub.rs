@@ -21,6 +21,7 @@ const IDLE: Duration = Duration::from_secs(30);
 pub struct PromStub {
     addr: SocketAddr,
     queries: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
@@ -31,14 +32,20 @@ impl PromStub {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let queries = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (counter, flag) = (Arc::clone(&queries), Arc::clone(&stop));
+        let (counter, accepted, flag) = (
+            Arc::clone(&queries),
+            Arc::clone(&connections),
+            Arc::clone(&stop),
+        );
         let accept = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let counter = Arc::clone(&counter);
                 std::thread::spawn(move || {
                     let _ = serve_connection(stream, usage_bytes, &counter);
@@ -48,6 +55,7 @@ impl PromStub {
         Ok(PromStub {
             addr,
             queries,
+            connections,
             stop,
             accept: Some(accept),
         })
@@ -61,6 +69,12 @@ impl PromStub {
     /// Queries answered so far.
     pub fn queries(&self) -> usize {
         self.queries.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far (with keep-alive, far fewer than
+    /// queries).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
