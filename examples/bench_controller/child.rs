@@ -1,6 +1,8 @@
 //! The memhpa process under measurement: spawned with its stderr piped into a
 //! bounded tail (where the /metrics address is found), read through
 //! /proc/PID/{stat,status}, and killed when dropped, whatever went wrong.
+//! A signal that ends the bench skips every `Drop`, so
+//! [`kill_children_on_signal`] covers SIGINT and SIGTERM.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -17,6 +19,36 @@ const COMPLETION_MARK: &str = "memhpa::controller::workers] reconciled ";
 /// Completion stamps kept between two `take_completions` (far above a run).
 const MAX_COMPLETIONS: usize = 200_000;
 
+/// PIDs of the children alive now, for the signal handler.
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// On SIGINT or SIGTERM, SIGKILLs the live children, runs `cleanup` and
+/// exits 128+signal.
+pub fn kill_children_on_signal(cleanup: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| format!("signal handler: {e}"))?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            for pid in live().iter() {
+                // std has no kill(2) for a PID whose Child another thread owns.
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            cleanup();
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
+
 #[derive(Default)]
 struct Log {
     tail: VecDeque<String>,
@@ -32,6 +64,9 @@ pub struct Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
+        // Forgotten first, so the handler never signals a reaped (reusable) PID.
+        let pid = self.process.id();
+        live().retain(|p| *p != pid);
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -48,6 +83,7 @@ impl Child {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        live().push(process.id());
         let log = Arc::new(Mutex::new(Log::default()));
         if let Some(stderr) = process.stderr.take() {
             let log = Arc::clone(&log);

@@ -45,6 +45,13 @@ const MAX_NAMESPACES: usize = 50;
 const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
 fn main() {
+    let token = measure::token_path();
+    if let Err(e) = child::kill_children_on_signal(move || {
+        let _ = std::fs::remove_file(token);
+    }) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
     let binaries = match binaries() {
         Ok(binaries) => binaries,
         Err(message) => {

@@ -82,9 +82,14 @@ impl Timing {
 /// The bearer token memhpa reads, removed when dropped.
 struct TokenFile(PathBuf);
 
+/// Where this process keeps the token file, one at a time.
+pub fn token_path() -> PathBuf {
+    std::env::temp_dir().join(format!("memhpa-bench-token-{}", std::process::id()))
+}
+
 impl TokenFile {
     fn write() -> Result<TokenFile, String> {
-        let path = std::env::temp_dir().join(format!("memhpa-bench-token-{}", std::process::id()));
+        let path = token_path();
         std::fs::write(&path, TOKEN).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(TokenFile(path))
     }
