@@ -12,6 +12,10 @@
 //!
 //! Timings are wall clock on whatever else the machine runs: compare runs on the
 //! same machine, not across machines.
+//!
+//! The controller as a whole process (first pass, CPU per tick, RSS, requests
+//! per tick of the release binary) is measured by
+//! `cargo run --release --example bench_controller`.
 
 use memhpa::algorithm::{
     decide, ContainerObservation, History, Observation, PodObservation, PodPhase, Policy,
