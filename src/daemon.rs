@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::api::Lease;
 use crate::cli::Config;
@@ -53,7 +54,7 @@ impl std::error::Error for DaemonError {}
 /// `-apiserver`, or the in-cluster address) until a signal stops it.
 pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::new());
-    let client = kube_client(&config, apiserver, Arc::clone(&metrics))?;
+    let client = kube_client(&config, apiserver, Arc::clone(&metrics), None)?;
     let usage = Arc::new(prom::Client::new(config.prom.clone()).map_err(DaemonError::Prom)?);
     let stop = shutdown::install().map_err(|e| DaemonError::Io(format!("signal handler: {e}")))?;
     let health = Arc::new(Health::new(config.leader_elect));
@@ -92,8 +93,21 @@ pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
         // A client of its own: the controller shuts its client down on the
         // way out (to end the blocked watch read), and a clone would share
         // that agent and refuse the release that must come after.
+        //
+        // Its requests time out after lease duration minus renew deadline
+        // (5 s by default): a renewal that hangs then still ends, and the
+        // leader steps down, before another replica may take the Lease.
+        let timing = election.timing;
+        let lease_timeout = timing
+            .lease_duration()
+            .saturating_sub(timing.renew_deadline());
         let leases = Arc::new(KubeLeases {
-            client: kube_client(&config, apiserver, Arc::clone(&metrics))?,
+            client: kube_client(
+                &config,
+                apiserver,
+                Arc::clone(&metrics),
+                Some(lease_timeout),
+            )?,
             namespace: election.namespace.clone(),
             name: election.name.clone(),
         });
@@ -135,6 +149,7 @@ fn kube_client(
     config: &Config,
     apiserver: &str,
     metrics: Arc<Metrics>,
+    request_timeout: Option<Duration>,
 ) -> Result<kube::Client, DaemonError> {
     let mut kube_config = if config.apiserver.is_some() {
         KubeConfig::new(apiserver)
@@ -146,6 +161,9 @@ fn kube_client(
     }
     if let Some(ca) = &config.ca_file {
         kube_config.ca_file = Some(ca.clone());
+    }
+    if let Some(timeout) = request_timeout.filter(|t| !t.is_zero()) {
+        kube_config.request_timeout = timeout;
     }
     let client = kube::Client::new(kube_config).map_err(DaemonError::Kube)?;
     Ok(client.with_observer(Arc::new(move |verb: &str, code: u16| {

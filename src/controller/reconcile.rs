@@ -227,7 +227,7 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
             Rescaled::No => {}
             Rescaled::To(n) => rescaled_to = Some(n),
             Rescaled::Failed => failed = true,
-            Rescaled::Retired => return skipped(item),
+            Rescaled::Abandoned => return skipped(item),
         }
     }
     if let Some(p) = p {
@@ -277,8 +277,9 @@ enum Rescaled {
     To(i64),
     /// The write failed; the decision now says FailedUpdateScale.
     Failed,
-    /// The MemHpa was deleted meanwhile: its target is no longer ours.
-    Retired,
+    /// The MemHpa was deleted, or this replica stopped leading, meanwhile:
+    /// the target is no longer ours to write.
+    Abandoned,
 }
 
 fn carry_out_rescale(
@@ -309,8 +310,8 @@ fn carry_out_rescale(
         });
         return Rescaled::No;
     }
-    if item.state.retired.load(Ordering::SeqCst) {
-        return Rescaled::Retired;
+    if item.state.retired.load(Ordering::SeqCst) || !(ctx.may_write)() {
+        return Rescaled::Abandoned;
     }
     let namespace = item.hpa.metadata.namespace.as_deref().unwrap_or_default();
     match write_scale(ctx.cluster.as_ref(), namespace, p, r.to) {
@@ -925,6 +926,26 @@ mod test {
         s.ctx.may_write = Arc::new(|| false);
         assert_eq!(run(&s).result, "skipped");
         assert!(s.cluster.actions().is_empty());
+    }
+
+    #[test]
+    fn leadership_lost_mid_reconcile_writes_no_scale() {
+        let mut s = setup(80.0, false);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        // Leader when the job starts, no longer when the Scale is due.
+        s.ctx.may_write = Arc::new(move || seen.fetch_add(1, Ordering::SeqCst) == 0);
+        let r = run(&s);
+        assert_eq!(r.result, "skipped");
+        assert!(
+            calls.load(Ordering::SeqCst) >= 2,
+            "leadership asked again before the write"
+        );
+        assert!(
+            s.cluster.writes().is_empty(),
+            "writes: {:?}",
+            s.cluster.writes()
+        );
     }
 
     #[test]
