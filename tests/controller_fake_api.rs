@@ -7,6 +7,7 @@
 //! 50%" means utilization 80, ratio 1.6, so 2 replicas become ceil(1.6 * 2) = 4.
 
 mod controllersupport;
+mod httpsupport;
 mod kubesupport;
 
 use std::collections::BTreeSet;

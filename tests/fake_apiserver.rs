@@ -2,6 +2,7 @@
 //! ureq: its semantics (versions, watches, subresources, selectors, auth,
 //! faults) and, wherever a fixture captured the real answer, the same shape.
 
+mod httpsupport;
 mod kubesupport;
 
 use std::io::{BufRead, BufReader};

@@ -3,6 +3,8 @@
 //! the client makes, served byte for byte from 127.0.0.1 and read through the
 //! real client.
 
+#[path = "httpsupport/mod.rs"]
+mod httpsupport;
 #[path = "promsupport/mod.rs"]
 mod promsupport;
 

@@ -1,6 +1,8 @@
 //! Every captured Prometheus 2.42 answer in ../shared/fixtures/prometheus-2.42,
 //! served byte for byte from 127.0.0.1 and read through the real client.
 
+#[path = "httpsupport/mod.rs"]
+mod httpsupport;
 #[path = "promsupport/mod.rs"]
 mod promsupport;
 

@@ -8,6 +8,8 @@
 
 #[path = "e2esupport/mod.rs"]
 mod e2esupport;
+#[path = "httpsupport/mod.rs"]
+mod httpsupport;
 #[path = "kubesupport/mod.rs"]
 mod kubesupport;
 #[path = "promsupport/mod.rs"]

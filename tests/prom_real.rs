@@ -2,6 +2,8 @@
 //! cAdvisor-shaped exporter on 127.0.0.1. Skipped with a message when the binary
 //! is absent, except under CI=true where that fails.
 
+#[path = "httpsupport/mod.rs"]
+mod httpsupport;
 #[path = "promsupport/mod.rs"]
 mod promsupport;
 

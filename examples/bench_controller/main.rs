@@ -25,6 +25,8 @@
 //! machine, and expect a real API server's latency to lengthen ticks (but
 //! not their CPU or memory).
 
+#[path = "../../tests/httpsupport/mod.rs"]
+mod httpsupport;
 #[path = "../../tests/kubesupport/mod.rs"]
 mod kubesupport;
 

@@ -1,16 +1,22 @@
 //! A canned HTTP/1.1 server on 127.0.0.1 for the tests that need a real
 //! socket: it answers each connection with the next canned answer and reports
 //! the request it read. Every wait is bounded.
+//!
+//! The request reading and answer writing are the integration tests' shared
+//! HTTP pieces, included by path: the library cannot depend on tests/.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
 
-/// How long the server waits on a silent client.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+#[path = "../../tests/httpsupport/mod.rs"]
+mod httpsupport;
+
+/// One request as the server read it.
+pub(crate) use httpsupport::Request as Seen;
+use httpsupport::{accept, guard, read_request, write_chunk, write_whole};
 
 /// One canned answer.
 pub(crate) enum Answer {
@@ -37,24 +43,6 @@ impl Answer {
     }
 }
 
-/// One request as the server read it.
-#[derive(Debug, Clone)]
-pub(crate) struct Seen {
-    pub method: String,
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Seen {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
 /// Serves `answers` in order, one connection each; returns the base URL and
 /// the requests as they arrive.
 pub(crate) fn serve(answers: Vec<Answer>) -> (String, mpsc::Receiver<Seen>) {
@@ -63,16 +51,10 @@ pub(crate) fn serve(answers: Vec<Answer>) -> (String, mpsc::Receiver<Seen>) {
     let (sender, seen) = mpsc::channel();
     thread::spawn(move || {
         for answer in answers {
-            let Ok((stream, _)) = listener.accept() else {
+            let Ok((mut reader, mut writer)) = accept(&listener) else {
                 return;
             };
-            let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-            let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-            let Ok(mut writer) = stream.try_clone() else {
-                return;
-            };
-            let mut reader = BufReader::new(stream);
-            let Some(request) = read_request(&mut reader) else {
+            let Ok(request) = read_request(&mut reader) else {
                 return;
             };
             let _ = sender.send(request);
@@ -95,65 +77,22 @@ pub(crate) fn serve(answers: Vec<Answer>) -> (String, mpsc::Receiver<Seen>) {
     (url, seen)
 }
 
-fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    for _ in 0..100 {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            let length: usize = headers
-                .iter()
-                .find(|(key, _): &&(String, String)| key.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, value)| value.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; length.min(1 << 20)];
-            reader.read_exact(&mut body).ok()?;
-            return Some(Seen {
-                method,
-                target,
-                headers,
-                body,
-            });
-        }
-        let (key, value) = header.split_once(':')?;
-        headers.push((key.trim().to_string(), value.trim().to_string()));
-    }
-    None
-}
-
 fn write_full(
     writer: &mut impl Write,
     status: u16,
     headers: &[(&'static str, String)],
     body: &[u8],
 ) {
-    let mut head = format!(
-        "HTTP/1.1 {status} Canned\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (key, value) in headers {
-        head.push_str(&format!("{key}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = writer.write_all(head.as_bytes());
-    let _ = writer.write_all(body);
-    let _ = writer.flush();
+    let mut all = vec![("Connection", "close".to_string())];
+    all.extend_from_slice(headers);
+    let _ = write_whole(writer, status, "application/json", &all, body);
 }
 
 fn write_chunked(writer: &mut TcpStream, chunks: &[Vec<u8>], finish: bool) {
     let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     let _ = writer.write_all(head.as_bytes());
     for chunk in chunks {
-        let _ = writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes());
-        let _ = writer.write_all(chunk);
-        let _ = writer.write_all(b"\r\n");
-        let _ = writer.flush();
+        let _ = write_chunk(writer, chunk);
     }
     if finish {
         let _ = writer.write_all(b"0\r\n\r\n");
@@ -199,13 +138,12 @@ pub(crate) fn serve_tls(tls_dir: &Path, body: &str) -> (String, mpsc::Receiver<O
         let Ok((stream, _)) = listener.accept() else {
             return;
         };
-        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        guard(&stream);
         let Ok(connection) = rustls::ServerConnection::new(config) else {
             return;
         };
         let mut reader = BufReader::new(rustls::StreamOwned::new(connection, stream));
-        let request = read_request(&mut reader);
+        let request = read_request(&mut reader).ok();
         if request.is_some() {
             write_full(reader.get_mut(), 200, &[], &body);
             reader.get_mut().conn.send_close_notify();

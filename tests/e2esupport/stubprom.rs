@@ -9,15 +9,14 @@
 //! PromQL; the Prometheus path itself is tested against the real server.
 
 use std::collections::BTreeMap;
-use std::io::BufReader;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 
 use serde_json::{json, Value};
 
-use crate::promsupport::http::{guard, read_request, write_response};
+use crate::promsupport::http::{write_response, Request};
+use crate::promsupport::server::Server;
 
 /// A bound on the accept loop, far above a test's queries.
 const MAX_CONNECTIONS: usize = 100_000;
@@ -27,31 +26,25 @@ struct State {
     /// (namespace, pod) -> working set bytes of its container `app`.
     usage: Mutex<BTreeMap<(String, String), f64>>,
     queries: AtomicUsize,
-    stop: AtomicBool,
 }
 
 pub struct StubProm {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<State>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl StubProm {
     pub fn start() -> StubProm {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State::default());
         let serving = Arc::clone(&state);
-        let thread = thread::spawn(move || serve(listener, &serving));
-        StubProm {
-            addr,
-            state,
-            thread: Some(thread),
-        }
+        let server = Server::start(MAX_CONNECTIONS, move |request, writer| {
+            respond(&serving, &request, writer)
+        });
+        StubProm { server, state }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Sets the working set of the container `app` of `ns/pod`.
@@ -69,38 +62,13 @@ impl StubProm {
     }
 }
 
-impl Drop for StubProm {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(listener: TcpListener, state: &State) {
-    for _ in 0..MAX_CONNECTIONS {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        if state.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        guard(&stream);
-        let Ok(mut writer) = stream.try_clone() else {
-            continue;
-        };
-        let Some(request) = read_request(&mut BufReader::new(stream)) else {
-            continue;
-        };
-        if request.method == "POST" && request.path.starts_with("/api/v1/query") {
-            state.queries.fetch_add(1, Ordering::SeqCst);
-            let body = answer(&state.usage.lock().expect("stub lock")).to_string();
-            write_response(&mut writer, 200, "application/json", body.as_bytes());
-        } else {
-            write_response(&mut writer, 404, "text/plain", b"not found\n");
-        }
+fn respond(state: &State, request: &Request, writer: &mut TcpStream) {
+    if request.method == "POST" && request.path.starts_with("/api/v1/query") {
+        state.queries.fetch_add(1, Ordering::SeqCst);
+        let body = answer(&state.usage.lock().expect("stub lock")).to_string();
+        write_response(writer, 200, "application/json", body.as_bytes());
+    } else {
+        write_response(writer, 404, "text/plain", b"not found\n");
     }
 }
 

@@ -5,11 +5,20 @@
 //! Reads wake every [`POLL`] so a connection thread notices shutdown, and give
 //! up on a peer that stays silent past [`IDLE_LIMIT`] or sends a request more
 //! slowly than [`REQUEST_LIMIT`]: no thread of the fake can hang forever.
+//!
+//! The bounded line, header and body reading, the decoding and the answer
+//! writing it shares with the other test servers are in tests/httpsupport.
 
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::httpsupport::{
+    self, is_timeout, percent_decode, read_body, read_headers, read_line, status_line, write_chunk,
+    write_whole,
+};
+pub use crate::httpsupport::{query_param, ReadError};
 
 /// How often a blocked read wakes up to look at the stop flag.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -19,11 +28,6 @@ pub const IDLE_LIMIT: Duration = Duration::from_secs(60);
 pub const REQUEST_LIMIT: Duration = Duration::from_secs(10);
 /// Writes to a peer that stopped reading fail after this.
 pub const WRITE_LIMIT: Duration = Duration::from_secs(10);
-
-const MAX_LINE: usize = 16 * 1024;
-const MAX_HEADERS: usize = 100;
-/// Bodies above this get 413: memhpa never sends anything near it.
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// One request as received, with the target split into path and query.
 #[derive(Debug, Clone)]
@@ -40,35 +44,13 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        httpsupport::header(&self.headers, name)
     }
 
     /// The first query parameter `name`, decoded as Go's url.ParseQuery does.
     pub fn param(&self, name: &str) -> Option<String> {
         query_param(&self.query, name)
     }
-}
-
-/// The first parameter `name` of a raw query string, decoded.
-pub fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (form_decode(key) == name).then(|| form_decode(value))
-    })
-}
-
-/// Why no request could be read.
-#[derive(Debug)]
-pub enum ReadError {
-    /// The peer closed, went silent, or the server is stopping: just close.
-    Closed,
-    /// The head or the body is over its bound: answer 413, then close.
-    TooLarge,
-    /// Not HTTP/1.x as we understand it: answer 400, then close.
-    Malformed(String),
 }
 
 /// Waits for the next request on a keep-alive connection and reads it whole.
@@ -105,7 +87,7 @@ pub fn read_request(
     {
         request.close = true;
     }
-    request.body = read_body(reader, &request, deadline)?;
+    request.body = read_body(reader, &request.headers, deadline)?;
     Ok(request)
 }
 
@@ -127,123 +109,7 @@ fn wait_for_data(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result
     }
 }
 
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-/// One CRLF- or LF-terminated line, without its terminator.
-fn read_line(reader: &mut BufReader<TcpStream>, deadline: Instant) -> Result<String, ReadError> {
-    let mut buf = Vec::new();
-    loop {
-        let room = (MAX_LINE + 1).saturating_sub(buf.len()) as u64;
-        match reader.by_ref().take(room).read_until(b'\n', &mut buf) {
-            Ok(_) if buf.ends_with(b"\n") => break,
-            Ok(_) if buf.len() > MAX_LINE => return Err(ReadError::TooLarge),
-            Ok(_) => return Err(ReadError::Closed),
-            Err(err) if is_timeout(&err) && Instant::now() < deadline => continue,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return Err(ReadError::Closed),
-        }
-    }
-    while buf
-        .last()
-        .is_some_and(|&byte| byte == b'\n' || byte == b'\r')
-    {
-        buf.pop();
-    }
-    String::from_utf8(buf).map_err(|_| ReadError::Malformed("a line is not UTF-8".into()))
-}
-
-fn read_headers(
-    reader: &mut BufReader<TcpStream>,
-    deadline: Instant,
-) -> Result<Vec<(String, String)>, ReadError> {
-    let mut headers = Vec::new();
-    for _ in 0..MAX_HEADERS {
-        let line = read_line(reader, deadline)?;
-        if line.is_empty() {
-            return Ok(headers);
-        }
-        let Some((key, value)) = line.split_once(':') else {
-            return Err(ReadError::Malformed(format!("bad header line {line:?}")));
-        };
-        headers.push((key.trim().to_string(), value.trim().to_string()));
-    }
-    Err(ReadError::TooLarge)
-}
-
-fn read_body(
-    reader: &mut BufReader<TcpStream>,
-    request: &Request,
-    deadline: Instant,
-) -> Result<Vec<u8>, ReadError> {
-    let chunked = request
-        .header("transfer-encoding")
-        .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        return read_chunked_body(reader, deadline);
-    }
-    let length = match request.header("content-length") {
-        None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| ReadError::Malformed(format!("bad Content-Length {text:?}")))?,
-    };
-    if length > MAX_BODY {
-        return Err(ReadError::TooLarge);
-    }
-    let mut body = vec![0; length];
-    read_exact(reader, &mut body, deadline)?;
-    Ok(body)
-}
-
-fn read_chunked_body(
-    reader: &mut BufReader<TcpStream>,
-    deadline: Instant,
-) -> Result<Vec<u8>, ReadError> {
-    let mut body = Vec::new();
-    // Each round reads one chunk, so the bound on the body bounds the rounds.
-    for _ in 0..=MAX_BODY {
-        let line = read_line(reader, deadline)?;
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| ReadError::Malformed(format!("bad chunk size {line:?}")))?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            read_headers(reader, deadline)?;
-            return Ok(body);
-        }
-        if body.len() + size > MAX_BODY {
-            return Err(ReadError::TooLarge);
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        read_exact(reader, &mut body[start..], deadline)?;
-        if !read_line(reader, deadline)?.is_empty() {
-            return Err(ReadError::Malformed("chunk not followed by CRLF".into()));
-        }
-    }
-    Err(ReadError::TooLarge)
-}
-
-fn read_exact(
-    reader: &mut BufReader<TcpStream>,
-    mut buf: &mut [u8],
-    deadline: Instant,
-) -> Result<(), ReadError> {
-    while !buf.is_empty() {
-        match reader.read(buf) {
-            Ok(0) => return Err(ReadError::Closed),
-            Ok(n) => buf = &mut buf[n..],
-            Err(err) if is_timeout(&err) && Instant::now() < deadline => continue,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return Err(ReadError::Closed),
-        }
-    }
-    Ok(())
-}
-
-/// Writes a whole answer with a Content-Length. `extra` are added headers.
+/// Writes a whole JSON answer with a Content-Length. `extra` are added headers.
 pub fn write_full(
     stream: &mut TcpStream,
     status: u16,
@@ -251,25 +117,12 @@ pub fn write_full(
     body: &[u8],
     close: bool,
 ) -> io::Result<()> {
-    let mut head = status_head(status);
-    head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
+    let mut headers = vec![("Cache-Control", "no-cache, private".to_string())];
+    headers.extend_from_slice(extra);
     if close {
-        head.push_str("Connection: close\r\n");
+        headers.push(("Connection", "close".to_string()));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()
-}
-
-fn status_head(status: u16) -> String {
-    format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nCache-Control: no-cache, private\r\n",
-        reason(status)
-    )
+    write_whole(stream, status, "application/json", &headers, body)
 }
 
 /// A chunked answer in progress: a watch writes one event per chunk.
@@ -280,7 +133,8 @@ pub struct ChunkedWriter<'a> {
 impl<'a> ChunkedWriter<'a> {
     /// Sends the status line and headers of a chunked answer.
     pub fn start(stream: &'a mut TcpStream, status: u16) -> io::Result<ChunkedWriter<'a>> {
-        let mut head = status_head(status);
+        let mut head = status_line(status);
+        head.push_str("Content-Type: application/json\r\nCache-Control: no-cache, private\r\n");
         head.push_str("Transfer-Encoding: chunked\r\n\r\n");
         stream.write_all(head.as_bytes())?;
         stream.flush()?;
@@ -289,14 +143,7 @@ impl<'a> ChunkedWriter<'a> {
 
     /// Sends `data` as one chunk, at once.
     pub fn chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.stream
-            .write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
-        self.stream.write_all(data)?;
-        self.stream.write_all(b"\r\n")?;
-        self.stream.flush()
+        write_chunk(self.stream, data)
     }
 
     /// Ends the answer properly; the connection may then carry more requests.
@@ -312,99 +159,9 @@ impl<'a> ChunkedWriter<'a> {
     }
 }
 
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        410 => "Gone",
-        413 => "Payload Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
-}
-
-/// Undoes `application/x-www-form-urlencoded` (`+` is a space); bad escapes
-/// are kept as they are.
-pub fn form_decode(text: &str) -> String {
-    decode(text, true)
-}
-
-/// Undoes percent-encoding in a path (`+` stays `+`).
-pub fn percent_decode(text: &str) -> String {
-    decode(text, false)
-}
-
-fn decode(text: &str, plus_is_space: bool) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[i], escaped) {
-            (b'+', _) if plus_is_space => out.push(b' '),
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 2;
-            }
-            (other, _) => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Accepted connections get these timeouts so a silent peer cannot hang a thread.
 pub fn guard(stream: &TcpStream) {
     let _ = stream.set_read_timeout(Some(POLL));
     let _ = stream.set_write_timeout(Some(WRITE_LIMIT));
     let _ = stream.set_nodelay(true);
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn form_decode_plus_and_escapes() {
-        assert_eq!(
-            form_decode("app%3Dweb%2Ctier+in+%28a%29"),
-            "app=web,tier in (a)"
-        );
-    }
-
-    #[test]
-    fn percent_decode_keeps_plus() {
-        assert_eq!(percent_decode("/a+b%2Fc"), "/a+b/c");
-    }
-
-    #[test]
-    fn bad_escape_kept() {
-        assert_eq!(form_decode("100%zz%4"), "100%zz%4");
-    }
-
-    #[test]
-    fn query_param_first_match_decoded() {
-        let query = "watch=1&labelSelector=app%3Dweb&labelSelector=x";
-        assert_eq!(
-            query_param(query, "labelSelector").as_deref(),
-            Some("app=web")
-        );
-        assert_eq!(query_param(query, "watch").as_deref(), Some("1"));
-        assert_eq!(query_param(query, "missing"), None);
-    }
 }

@@ -1,5 +1,6 @@
 //! An in-process fake kube-apiserver 1.24 on 127.0.0.1, for integration
-//! tests (`mod kubesupport;` from a file in tests/). It serves what memhpa
+//! tests (`mod kubesupport;` from a file in tests/, with `mod httpsupport;`
+//! beside it). It serves what memhpa
 //! uses, in the shapes of ../shared/fixtures/kube-apiserver-1.24:
 //!
 //! | resource | verbs |

@@ -1,12 +1,11 @@
 //! A server that answers every request with the next of a list of canned
 //! answers, and keeps what it received.
 
-use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use super::http::{guard, read_request, write_response, Request};
+use super::http::{accept, read_request, write_response, Request};
 
 pub struct Canned {
     addr: SocketAddr,
@@ -22,14 +21,9 @@ impl Canned {
         let log = Arc::clone(&seen);
         thread::spawn(move || {
             for (status, body) in answers {
-                let Ok((stream, _)) = listener.accept() else {
+                let Ok((mut reader, mut writer)) = accept(&listener) else {
                     return;
                 };
-                guard(&stream);
-                let Ok(mut writer) = stream.try_clone() else {
-                    return;
-                };
-                let mut reader = BufReader::new(stream);
                 if let Some(request) = read_request(&mut reader) {
                     log.lock().expect("log lock").push(request);
                 }

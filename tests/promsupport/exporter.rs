@@ -4,13 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::BufReader;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 
-use super::http::{guard, read_request, write_response};
+use super::http::{write_response, Request};
+use super::server::Server;
 
 pub const METRIC: &str = "container_memory_working_set_bytes";
 
@@ -27,30 +25,22 @@ struct State {
 }
 
 pub struct Exporter {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Exporter {
     pub fn start() -> Exporter {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (shared, stopping) = (Arc::clone(&state), Arc::clone(&stop));
-        let thread = thread::spawn(move || serve(listener, shared, stopping));
-        Exporter {
-            addr,
-            state,
-            stop,
-            thread: Some(thread),
-        }
+        let shared = Arc::clone(&state);
+        let server = Server::start(MAX_CONNECTIONS, move |request, writer| {
+            answer(&shared, &request, writer)
+        });
+        Exporter { server, state }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Sets one series; `container` "" is the pod-level cgroup, "POD" the pause
@@ -92,47 +82,16 @@ impl Exporter {
     }
 }
 
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocked accept so the thread sees the flag.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(listener: TcpListener, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
-    for _ in 0..MAX_CONNECTIONS {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
+fn answer(state: &Mutex<State>, request: &Request, writer: &mut TcpStream) {
+    if request.path.starts_with("/metrics") {
+        let body = {
+            let mut state = state.lock().expect("exporter lock");
+            state.scrapes += 1;
+            exposition(&state.series)
         };
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        guard(&stream);
-        let Ok(mut writer) = stream.try_clone() else {
-            continue;
-        };
-        let Some(request) = read_request(&mut BufReader::new(stream)) else {
-            continue;
-        };
-        if request.path.starts_with("/metrics") {
-            let body = {
-                let mut state = state.lock().expect("exporter lock");
-                state.scrapes += 1;
-                exposition(&state.series)
-            };
-            write_response(
-                &mut writer,
-                200,
-                "text/plain; version=0.0.4",
-                body.as_bytes(),
-            );
-        } else {
-            write_response(&mut writer, 404, "text/plain", b"not found\n");
-        }
+        write_response(writer, 200, "text/plain; version=0.0.4", body.as_bytes());
+    } else {
+        write_response(writer, 404, "text/plain", b"not found\n");
     }
 }
 
