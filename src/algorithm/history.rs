@@ -54,6 +54,17 @@ impl History {
         self.prune(now, policy.longest_lookback_seconds());
     }
 
+    /// The history of a target first seen at `now` with `replicas`: that count
+    /// is its first recommendation, as Kubernetes' HPA records it
+    /// (`recordInitialRecommendation`). So neither a new MemHpa nor a
+    /// controller restart or failover, which starts from an empty memory, can
+    /// scale down before a whole scale-down window has been seen.
+    pub fn starting_at(now: i64, replicas: i64) -> History {
+        let mut history = History::new();
+        history.record_recommendation(now, replicas);
+        history
+    }
+
     pub fn record_recommendation(&mut self, now: i64, replicas: i64) {
         push_capped(&mut self.recommendations, Sample { at: now, replicas });
     }

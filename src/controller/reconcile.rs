@@ -40,7 +40,9 @@ pub struct Context {
 /// What the controller remembers of one MemHpa between reconciles.
 #[derive(Debug, Default)]
 pub struct ObjectState {
-    pub history: Mutex<History>,
+    /// `None` until the first reconcile that reads the Scale, which starts it
+    /// from the target's count (see `History::starting_at`).
+    pub history: Mutex<Option<History>>,
     /// Set when the MemHpa is deleted, so a reconcile already running for it
     /// does not touch its target afterwards.
     pub retired: AtomicBool,
@@ -95,8 +97,10 @@ pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Ve
         let obs = observe::observation(&p.scale, &p.pods, usage_ref, p.policy.container.as_deref());
         let now = (ctx.clock)();
         let decision = {
-            let history = lock(&p.item.state.history);
-            decide(&obs, &p.policy, &history, now)
+            let mut history = lock(&p.item.state.history);
+            let history =
+                history.get_or_insert_with(|| History::starting_at(now, p.scale.spec.replicas));
+            decide(&obs, &p.policy, history, now)
         };
         reports.push(act(ctx, p.item, Some(&p), decision));
     }
@@ -230,8 +234,8 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
             Rescaled::Abandoned => return skipped(item),
         }
     }
-    if let Some(p) = p {
-        lock(&item.state.history).apply(&decision, &p.policy, now, rescaled_to.is_some());
+    if let (Some(p), Some(history)) = (p, lock(&item.state.history).as_mut()) {
+        history.apply(&decision, &p.policy, now, rescaled_to.is_some());
     }
     emit_events(ctx, hpa, &decision, now);
     let outcome = Outcome {
@@ -946,6 +950,24 @@ mod test {
             "writes: {:?}",
             s.cluster.writes()
         );
+    }
+
+    #[test]
+    fn a_first_look_never_scales_down_before_a_whole_window() {
+        // 2 pods at 10% of their limit, target 50%: the calculator says 1. The
+        // default scale-down window is 300 s.
+        let mut s = setup(10.0, false);
+        let now = Arc::new(std::sync::atomic::AtomicI64::new(1_700_000_000));
+        let clock = Arc::clone(&now);
+        s.ctx.clock = Arc::new(move || clock.load(Ordering::SeqCst));
+        let first = run(&s);
+        assert_eq!(
+            first.rescaled_to, None,
+            "a restart must not scale down at once"
+        );
+        assert_eq!(first.reason, "ScaleDownStabilized");
+        now.fetch_add(301, Ordering::SeqCst);
+        assert_eq!(run(&s).rescaled_to, Some(1), "after the window it does");
     }
 
     #[test]

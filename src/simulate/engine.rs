@@ -27,8 +27,10 @@ pub struct Row {
 }
 
 pub fn simulate(s: &Scenario) -> Vec<Row> {
-    let mut history = History::new();
     let mut replicas = s.replicas;
+    // As the controller does on its first look at a target.
+    let start = s.steps.first().map_or(0, |step| step.t);
+    let mut history = History::starting_at(start, replicas);
     let mut rows = Vec::with_capacity(s.steps.len());
     for step in &s.steps {
         let pods = match &step.load {

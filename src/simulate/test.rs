@@ -481,3 +481,29 @@ fn total_bytes_follows_decided_replicas() {
         (Some(15), Some(2))
     );
 }
+
+#[test]
+fn the_starting_count_holds_a_scale_down_for_one_window() {
+    let dir = Scratch::new("first-window");
+    let pods = r#"[{"name": "a", "usageBytes": 100, "limitBytes": 1000},
+                   {"name": "b", "usageBytes": 100, "limitBytes": 1000}]"#;
+    let path = dir.file(
+        "s.json",
+        &format!(
+            r#"{{"spec": {{"maxReplicas": 10, "targetUtilizationPercentage": 50}},
+                "replicas": 2,
+                "steps": [{{"t": 0, "pods": {pods}}}, {{"t": 299, "pods": {pods}}},
+                          {{"t": 300, "pods": {pods}}}]}}"#
+        ),
+    );
+    let rows = json_rows(&run_text(Some(&path), true, None).expect("runs"));
+    let desired: Vec<i64> = rows
+        .iter()
+        .map(|r| r["desiredReplicas"].as_i64().expect("integer"))
+        .collect();
+    // The start counts as a recommendation of 2 at t=0, as in the controller:
+    // the default 300 s window keeps it until the window has passed it.
+    assert_eq!(desired, vec![2, 2, 1]);
+    assert_eq!(rows[0]["recommendedReplicas"], 1);
+    assert_eq!(rows[0]["reason"], "ScaleDownStabilized");
+}
