@@ -7,8 +7,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::config::{checked_base_url, KubeConfig};
 use super::error::{excerpt, KubeError};
@@ -29,8 +29,20 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// Objects per list page (`limit`); the server may send fewer.
 const PAGE_SIZE: &str = "500";
 
-/// Pages of one list at most: bounds the loop against a server whose continue
-/// tokens never end.
+/// Bytes of one whole list, over all its pages. Each page is bounded by
+/// [`MAX_BODY`], but a server whose continue tokens never end (or a page
+/// after page of huge objects) would otherwise grow the kept items without
+/// end. Some thousands of MemHpas or pods of a few KiB fit many times over.
+const MAX_LIST_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Items of one whole list. Bytes alone do not bound memory: 256 MiB of `{},`
+/// are 85 million items, and each decoded one is far larger than 3 bytes.
+/// Kubernetes' own scalability limit is 150,000 pods per cluster, and memhpa
+/// lists the pods of one workload.
+const MAX_LIST_ITEMS: usize = 100_000;
+
+/// Pages of one list at most: a server whose continue tokens never end with
+/// empty pages grows no bytes nor items, only time.
 const MAX_PAGES: usize = 10_000;
 
 /// How often a paged list starts over when its continue token expires (410).
@@ -57,7 +69,22 @@ struct Inner {
     token: TokenSource,
     request_timeout: Duration,
     max_body: u64,
+    list_limits: ListLimits,
 }
+
+/// Bounds on one whole list, summed over its pages.
+#[derive(Debug, Clone, Copy)]
+struct ListLimits {
+    bytes: u64,
+    items: usize,
+    pages: usize,
+}
+
+const LIST_LIMITS: ListLimits = ListLimits {
+    bytes: MAX_LIST_BYTES,
+    items: MAX_LIST_ITEMS,
+    pages: MAX_PAGES,
+};
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -128,6 +155,7 @@ impl Client {
                 token,
                 request_timeout: config.request_timeout,
                 max_body: MAX_BODY,
+                list_limits: LIST_LIMITS,
             }),
             observer: None,
         })
@@ -324,25 +352,27 @@ impl Client {
         self.inner.transport.shutdown();
     }
 
-    /// Every page of a list, joined. A continue token that expires midway
-    /// (410) starts the list over, a few times at most.
+    /// Every page of a list, joined, within [`ListLimits`]. A continue token
+    /// that expires midway (410) starts the list over, a few times at most.
     fn list_all<T: DeserializeOwned>(
         &self,
         path: &str,
         filters: &[(&str, &str)],
     ) -> Result<ObjectList<T>, KubeError> {
+        let limits = self.inner.list_limits;
+        let named = format!("{path}{}", paths::query(filters));
         let mut restarts = 0;
         'list: loop {
-            let mut items = Vec::new();
+            let mut gathered = Gathered::new(&named, limits);
             let mut continue_token: Option<String> = None;
-            for _ in 0..MAX_PAGES {
+            for _ in 0..limits.pages {
                 let mut pairs = filters.to_vec();
                 pairs.push(("limit", PAGE_SIZE));
                 if let Some(token) = &continue_token {
                     pairs.push(("continue", token));
                 }
                 let call = Call::new("list", "GET", format!("{path}{}", paths::query(&pairs)));
-                let page: ObjectList<T> = match self.call_json(&call) {
+                let (page, bytes): (Page<T>, u64) = match self.list_page(&call, &gathered) {
                     Err(KubeError::Gone { .. })
                         if continue_token.is_some() && restarts < LIST_RESTARTS =>
                     {
@@ -351,27 +381,58 @@ impl Client {
                     }
                     other => other?,
                 };
-                items.extend(page.items);
-                match page.metadata.continue_.filter(|next| !next.is_empty()) {
+                let next = page
+                    .metadata
+                    .continue_
+                    .clone()
+                    .filter(|next| !next.is_empty());
+                let (api_version, kind, resource_version) =
+                    (page.api_version, page.kind, page.metadata.resource_version);
+                gathered.add(page.items, bytes)?;
+                match next {
                     Some(next) if Some(&next) == continue_token.as_ref() => {
                         return Err(list_error(path, "the server repeated a continue token"));
                     }
                     Some(next) => continue_token = Some(next),
                     None => {
                         return Ok(ObjectList {
-                            api_version: page.api_version,
-                            kind: page.kind,
+                            api_version,
+                            kind,
                             metadata: ListMeta {
-                                resource_version: page.metadata.resource_version,
+                                resource_version,
                                 continue_: None,
                             },
-                            items,
+                            items: gathered.items,
                         })
                     }
                 }
             }
-            return Err(list_error(path, "the list did not end within the page cap"));
+            return Err(gathered.too_large(limits.pages as u64, "pages"));
         }
+    }
+
+    /// One page and its size on the wire, read within what is left of the
+    /// list's byte budget.
+    fn list_page<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        gathered: &Gathered<'_, T>,
+    ) -> Result<(Page<T>, u64), KubeError> {
+        let response = self.send(call)?;
+        if !is_success(response.status) {
+            return Err(self.error_from(call, response));
+        }
+        let left = gathered.bytes_left();
+        let limit = self.inner.max_body.min(left);
+        let body = self.read_up_to(call, response.body, limit)?;
+        if body.len() as u64 > limit {
+            return Err(if left <= self.inner.max_body {
+                gathered.too_large(gathered.limits.bytes, "bytes")
+            } else {
+                oversized(call, limit, &body)
+            });
+        }
+        Ok((decode(call, &body)?, body.len() as u64))
     }
 
     /// Sends, checks the status, decodes a 2xx body as `T`.
@@ -381,12 +442,7 @@ impl Client {
             return Err(self.error_from(call, response));
         }
         let body = self.read_body(call, response.body, self.inner.max_body)?;
-        serde_json::from_slice(&body).map_err(|err| KubeError::Decode {
-            verb: call.verb,
-            path: call.path.clone(),
-            detail: err.to_string(),
-            body: excerpt(&body),
-        })
+        decode(call, &body)
     }
 
     /// Sends with the current token; after a 401, once more if the token file
@@ -447,18 +503,25 @@ impl Client {
         body: Box<dyn Read + Send>,
         limit: u64,
     ) -> Result<Vec<u8>, KubeError> {
+        let bytes = self.read_up_to(call, body, limit)?;
+        if bytes.len() as u64 > limit {
+            return Err(oversized(call, limit, &bytes));
+        }
+        Ok(bytes)
+    }
+
+    /// Reads at most `limit + 1` bytes: more than `limit` tells the body is
+    /// over it, and no more than one byte past it is ever held.
+    fn read_up_to(
+        &self,
+        call: &Call,
+        body: Box<dyn Read + Send>,
+        limit: u64,
+    ) -> Result<Vec<u8>, KubeError> {
         let mut bytes = Vec::new();
-        body.take(limit + 1)
+        body.take(limit.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|err| self.transport_failed(call, read_error(err)))?;
-        if bytes.len() as u64 > limit {
-            return Err(KubeError::Decode {
-                verb: call.verb,
-                path: call.path.clone(),
-                detail: format!("the answer is larger than {limit} bytes"),
-                body: excerpt(&bytes[..bytes.len().min(200)]),
-            });
-        }
         Ok(bytes)
     }
 
@@ -506,6 +569,135 @@ fn encode<T: Serialize>(verb: &'static str, path: &str, value: &T) -> Result<Vec
         detail: format!("cannot encode the request body: {err}"),
         body: String::new(),
     })
+}
+
+fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, KubeError> {
+    serde_json::from_slice(body).map_err(|err| KubeError::Decode {
+        verb: call.verb,
+        path: call.path.clone(),
+        detail: err.to_string(),
+        body: excerpt(body),
+    })
+}
+
+fn oversized(call: &Call, limit: u64, body: &[u8]) -> KubeError {
+    KubeError::Decode {
+        verb: call.verb,
+        path: call.path.clone(),
+        detail: format!("the answer is larger than {limit} bytes"),
+        body: excerpt(&body[..body.len().min(200)]),
+    }
+}
+
+/// One list page as read: `ObjectList` with its items counted as they are
+/// decoded, so a hostile page of millions of tiny items is refused without
+/// decoding them all.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+struct Page<T> {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Counted<T>,
+}
+
+/// The items of one page: the first [`MAX_LIST_ITEMS`] kept, all counted.
+/// A page holding more already breaks the list's bound, so keeping more
+/// would only spend memory on a list that is refused.
+struct Counted<T> {
+    kept: Vec<T>,
+    count: usize,
+}
+
+impl<T> Default for Counted<T> {
+    fn default() -> Self {
+        Counted {
+            kept: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Counted<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(CountedVisitor(std::marker::PhantomData))
+    }
+}
+
+struct CountedVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for CountedVisitor<T> {
+    type Value = Counted<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of items")
+    }
+
+    // The loop ends with the body, which is bounded by the byte budget.
+    // No `size_hint` capacity: the count is the server's to lie about.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Counted<T>, A::Error> {
+        let mut counted = Counted::default();
+        loop {
+            let more = if counted.kept.len() < MAX_LIST_ITEMS {
+                seq.next_element::<T>()?.map(|item| counted.kept.push(item))
+            } else {
+                seq.next_element::<IgnoredAny>()?.map(drop)
+            };
+            if more.is_none() {
+                return Ok(counted);
+            }
+            counted.count += 1;
+        }
+    }
+}
+
+/// The pages of one list so far, against its [`ListLimits`].
+struct Gathered<'a, T> {
+    /// The list's path and filters, for errors.
+    path: &'a str,
+    limits: ListLimits,
+    pages: usize,
+    bytes: u64,
+    items: Vec<T>,
+}
+
+impl<'a, T> Gathered<'a, T> {
+    fn new(path: &'a str, limits: ListLimits) -> Gathered<'a, T> {
+        Gathered {
+            path,
+            limits,
+            pages: 0,
+            bytes: 0,
+            items: Vec::new(),
+        }
+    }
+
+    fn bytes_left(&self) -> u64 {
+        self.limits.bytes.saturating_sub(self.bytes)
+    }
+
+    fn add(&mut self, items: Counted<T>, bytes: u64) -> Result<(), KubeError> {
+        self.pages += 1;
+        self.bytes += bytes;
+        if self.items.len().saturating_add(items.count) > self.limits.items {
+            return Err(self.too_large(self.limits.items as u64, "items"));
+        }
+        self.items.extend(items.kept);
+        Ok(())
+    }
+
+    fn too_large(&self, limit: u64, unit: &'static str) -> KubeError {
+        KubeError::ListTooLarge {
+            path: self.path.to_string(),
+            limit,
+            unit,
+            pages: self.pages,
+        }
+    }
 }
 
 fn list_error(path: &str, detail: &str) -> KubeError {
@@ -661,6 +853,121 @@ mod test {
         assert!(
             err.to_string().contains("repeated a continue token"),
             "{err}"
+        );
+    }
+
+    fn with_list_limits(mut client: Client, limits: ListLimits) -> Client {
+        Arc::get_mut(&mut client.inner)
+            .expect("sole owner")
+            .list_limits = limits;
+        client
+    }
+
+    /// A page of `items` empty objects with continue token `next`.
+    fn page_of(items: usize, next: &str) -> String {
+        let items = vec!["{}"; items].join(",");
+        format!(r#"{{"metadata":{{"continue":"{next}"}},"items":[{items}]}}"#)
+    }
+
+    #[test]
+    fn list_stops_at_the_item_bound_over_pages() {
+        let fake = Fake::default();
+        fake.answer(200, &page_of(2, "a"))
+            .answer(200, &page_of(2, "b"))
+            .answer(200, &page_of(2, "c"));
+        let limits = ListLimits {
+            items: 3,
+            ..LIST_LIMITS
+        };
+        let err = with_list_limits(client(&fake), limits)
+            .list_pods("demo", "app=web")
+            .expect_err("too many items");
+        assert!(
+            matches!(
+                &err,
+                KubeError::ListTooLarge { limit: 3, unit: "items", pages: 2, path }
+                    if path == "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb"
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("limit of 3 items"), "{err}");
+        assert_eq!(fake.sent().len(), 2, "no page read past the bound");
+    }
+
+    #[test]
+    fn list_stops_at_the_byte_bound_without_reading_past_it() {
+        let fake = Fake::default();
+        for token in ["1", "2", "3", "4"] {
+            fake.answer(200, &page_of(1, token));
+        }
+        let limits = ListLimits {
+            bytes: page_of(1, "1").len() as u64 * 2 + 10,
+            ..LIST_LIMITS
+        };
+        let err = with_list_limits(client(&fake), limits)
+            .list_memhpas(None)
+            .expect_err("too many bytes");
+        assert!(
+            matches!(
+                &err,
+                KubeError::ListTooLarge {
+                    unit: "bytes",
+                    pages: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(fake.sent().len(), 3);
+    }
+
+    #[test]
+    fn list_of_endless_empty_pages_stops_at_the_page_bound() {
+        let fake = Fake::default();
+        for token in ["1", "2", "3", "4"] {
+            fake.answer(200, &page_of(0, token));
+        }
+        let limits = ListLimits {
+            pages: 3,
+            ..LIST_LIMITS
+        };
+        let err = with_list_limits(client(&fake), limits)
+            .list_memhpas(None)
+            .expect_err("endless");
+        assert!(
+            matches!(
+                &err,
+                KubeError::ListTooLarge {
+                    limit: 3,
+                    unit: "pages",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_page_of_too_many_items_keeps_no_more_than_the_bound() {
+        let page: Page<serde_json::Value> =
+            serde_json::from_str(&page_of(MAX_LIST_ITEMS + 5, "")).expect("page");
+        assert_eq!(page.items.count, MAX_LIST_ITEMS + 5);
+        assert_eq!(page.items.kept.len(), MAX_LIST_ITEMS);
+        let fake = Fake::default();
+        fake.answer(200, &page_of(MAX_LIST_ITEMS + 1, ""));
+        let err = client(&fake)
+            .list_memhpas(None)
+            .expect_err("one page too many");
+        assert!(
+            matches!(
+                &err,
+                KubeError::ListTooLarge {
+                    unit: "items",
+                    pages: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
         );
     }
 

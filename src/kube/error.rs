@@ -106,6 +106,26 @@ pub enum KubeError {
         detail: String,
         body: String,
     },
+    /// A list that grew past one of the bounds memhpa sets on a whole list:
+    /// `limit` of `unit` (`bytes` on the wire, `items` or `pages`). A server
+    /// whose continue tokens never end would otherwise grow memory until the
+    /// process is killed.
+    ListTooLarge {
+        path: String,
+        limit: u64,
+        unit: &'static str,
+        pages: usize,
+    },
+    /// A 3xx answer. memhpa does not follow redirects: a PUT cannot be
+    /// replayed by the HTTP client, and the bearer token must not travel to
+    /// another host.
+    Redirect {
+        verb: &'static str,
+        method: &'static str,
+        path: String,
+        status: u16,
+        location: String,
+    },
     /// A scaleTargetRef memhpa cannot scale.
     UnsupportedTarget {
         api_version: String,
@@ -375,6 +395,29 @@ impl fmt::Display for KubeError {
                 "{verb} {path}: cannot decode the answer: {detail}; body {}",
                 quote(body)
             ),
+            KubeError::ListTooLarge {
+                path,
+                limit,
+                unit,
+                pages,
+            } => write!(
+                f,
+                "list {path}: the list grew past its limit of {limit} {unit} \
+                 (after {pages} pages); memhpa stops reading it"
+            ),
+            KubeError::Redirect {
+                verb,
+                method,
+                path,
+                status,
+                location,
+            } => write!(
+                f,
+                "{verb} {path}: the API server answered {status} {} to {method}; \
+                 memhpa does not follow redirects (Location {})",
+                redirect_reason(*status),
+                quote(location)
+            ),
             KubeError::UnsupportedTarget {
                 api_version,
                 kind,
@@ -401,6 +444,20 @@ fn status_message(status: &Status) -> String {
         .filter(|message| !message.is_empty())
         .or_else(|| status.reason.clone())
         .unwrap_or_default()
+}
+
+/// The reason phrase of a 3xx status, for the redirect message.
+fn redirect_reason(status: u16) -> &'static str {
+    match status {
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        _ => "Redirect",
+    }
 }
 
 /// `Retry-After` in seconds. The HTTP-date form is not used by kube-apiserver,
