@@ -528,6 +528,15 @@ impl Client {
     /// The error of a non-2xx response, from its Status body. A body that
     /// cannot be read still gives the status code.
     fn error_from(&self, call: &Call, response: Incoming) -> KubeError {
+        if (300..400).contains(&response.status) {
+            return KubeError::Redirect {
+                verb: call.verb,
+                method: call.method,
+                path: call.path.clone(),
+                status: response.status,
+                location: response.location.unwrap_or_default(),
+            };
+        }
         let body = self
             .read_body(call, response.body, MAX_ERROR_BODY)
             .unwrap_or_default();
@@ -1417,6 +1426,71 @@ mod test {
             .get_memhpa("demo", "web")
             .expect_err("429");
         assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+    }
+
+    fn redirect_to(url: &str) -> Answer {
+        Answer::Full {
+            status: 307,
+            headers: vec![("Location", format!("{url}/elsewhere"))],
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn real_put_answered_307_is_a_redirect_error() {
+        let (url, seen) = serve(vec![redirect_to("http://127.0.0.1:9")]);
+        let target = ScaleTarget::from_ref("apps/v1", "Deployment", "web").expect("target");
+        let err = real_client(&url, Duration::from_secs(10), None)
+            .replace_scale("demo", &target, &Scale::default())
+            .expect_err("307");
+        let text = err.to_string();
+        assert!(
+            text.contains("307 Temporary Redirect to PUT; memhpa does not follow redirects"),
+            "{text}"
+        );
+        assert!(text.contains("/deployments/web/scale"), "{text}");
+        assert!(text.contains("http://127.0.0.1:9/elsewhere"), "{text}");
+        assert!(
+            matches!(
+                &err,
+                KubeError::Redirect {
+                    status: 307,
+                    method: "PUT",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable());
+        assert_eq!(seen.try_iter().count(), 1);
+    }
+
+    #[test]
+    fn real_get_answered_307_is_not_followed() {
+        let (second, followed) = serve(vec![Answer::json(200, &hpa_json("web", "1"))]);
+        let (url, _seen) = serve(vec![redirect_to(&second)]);
+        let err = real_client(&url, Duration::from_secs(10), None)
+            .get_memhpa("demo", "web")
+            .expect_err("307");
+        assert!(
+            matches!(
+                &err,
+                KubeError::Redirect {
+                    status: 307,
+                    method: "GET",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("does not follow redirects"),
+            "{err}"
+        );
+        assert!(
+            followed.try_recv().is_err(),
+            "the redirect target got no request"
+        );
     }
 
     #[test]

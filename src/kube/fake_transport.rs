@@ -62,6 +62,7 @@ impl Transport for FakeTransport {
         Ok(Incoming {
             status,
             retry_after,
+            location: None,
             body: Box::new(Cursor::new(body)),
         })
     }

@@ -28,6 +28,8 @@ pub(crate) struct Outgoing {
 pub(crate) struct Incoming {
     pub status: u16,
     pub retry_after: Option<String>,
+    /// Where a 3xx points, for its error.
+    pub location: Option<String>,
     pub body: Box<dyn Read + Send>,
 }
 
@@ -65,6 +67,9 @@ impl UreqTransport {
             // Connect stays bounded for watches too, whose global timeout is off.
             .timeout_connect(Some(request_timeout))
             .accept("application/json")
+            // A 3xx comes back as it is: ureq cannot replay a PUT's body,
+            // and a redirect must not carry the bearer token elsewhere.
+            .max_redirects(0)
             .user_agent(concat!("memhpa/", env!("CARGO_PKG_VERSION")))
             // More than the workers, the watch and the elector together, so
             // a tick reuses its connections instead of handshaking anew.
@@ -100,14 +105,17 @@ impl UreqTransport {
             .run(configured.build())
             .map_err(transport_error)?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
         Ok(Incoming {
             status,
-            retry_after,
+            retry_after: header("retry-after"),
+            location: header("location"),
             body: Box::new(response.into_body().into_reader()),
         })
     }
