@@ -92,7 +92,9 @@ impl EventRecorder {
     }
 
     /// Says whether to create an Event or bump the one made for the same
-    /// object, type, reason and message in the last ten minutes.
+    /// object, type, reason and message in the last ten minutes. A bump is
+    /// only proposed: the count moves when [`EventRecorder::accepted`] says
+    /// the server took it, so a failed and retried PATCH counts once.
     pub fn record(
         &mut self,
         now_unix: i64,
@@ -111,12 +113,10 @@ impl EventRecorder {
             reason: reason.to_string(),
             message: message.to_string(),
         };
-        if let Some(seen) = self.recent.get_mut(&key) {
-            seen.count += 1;
-            seen.last_seen = now_unix;
+        if let Some(seen) = self.recent.get(&key) {
             return EventAction::Bump {
                 name: seen.event_name.clone(),
-                count: seen.count,
+                count: seen.count + 1,
                 last_timestamp: format_seconds(now_unix),
             };
         }
@@ -135,6 +135,20 @@ impl EventRecorder {
         EventAction::Create(new_event(
             event_name, now_unix, involved, warning, reason, message,
         ))
+    }
+
+    /// The server took the bump of Event `name` to `count` at `now_unix`.
+    /// Never lowers the count: of two bumps in flight at once, the later
+    /// answer may carry the smaller one.
+    pub fn accepted(&mut self, name: &str, count: i64, now_unix: i64) {
+        if let Some(seen) = self
+            .recent
+            .values_mut()
+            .find(|seen| seen.event_name == name)
+        {
+            seen.count = seen.count.max(count);
+            seen.last_seen = seen.last_seen.max(now_unix);
+        }
     }
 
     /// Forgets the Event `name` (it failed to be created, or expired on the
@@ -260,6 +274,10 @@ impl Client {
             } => (name, count, last_timestamp),
         };
         match self.patch_event(&namespace, &name, count, &last_timestamp) {
+            Ok(event) => {
+                lock(recorder).accepted(&name, count, now_unix);
+                Ok(event)
+            }
             Err(KubeError::NotFound { .. }) => {
                 let action = {
                     let mut recorder = lock(recorder);
@@ -343,15 +361,17 @@ mod test {
         let mut recorder = EventRecorder::with_seed(1);
         let event = created(recorder.record(NOW, &web(), true, "FailedGetScale", "gone"));
         assert_eq!(event.type_.as_deref(), Some("Warning"));
+        let name = event.metadata.name.clone().expect("name");
         let bump = recorder.record(NOW + 300, &web(), true, "FailedGetScale", "gone");
         assert_eq!(
             bump,
             EventAction::Bump {
-                name: event.metadata.name.clone().expect("name"),
+                name: name.clone(),
                 count: 2,
                 last_timestamp: format_seconds(NOW + 300),
             }
         );
+        recorder.accepted(&name, 2, NOW + 300);
         // The window runs from the last occurrence, as the count keeps going.
         let again = recorder.record(NOW + 850, &web(), true, "FailedGetScale", "gone");
         assert!(
@@ -490,6 +510,43 @@ mod test {
                     .expect("event");
             assert_eq!(recreated.count, Some(1));
             assert_eq!(recreated.last_timestamp, Some(format_seconds(NOW + 60)));
+        }
+
+        fn patched_counts(fake: &FakeTransport) -> Vec<i64> {
+            fake.sent()
+                .iter()
+                .filter(|sent| sent.method == "PATCH")
+                .map(|sent| {
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&sent.body.clone().expect("body").1).expect("patch");
+                    body["count"].as_i64().expect("count")
+                })
+                .collect()
+        }
+
+        #[test]
+        fn a_retried_bump_counts_the_occurrence_once() {
+            let fake = FakeTransport::default();
+            fake.answer(201, "{}")
+                .answer(500, "etcd timeout")
+                .answer(200, r#"{"count":2}"#)
+                .answer(200, r#"{"count":3}"#);
+            let client = fake.client(None);
+            let recorder = Mutex::new(EventRecorder::with_seed(1));
+            client
+                .emit(&recorder, NOW, &web(), true, "R", "m")
+                .expect("create");
+            // The controller retries a failed emit of the same occurrence.
+            client
+                .emit(&recorder, NOW + 60, &web(), true, "R", "m")
+                .expect_err("500");
+            client
+                .emit(&recorder, NOW + 60, &web(), true, "R", "m")
+                .expect("retried");
+            client
+                .emit(&recorder, NOW + 120, &web(), true, "R", "m")
+                .expect("next");
+            assert_eq!(patched_counts(&fake), [2, 2, 3]);
         }
 
         #[test]
