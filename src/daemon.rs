@@ -16,7 +16,7 @@ use crate::controller::{Controller, Settings};
 use crate::kube::{self, KubeConfig, KubeError};
 use crate::leader::{self, ElectionConfig, LeaseApi, LeaseError, ReleaseOutcome};
 use crate::metrics::Metrics;
-use crate::prom::{self, PromError};
+use crate::prom::{self, PromError, PromOptions};
 use crate::serve::{self, Health, ServeError};
 use crate::shutdown;
 
@@ -54,8 +54,14 @@ impl std::error::Error for DaemonError {}
 /// `-apiserver`, or the in-cluster address) until a signal stops it.
 pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::new());
-    let client = kube_client(&config, apiserver, Arc::clone(&metrics), None)?;
-    let usage = Arc::new(prom::Client::new(config.prom.clone()).map_err(DaemonError::Prom)?);
+    let kube_config = kube_config(&config, apiserver)?;
+    let client = kube_client(kube_config.clone(), Arc::clone(&metrics), None)?;
+    let prom_options = PromOptions {
+        allow_insecure_http: config.allow_insecure_http,
+        ..config.prom.clone()
+    };
+    let usage = Arc::new(prom::Client::new(prom_options.clone()).map_err(DaemonError::Prom)?);
+    warn_of_tokens_in_clear(&kube_config, &prom_options);
     let stop = shutdown::install().map_err(|e| DaemonError::Io(format!("signal handler: {e}")))?;
     let health = Arc::new(Health::new(config.leader_elect));
     let server = serve::start(
@@ -102,12 +108,7 @@ pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
             .lease_duration()
             .saturating_sub(timing.renew_deadline());
         let leases = Arc::new(KubeLeases {
-            client: kube_client(
-                &config,
-                apiserver,
-                Arc::clone(&metrics),
-                Some(lease_timeout),
-            )?,
+            client: kube_client(kube_config, Arc::clone(&metrics), Some(lease_timeout))?,
             namespace: election.namespace.clone(),
             name: election.name.clone(),
         });
@@ -145,12 +146,7 @@ pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
 
 /// `-apiserver` with `-token-file`/`-ca-file`; in a pod, the service account's
 /// token and CA unless those flags name others.
-fn kube_client(
-    config: &Config,
-    apiserver: &str,
-    metrics: Arc<Metrics>,
-    request_timeout: Option<Duration>,
-) -> Result<kube::Client, DaemonError> {
+fn kube_config(config: &Config, apiserver: &str) -> Result<KubeConfig, DaemonError> {
     let mut kube_config = if config.apiserver.is_some() {
         KubeConfig::new(apiserver)
     } else {
@@ -162,6 +158,15 @@ fn kube_client(
     if let Some(ca) = &config.ca_file {
         kube_config.ca_file = Some(ca.clone());
     }
+    kube_config.allow_insecure_http = config.allow_insecure_http;
+    Ok(kube_config)
+}
+
+fn kube_client(
+    mut kube_config: KubeConfig,
+    metrics: Arc<Metrics>,
+    request_timeout: Option<Duration>,
+) -> Result<kube::Client, DaemonError> {
     if let Some(timeout) = request_timeout.filter(|t| !t.is_zero()) {
         kube_config.request_timeout = timeout;
     }
@@ -169,6 +174,23 @@ fn kube_client(
     Ok(client.with_observer(Arc::new(move |verb: &str, code: u16| {
         metrics.api_request(verb, code)
     })))
+}
+
+/// The clients refuse a token in clear unless `-allow-insecure-http` is
+/// given; when it is, say so once at start, where an operator looks.
+fn warn_of_tokens_in_clear(kube_config: &KubeConfig, prom: &PromOptions) {
+    if kube_config.sends_token_in_clear() {
+        log::warn!(
+            "-allow-insecure-http: the API server token travels in clear over plain http to {}",
+            kube_config.base_url
+        );
+    }
+    if prom.sends_token_in_clear() {
+        log::warn!(
+            "-allow-insecure-http: the Prometheus token travels in clear over plain http to {}",
+            prom.base_url
+        );
+    }
 }
 
 fn election_config(config: &Config) -> ElectionConfig {

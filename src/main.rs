@@ -1,8 +1,10 @@
 //! The `memhpa` binary: parse the command line, then run the controller or the
 //! simulator. Exit codes: 0 ok, 2 bad flags or a bad scenario, 1 a runtime failure.
 
+use log::LevelFilter;
 use memhpa::cli::{self, Command, Config};
 use memhpa::simulate::SimulateError;
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
@@ -46,8 +48,7 @@ fn execute(command: Command) -> i32 {
             }
         }
         Command::Run(config) => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
+            init_logging(config.log_http_wire);
             match run_controller(config) {
                 Ok(()) => 0,
                 Err(err) => {
@@ -57,6 +58,76 @@ fn execute(command: Command) -> i32 {
             }
         }
     }
+}
+
+/// The crates that log what goes over the wire. At trace, ureq_proto
+/// hex-dumps every request, `Authorization: Bearer ...` included, 16 bytes a
+/// line; ureq and rustls log connection and handshake details at debug and
+/// trace. A test checks that every dependency that logs is listed here.
+const WIRE_CRATES: &[&str] = &["ureq", "ureq_proto", "rustls"];
+
+/// Most a wire crate logs without `-log-http-wire`: below debug.
+const WIRE_MAX_LEVEL: LevelFilter = LevelFilter::Info;
+
+/// RUST_LOG (default info), with the wire crates held at info or below
+/// unless `-log-http-wire`: a bearer token must not reach the log at any
+/// level by accident.
+fn init_logging(log_http_wire: bool) {
+    let env = env_logger::Env::default().default_filter_or("info");
+    let mut builder = env_logger::Builder::from_env(env);
+    if log_http_wire {
+        builder.init();
+        log::warn!(
+            "-log-http-wire: the HTTP and TLS crates log at the level RUST_LOG asks; \
+             at debug and trace that includes bearer tokens"
+        );
+        return;
+    }
+    let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+    keep_wire_quiet(&mut builder, &rust_log);
+    builder.init();
+}
+
+/// Appends, after the RUST_LOG directives, one per wire crate and one per
+/// RUST_LOG directive naming a module inside one (`ureq_proto::util=trace`
+/// would otherwise beat `ureq_proto=info`, as the longest name wins). Each
+/// keeps what RUST_LOG asked, capped at [`WIRE_MAX_LEVEL`].
+fn keep_wire_quiet(builder: &mut env_logger::Builder, rust_log: &str) {
+    let asked = env_logger::Builder::new().parse_filters(rust_log).build();
+    for module in wire_modules(rust_log) {
+        let level = enabled_level(&asked, &module).min(WIRE_MAX_LEVEL);
+        builder.filter_module(&module, level);
+    }
+}
+
+/// The wire crates, and every module named in `rust_log` inside one of them.
+fn wire_modules(rust_log: &str) -> BTreeSet<String> {
+    let directives = rust_log.split('/').next().unwrap_or("");
+    let named = directives
+        .split(',')
+        .map(|directive| directive.split('=').next().unwrap_or("").trim())
+        .filter(|name| WIRE_CRATES.iter().any(|wire| name.starts_with(wire)));
+    WIRE_CRATES
+        .iter()
+        .copied()
+        .chain(named)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The most verbose level `logger` lets through for `target`.
+fn enabled_level(logger: &env_logger::Logger, target: &str) -> LevelFilter {
+    // Level::iter() goes from Error to Trace; the last let through wins.
+    log::Level::iter()
+        .filter(|level| {
+            let metadata = log::Metadata::builder()
+                .target(target)
+                .level(*level)
+                .build();
+            log::Log::enabled(logger, &metadata)
+        })
+        .last()
+        .map_or(LevelFilter::Off, |level| level.to_level_filter())
 }
 
 /// Resolves where the API server is, then runs the controller until a signal.
@@ -101,6 +172,74 @@ mod test {
         match cli::parse(args.iter().map(OsString::from).collect()) {
             Ok(Command::Run(config)) => config,
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// The logger memhpa would set up for this RUST_LOG without
+    /// `-log-http-wire`.
+    fn quiet_logger(rust_log: &str) -> env_logger::Logger {
+        let mut builder = env_logger::Builder::new();
+        builder.parse_filters(rust_log);
+        keep_wire_quiet(&mut builder, rust_log);
+        builder.build()
+    }
+
+    fn logs(logger: &env_logger::Logger, target: &str, level: log::Level) -> bool {
+        let metadata = log::Metadata::builder().target(target).level(level).build();
+        log::Log::enabled(logger, &metadata)
+    }
+
+    #[test]
+    fn trace_everywhere_keeps_the_wire_at_info() {
+        let logger = quiet_logger("trace");
+        assert!(!logs(&logger, "ureq_proto::util", log::Level::Trace));
+        assert!(!logs(&logger, "ureq::pool", log::Level::Debug));
+        assert!(!logs(&logger, "rustls::client::hs", log::Level::Debug));
+        assert!(logs(&logger, "ureq_proto::util", log::Level::Info));
+        assert!(logs(&logger, "memhpa::kube::client", log::Level::Trace));
+    }
+
+    #[test]
+    fn a_directive_inside_a_wire_crate_is_capped_too() {
+        let logger = quiet_logger("warn,ureq_proto::util=trace,rustls::conn=debug,memhpa=debug");
+        assert!(!logs(&logger, "ureq_proto::util", log::Level::Debug));
+        assert!(!logs(&logger, "rustls::conn", log::Level::Debug));
+        assert!(logs(&logger, "rustls::conn", log::Level::Info));
+        // What RUST_LOG asked below the cap stays as it asked.
+        assert!(!logs(&logger, "ureq::pool", log::Level::Info));
+        assert!(logs(&logger, "ureq::pool", log::Level::Warn));
+        assert!(logs(&logger, "memhpa::daemon", log::Level::Debug));
+    }
+
+    #[test]
+    fn off_stays_off() {
+        let logger = quiet_logger("off");
+        assert!(!logs(&logger, "rustls::conn", log::Level::Error));
+    }
+
+    /// A dependency that starts to log must be looked at: added to
+    /// [`WIRE_CRATES`] if what it logs may hold the wire's bytes.
+    #[test]
+    fn every_dependency_that_logs_is_a_wire_crate() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+            .expect("Cargo.lock");
+        // The logger itself and its filter use log's types, and log nothing.
+        let loggers = ["memhpa", "env_logger", "env_filter", "log"];
+        for package in lock.split("[[package]]").skip(1) {
+            let name = package
+                .lines()
+                .find_map(|line| line.strip_prefix("name = "))
+                .map(|name| name.trim_matches('"').replace('-', "_"))
+                .unwrap_or_default();
+            let uses_log = package
+                .lines()
+                .any(|line| line.trim() == "\"log\"," || line.trim().starts_with("\"log 0."));
+            if uses_log && !loggers.contains(&name.as_str()) {
+                assert!(
+                    WIRE_CRATES.contains(&name.as_str()),
+                    "{name} depends on log: is it a wire crate?"
+                );
+            }
         }
     }
 

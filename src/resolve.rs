@@ -1,4 +1,5 @@
-//! Name resolution for our HTTP agents without a thread per request.
+//! Name resolution for our HTTP agents without a thread per request, and
+//! whether a URL stays on this machine (where plain http exposes no token).
 //!
 //! ureq's default resolver enforces the request timeout on a DNS lookup by
 //! running it on a fresh thread, and does so for every request, pooled
@@ -40,6 +41,35 @@ impl Resolver for LiteralFirst {
                 Ok(addrs)
             }
             None => self.names.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// Whether a request to `url` would cross the network in clear: plain http to
+/// a host that is not loopback (127.0.0.0/8, ::1, `localhost`). A URL that
+/// does not parse counts as crossing it, so a doubt never exposes a token.
+pub(crate) fn is_plain_http_off_host(url: &str) -> bool {
+    let Ok(uri) = url.parse::<Uri>() else {
+        return true;
+    };
+    let plain = uri
+        .scheme_str()
+        .map_or(true, |scheme| !scheme.eq_ignore_ascii_case("https"));
+    plain && !uri.host().is_some_and(is_loopback_host)
+}
+
+/// 127.0.0.0/8, ::1 (bracketed or not), or `localhost` (RFC 6761). Not a
+/// name that merely resolves there: the resolver is not the URL's to trust.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let name = bare.strip_suffix('.').unwrap_or(bare);
+            name.eq_ignore_ascii_case("localhost")
         }
     }
 }
@@ -89,6 +119,37 @@ mod test {
     #[test]
     fn names_are_left_to_the_default_resolver() {
         assert_eq!(lit("http://prometheus.kube-system:9090/"), None);
+    }
+
+    #[test]
+    fn loopback_and_https_stay_off_the_wire() {
+        for url in [
+            "http://127.0.0.1:8001",
+            "http://127.9.8.7/prefix",
+            "http://[::1]:8001",
+            "http://localhost:8001",
+            "http://LocalHost.",
+            "https://10.0.0.5:6443",
+            "HTTPS://api.example.com",
+        ] {
+            assert!(!is_plain_http_off_host(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_http_elsewhere_crosses_the_wire() {
+        for url in [
+            "http://10.0.0.5:8080",
+            "http://prometheus.kube-system:9090",
+            "http://0.0.0.0:8001",
+            "http://[::ffff:127.0.0.1]:8001",
+            "http://localhost.example.com",
+            "http://127.0.0.1@evil.example:80",
+            "http://127.0.0.1.nip.io",
+            "not a url",
+        ] {
+            assert!(is_plain_http_off_host(url), "{url}");
+        }
     }
 
     #[test]

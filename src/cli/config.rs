@@ -34,6 +34,12 @@ pub struct Config {
     pub leader_elect_id: String,
     /// A Go-style listen address (`:8080`, `127.0.0.1:9100`, `[::]:8080`).
     pub metrics_addr: String,
+    /// `-allow-insecure-http`: a bearer token may go over plain http to a
+    /// host that is not loopback (API server or Prometheus).
+    pub allow_insecure_http: bool,
+    /// `-log-http-wire`: RUST_LOG may enable the HTTP and TLS crates' debug
+    /// and trace logs, which hold the bytes on the wire, tokens included.
+    pub log_http_wire: bool,
 }
 
 /// Checks every run-mode flag.
@@ -53,6 +59,8 @@ pub fn run_config(raw: &RawFlags) -> Result<Config, CliError> {
         leader_elect_namespace: optional(raw, &flags::LEADER_ELECT_NAMESPACE, values::dns_label)?,
         leader_elect_id: required(raw, &flags::LEADER_ELECT_ID, values::dns_subdomain)?,
         metrics_addr: required(raw, &flags::METRICS_ADDR, values::listen_addr)?,
+        allow_insecure_http: required(raw, &flags::ALLOW_INSECURE_HTTP, values::boolean)?,
+        log_http_wire: required(raw, &flags::LOG_HTTP_WIRE, values::boolean)?,
     })
 }
 

@@ -183,6 +183,16 @@ pub const METRICS_ADDR: Flag = value(
     Default::Value(":8080"),
     "listen address of /metrics, /healthz and /readyz",
 );
+pub const ALLOW_INSECURE_HTTP: Flag = boolean(
+    "--allow-insecure-http",
+    false,
+    "send bearer tokens over plain http to a non-loopback host, in clear",
+);
+pub const LOG_HTTP_WIRE: Flag = boolean(
+    "--log-http-wire",
+    false,
+    "let RUST_LOG enable HTTP/TLS debug and trace logs: they MAY LOG SECRETS",
+);
 pub const VERSION: Flag = boolean("--version", false, "print the version and exit");
 pub const HELP: Flag = boolean("--h", false, "print this help and exit");
 /// Go's `flag` package answers `-help` as it does `-h`.
@@ -218,6 +228,7 @@ pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
         "Leader election",
         &[LEADER_ELECT, LEADER_ELECT_NAMESPACE, LEADER_ELECT_ID],
     ),
+    ("Security", &[ALLOW_INSECURE_HTTP, LOG_HTTP_WIRE]),
     (
         "Serving and general",
         &[METRICS_ADDR, VERSION, HELP, HELP_LONG],

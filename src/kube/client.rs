@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::config::{checked_base_url, KubeConfig};
+use super::config::{checked_base_url, refuse_token_in_clear, KubeConfig};
 use super::error::{excerpt, KubeError};
 use super::paths::{self, ScaleTarget};
 use super::reflector::raw_key;
@@ -142,6 +142,7 @@ impl Client {
         transport: Box<dyn Transport>,
     ) -> Result<Client, KubeError> {
         let base_url = checked_base_url(&config.base_url)?;
+        refuse_token_in_clear(&config)?;
         if config.request_timeout.is_zero() {
             return Err(KubeError::Config {
                 detail: "the request timeout must be above zero".into(),
@@ -1371,10 +1372,9 @@ mod test {
 
     fn real_client(url: &str, timeout: Duration, token_file: Option<PathBuf>) -> Client {
         Client::new(KubeConfig {
-            base_url: url.to_string(),
             token_file,
-            ca_file: None,
             request_timeout: timeout,
+            ..KubeConfig::new(url)
         })
         .expect("client")
     }

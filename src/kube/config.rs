@@ -23,6 +23,9 @@ pub struct KubeConfig {
     pub ca_file: Option<PathBuf>,
     /// Timeout of every request but a watch.
     pub request_timeout: Duration,
+    /// `-allow-insecure-http`: send the token over plain http to a host that
+    /// is not loopback. Off, such a configuration is refused.
+    pub allow_insecure_http: bool,
 }
 
 impl KubeConfig {
@@ -33,7 +36,14 @@ impl KubeConfig {
             token_file: None,
             ca_file: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            allow_insecure_http: false,
         }
+    }
+
+    /// Whether the bearer token would cross the network in clear: a token
+    /// file and a plain-http URL to a host that is not loopback.
+    pub fn sends_token_in_clear(&self) -> bool {
+        self.token_file.is_some() && crate::resolve::is_plain_http_off_host(&self.base_url)
     }
 
     /// In-cluster: `KUBERNETES_SERVICE_HOST`/`_PORT` and the service-account dir.
@@ -89,6 +99,7 @@ impl KubeConfig {
             token_file: Some(token_file),
             ca_file: Some(ca_file),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            allow_insecure_http: false,
         })
     }
 }
@@ -124,6 +135,19 @@ pub(crate) fn checked_base_url(raw: &str) -> Result<String, KubeError> {
         return Err(bad("must not hold a query, a fragment or spaces"));
     }
     Ok(trimmed.to_string())
+}
+
+/// Refuses a configuration that would send the token in clear, unless
+/// `-allow-insecure-http` accepts it.
+pub(crate) fn refuse_token_in_clear(given: &KubeConfig) -> Result<(), KubeError> {
+    if given.sends_token_in_clear() && !given.allow_insecure_http {
+        return Err(config(format!(
+            "refusing to send the bearer token in clear: API server URL {} is plain http \
+             to a host that is not loopback; use https, or give -allow-insecure-http to accept it",
+            super::error::quote(&given.base_url)
+        )));
+    }
+    Ok(())
 }
 
 fn config(detail: String) -> KubeError {

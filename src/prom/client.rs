@@ -10,7 +10,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
 use super::decode::{decode, Decoded};
-use super::error::{excerpt, PromError};
+use super::error::{excerpt, quote, PromError};
 use super::options::PromOptions;
 use super::promql::{self, PlannedQuery, DEFAULT_QUERY_TEMPLATE, MAX_FORM_BODY};
 use super::usage::{self, Usage};
@@ -45,6 +45,14 @@ impl Client {
     /// the token file is read before every request.
     pub fn new(options: PromOptions) -> Result<Client, PromError> {
         let base = checked_base_url(&options.base_url)?;
+        if options.sends_token_in_clear() && !options.allow_insecure_http {
+            return Err(config(format!(
+                "refusing to send the bearer token of -prom-bearer-token-file in clear: \
+                 Prometheus URL {} is plain http to a host that is not loopback; \
+                 use https, or give -allow-insecure-http to accept it",
+                quote(&options.base_url)
+            )));
+        }
         let template = checked_template(options.query_template)?;
         if options.window.as_millis() == 0 {
             return Err(config("the query window must be at least 1ms".to_string()));

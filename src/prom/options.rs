@@ -35,6 +35,18 @@ pub struct PromOptions {
     /// A PEM bundle of the CAs that sign Prometheus' certificate. Without it,
     /// https uses the bundled Mozilla roots.
     pub ca_file: Option<PathBuf>,
+    /// `-allow-insecure-http`: send the token over plain http to a host that
+    /// is not loopback. Off, such options are refused.
+    pub allow_insecure_http: bool,
+}
+
+impl PromOptions {
+    /// Whether the bearer token would cross the network in clear: a token
+    /// file and a plain-http URL to a host that is not loopback. The default
+    /// URL is plain http, but without a token it exposes nothing.
+    pub fn sends_token_in_clear(&self) -> bool {
+        self.bearer_token_file.is_some() && crate::resolve::is_plain_http_off_host(&self.base_url)
+    }
 }
 
 impl Default for PromOptions {
@@ -46,6 +58,7 @@ impl Default for PromOptions {
             window: DEFAULT_WINDOW,
             bearer_token_file: None,
             ca_file: None,
+            allow_insecure_http: false,
         }
     }
 }
