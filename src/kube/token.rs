@@ -2,6 +2,7 @@
 //! after a 401. The kubelet rotates projected service-account tokens in place,
 //! so a token read once at start would expire under a long-running controller.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,10 +13,18 @@ use super::error::KubeError;
 pub const TOKEN_REREAD_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The token of one client; shared by its threads.
-#[derive(Debug)]
 pub(crate) struct TokenSource {
     path: Option<PathBuf>,
     cached: Mutex<Option<(String, Instant)>>,
+}
+
+/// The path only: a token must not reach a log through a `{:?}`.
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenSource {
@@ -132,6 +141,15 @@ mod test {
             Some("two")
         );
         assert_eq!(source.current(now).expect("now").as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn debug_shows_the_path_not_the_token() {
+        let path = token_file("debug", "sekret-token-value");
+        let source = TokenSource::new(Some(path.clone()), Instant::now()).expect("source");
+        let text = format!("{source:?}");
+        assert!(!text.contains("sekret-token-value"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Retry-After and a body reader back. The ureq transport is the real one;
 //! unit tests put a recording fake in its place.
 
+use std::fmt;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use ureq::Agent;
 use super::error::{excerpt, KubeError};
 
 /// One request as the client builds it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct Outgoing {
     pub method: &'static str,
     /// Base URL, path and query.
@@ -22,6 +23,22 @@ pub(crate) struct Outgoing {
     pub body: Option<(&'static str, Vec<u8>)>,
     /// `Some` for a watch: no overall timeout, this long per read instead.
     pub watch_read_timeout: Option<Duration>,
+}
+
+/// All but the token: a request must not carry it into a log through a `{:?}`.
+impl fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("bearer", &self.bearer.as_ref().map(|_| "(redacted)"))
+            .field(
+                "body",
+                &self.body.as_ref().map(|(kind, bytes)| (kind, bytes.len())),
+            )
+            .field("watch_read_timeout", &self.watch_read_timeout)
+            .finish()
+    }
 }
 
 /// What came back before the body was read.
@@ -222,6 +239,20 @@ mod test {
             );
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn debug_of_a_request_hides_the_token() {
+        let request = Outgoing {
+            method: "GET",
+            url: "https://api.test/api".into(),
+            bearer: Some("sekret-token-value".into()),
+            body: None,
+            watch_read_timeout: None,
+        };
+        let text = format!("{request:?}");
+        assert!(!text.contains("sekret-token-value"), "{text}");
+        assert!(text.contains("(redacted)"), "{text}");
     }
 
     #[test]
