@@ -10,10 +10,12 @@
 #[path = "httpsupport/mod.rs"]
 mod httpsupport;
 
+use std::fs::File;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use memhpa::kube::{Client, KubeConfig, KubeError};
 
@@ -32,12 +34,13 @@ const LIST_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 /// page being read and decoded, with room to spare.
 const MAX_PEAK_RSS_KIB: u64 = 640 * 1024;
 
-/// Serves page after page of one big MemHpa each, until [`MAX_SERVED`].
-fn endless_list_server() -> String {
+/// Serves page after page of one big MemHpa each, to any request, until
+/// `max_served` pages.
+fn endless_list_server(max_served: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let url = format!("http://{}", listener.local_addr().expect("local addr"));
     thread::spawn(move || {
-        for page in 0..MAX_SERVED {
+        for page in 0..max_served {
             let Ok((mut reader, mut writer)) = httpsupport::accept(&listener) else {
                 return;
             };
@@ -70,9 +73,10 @@ fn write_page(writer: &mut TcpStream, page: usize) -> std::io::Result<()> {
     writer.flush()
 }
 
-/// This process's peak resident set (VmHWM), in KiB.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+/// The peak resident set (VmHWM) of process `pid` ("self" for this one),
+/// in KiB.
+fn peak_rss_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -82,7 +86,7 @@ fn peak_rss_kib() -> u64 {
 
 #[test]
 fn a_list_that_never_ends_stops_at_the_byte_bound() {
-    let url = endless_list_server();
+    let url = endless_list_server(MAX_SERVED);
     let client = Client::new(KubeConfig {
         request_timeout: Duration::from_secs(60),
         ..KubeConfig::new(&url)
@@ -107,8 +111,90 @@ fn a_list_that_never_ends_stops_at_the_byte_bound() {
         !err.is_retryable(),
         "an immediate retry would only grow again"
     );
-    let peak = peak_rss_kib();
+    let peak = peak_rss_kib("self");
     eprintln!("peak RSS (VmHWM) of the test process: {} MiB", peak / 1024);
+    assert!(
+        peak < MAX_PEAK_RSS_KIB,
+        "peak RSS {peak} KiB is past {MAX_PEAK_RSS_KIB} KiB"
+    );
+}
+
+/// What the controller logs when a list fails.
+const LIST_FAILED: &str = "cannot list MemHpas: ";
+
+/// A debug binary reading 256 MiB twice on a loaded 2-core machine, with
+/// the backoff between.
+const TWO_LISTS_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The memhpa binary, killed on drop.
+struct Binary {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+impl Binary {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+#[test]
+fn the_binary_backs_off_and_stays_alive_on_an_endless_list() {
+    // Enough for two whole lists at the bound, and then some.
+    let url = endless_list_server(3 * MAX_SERVED);
+    let log = std::env::temp_dir().join(format!("memhpa-kube-bounds-{}.log", std::process::id()));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut binary = Binary {
+        child: Command::new(env!("CARGO_BIN_EXE_memhpa"))
+            .args(["-apiserver", &url, "-leader-elect=false"])
+            .args(["-metrics-addr", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn memhpa"),
+        log,
+    };
+    let start = Instant::now();
+    while binary.log().matches(LIST_FAILED).count() < 2 {
+        assert!(
+            binary.child.try_wait().expect("try_wait").is_none(),
+            "memhpa exited:\n{}",
+            binary.log()
+        );
+        assert!(
+            start.elapsed() < TWO_LISTS_TIMEOUT,
+            "two failed lists within {TWO_LISTS_TIMEOUT:?}:\n{}",
+            binary.log()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let peak = peak_rss_kib(&binary.child.id().to_string());
+    eprintln!(
+        "peak RSS (VmHWM) of memhpa after two lists: {} MiB",
+        peak / 1024
+    );
+    let text = binary.log();
+    assert!(
+        text.contains(&format!("limit of {LIST_LIMIT_BYTES} bytes")),
+        "{text}"
+    );
+    assert!(
+        binary.child.try_wait().expect("try_wait").is_none(),
+        "alive after two failed lists"
+    );
     assert!(
         peak < MAX_PEAK_RSS_KIB,
         "peak RSS {peak} KiB is past {MAX_PEAK_RSS_KIB} KiB"
