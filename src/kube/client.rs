@@ -373,7 +373,7 @@ impl Client {
                     pairs.push(("continue", token));
                 }
                 let call = Call::new("list", "GET", format!("{path}{}", paths::query(&pairs)));
-                let (page, bytes): (Page<T>, u64) = match self.list_page(&call, &gathered) {
+                let (page, bytes) = match self.list_page(&call, &gathered) {
                     Err(KubeError::Gone { .. })
                         if continue_token.is_some() && restarts < LIST_RESTARTS =>
                     {
@@ -382,15 +382,14 @@ impl Client {
                     }
                     other => other?,
                 };
-                let next = page
-                    .metadata
-                    .continue_
-                    .clone()
-                    .filter(|next| !next.is_empty());
-                let (api_version, kind, resource_version) =
-                    (page.api_version, page.kind, page.metadata.resource_version);
-                gathered.add(page.items, bytes)?;
-                match next {
+                let Page {
+                    api_version,
+                    kind,
+                    metadata,
+                    items,
+                } = page;
+                gathered.add(items, bytes)?;
+                match metadata.continue_.filter(|next| !next.is_empty()) {
                     Some(next) if Some(&next) == continue_token.as_ref() => {
                         return Err(list_error(path, "the server repeated a continue token"));
                     }
@@ -400,7 +399,7 @@ impl Client {
                             api_version,
                             kind,
                             metadata: ListMeta {
-                                resource_version,
+                                resource_version: metadata.resource_version,
                                 continue_: None,
                             },
                             items: gathered.items,
