@@ -3,13 +3,22 @@
 //!
 //! Three GET routes for a scraper and the kubelet do not justify an HTTP server
 //! crate. The server reads one bounded request per connection, answers with
-//! `Connection: close`, and runs each connection on its own thread up to a cap,
-//! so a slow client costs one thread for at most the read deadline.
+//! `Connection: close`, and runs each connection on its own thread up to a cap.
+//!
+//! Slow clients (slowloris) are the threat to `/healthz`: a pod whose liveness
+//! probe times out is restarted. So every bound is on the connection, not on
+//! one read: a connection must send its first byte soon after it is accepted,
+//! and its whole head soon after that first byte, however it paces the bytes.
+//! The cap is far above what the scraper and the kubelet need, so a hundred
+//! such clients leave room for the probes, and the accept thread never waits
+//! on a client: a connection over the cap gets its 503 without blocking and is
+//! handed to a closer thread (see [`Refusals`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -20,20 +29,35 @@ use crate::metrics::Metrics;
 /// not a scraper or a probe.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
-/// How long one connection may take to send its request, in all.
-const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// How long an accepted connection may stay silent. The kubelet and
+/// Prometheus send their request as soon as they are connected.
+const FIRST_BYTE_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How long the whole request head may take from its first byte, in all: a
+/// client that trickles one byte at a time is cut off after this, not after
+/// this much silence.
+const HEAD_DEADLINE: Duration = Duration::from_secs(3);
 
 /// How long writing the answer may block on a client that does not read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections served at once; more get a 503 at once. Prometheus and the
-/// kubelet need two or three.
-const MAX_CONNECTIONS: usize = 16;
+/// kubelet need two or three; the rest is room for slow or hostile clients,
+/// each of which holds its slot for at most the deadlines above.
+const MAX_CONNECTIONS: usize = 256;
 
-/// How long a connection is drained after its answer (see [`close_gracefully`]),
-/// on a connection thread and on the accept thread (turning a client away).
+/// A connection thread parses a head and formats a small answer. A small stack
+/// keeps the cap cheap: the kernel commits only the pages that are touched.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// How long a connection is drained after its answer (see [`close_gracefully`]):
+/// on its own thread, or on the closer thread for a connection turned away.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BUSY: Duration = Duration::from_millis(100);
+
+/// Turned-away connections waiting for the closer thread; more are dropped
+/// at once, so a flood costs the accept thread nothing.
+const MAX_REFUSED_WAITING: usize = 64;
 
 /// How often the accept loop looks at the stop flag while no one connects.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
@@ -226,9 +250,10 @@ fn accept_loop(
     health: &Arc<Health>,
 ) {
     let active = Arc::new(AtomicUsize::new(0));
+    let refusals = Refusals::start();
     while !stopping.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => dispatch(stream, &active, metrics, health),
+            Ok((stream, _)) => dispatch(stream, &active, &refusals, metrics, health),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => {
@@ -240,30 +265,31 @@ fn accept_loop(
     }
 }
 
-/// Hands one connection to a thread of its own, or turns it away when at the cap.
+/// Hands one connection to a thread of its own, or turns it away when at the
+/// cap. Nothing here waits on the client.
 fn dispatch(
     stream: TcpStream,
     active: &Arc<AtomicUsize>,
+    refusals: &Refusals,
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,
 ) {
+    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        active.fetch_sub(1, Ordering::SeqCst);
+        refusals.refuse(stream);
+        return;
+    }
     if stream.set_nonblocking(false).is_err() {
+        active.fetch_sub(1, Ordering::SeqCst);
         return;
     }
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-        active.fetch_sub(1, Ordering::SeqCst);
-        let mut stream = stream;
-        let busy = Response::text(503, "Service Unavailable", "too many connections\n");
-        let _ = busy.write_to(&mut stream, false);
-        close_gracefully(stream, LINGER_BUSY);
-        return;
-    }
     let guard = ActiveGuard(Arc::clone(active));
     let metrics = Arc::clone(metrics);
     let health = Arc::clone(health);
     let spawned = std::thread::Builder::new()
         .name("metrics-conn".into())
+        .stack_size(CONNECTION_STACK)
         .spawn(move || {
             let _guard = guard;
             serve_connection(stream, &metrics, &health);
@@ -271,6 +297,58 @@ fn dispatch(
     if let Err(err) = spawned {
         // The closure, its guard included, is dropped: the count stays right.
         log::warn!("metrics server: cannot start a connection thread: {err}");
+    }
+}
+
+/// Connections over the cap: the accept thread writes their 503 without
+/// blocking (a new socket's send buffer is empty, so it fits) and queues them
+/// for one closer thread, which drains what they send before closing (see
+/// [`close_gracefully`]). When that queue is full the connection is dropped.
+struct Refusals {
+    queue: Option<SyncSender<TcpStream>>,
+}
+
+impl Refusals {
+    /// Without a closer thread (it could not start), refused connections are
+    /// simply dropped after their 503.
+    fn start() -> Refusals {
+        let (queue, waiting) = mpsc::sync_channel(MAX_REFUSED_WAITING);
+        let closer = std::thread::Builder::new()
+            .name("metrics-closer".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || close_refused(&waiting));
+        match closer {
+            Ok(_) => Refusals { queue: Some(queue) },
+            Err(err) => {
+                log::warn!("metrics server: cannot start the closer thread: {err}");
+                Refusals { queue: None }
+            }
+        }
+    }
+
+    fn refuse(&self, mut stream: TcpStream) {
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let busy = Response::text(503, "Service Unavailable", "too many connections\n");
+        if busy.write_to(&mut stream, false).is_err()
+            || stream.shutdown(std::net::Shutdown::Write).is_err()
+        {
+            return;
+        }
+        if let Some(queue) = &self.queue {
+            // Full: the stream is dropped here, its 503 already on the way.
+            let _ = queue.try_send(stream);
+        }
+    }
+}
+
+/// The closer thread: it ends when the accept loop drops its [`Refusals`].
+fn close_refused(waiting: &Receiver<TcpStream>) {
+    for stream in waiting {
+        if stream.set_nonblocking(false).is_ok() {
+            drain(stream, LINGER_BUSY);
+        }
     }
 }
 
@@ -306,10 +384,14 @@ fn serve_connection(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
 /// Closing a socket with unread input makes the kernel send a reset, which can
 /// destroy the answer before the client reads it (a POST body, a request that
 /// arrives after a 503). So: send FIN, then read and discard for a moment.
-fn close_gracefully(mut stream: TcpStream, linger: Duration) {
-    if stream.shutdown(std::net::Shutdown::Write).is_err() {
-        return;
+fn close_gracefully(stream: TcpStream, linger: Duration) {
+    if stream.shutdown(std::net::Shutdown::Write).is_ok() {
+        drain(stream, linger);
     }
+}
+
+/// Reads and discards for `linger` at most, then closes.
+fn drain(mut stream: TcpStream, linger: Duration) {
     let started = Instant::now();
     let mut sink = [0u8; 4096];
     // Bounded in bytes as well as time: a client streaming at us is dropped.
@@ -330,37 +412,82 @@ fn close_gracefully(mut stream: TcpStream, linger: Duration) {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum HeadError {
     TooLarge,
     Io,
 }
 
-/// Reads up to the blank line that ends the request head, within
-/// [`MAX_REQUEST_HEAD`] bytes and [`READ_DEADLINE`]. A body, if any, is never
-/// read: no route takes one.
-fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
-    let started = Instant::now();
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = head_end(&head) {
-            head.truncate(end);
-            return Ok(head);
+/// A request head as it arrives, and the deadline it must meet: the first
+/// byte within [`FIRST_BYTE_DEADLINE`] of the accept, the rest within
+/// [`HEAD_DEADLINE`] of that first byte. Later bytes never move the deadline,
+/// so a trickling client cannot stretch it. Time is passed in, so the rule is
+/// tested without sleeping.
+struct HeadBuffer {
+    bytes: Vec<u8>,
+    deadline: Instant,
+}
+
+impl HeadBuffer {
+    fn new(accepted: Instant) -> HeadBuffer {
+        HeadBuffer {
+            bytes: Vec::with_capacity(512),
+            deadline: accepted + FIRST_BYTE_DEADLINE,
         }
-        if head.len() >= MAX_REQUEST_HEAD {
+    }
+
+    fn push(&mut self, data: &[u8], now: Instant) {
+        if self.bytes.is_empty() && !data.is_empty() {
+            self.deadline = now + HEAD_DEADLINE;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// How long the next read may wait; `None` once the deadline has passed.
+    fn time_left(&self, now: Instant) -> Option<Duration> {
+        self.deadline
+            .checked_duration_since(now)
+            .filter(|left| !left.is_zero())
+    }
+
+    /// The head once complete (`Ok(Some)`), not yet (`Ok(None)`), or too big.
+    fn take(&mut self) -> Result<Option<Vec<u8>>, HeadError> {
+        if let Some(end) = head_end(&self.bytes) {
+            let mut head = std::mem::take(&mut self.bytes);
+            head.truncate(end);
+            return Ok(Some(head));
+        }
+        if self.bytes.len() >= MAX_REQUEST_HEAD {
             return Err(HeadError::TooLarge);
         }
-        let left = READ_DEADLINE
-            .checked_sub(started.elapsed())
-            .filter(|left| !left.is_zero())
-            .ok_or(HeadError::Io)?;
+        Ok(None)
+    }
+
+    /// How much the next read may add: the head's terminator may straddle the
+    /// limit, anything past it is never buffered.
+    fn room(&self) -> usize {
+        MAX_REQUEST_HEAD + 4 - self.bytes.len()
+    }
+}
+
+/// Reads up to the blank line that ends the request head, within
+/// [`MAX_REQUEST_HEAD`] bytes and the deadlines of [`HeadBuffer`]. A body, if
+/// any, is never read: no route takes one.
+fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
+    let mut head = HeadBuffer::new(Instant::now());
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(complete) = head.take()? {
+            return Ok(complete);
+        }
+        let left = head.time_left(Instant::now()).ok_or(HeadError::Io)?;
         stream
             .set_read_timeout(Some(left))
             .map_err(|_| HeadError::Io)?;
-        let room = (MAX_REQUEST_HEAD + 4 - head.len()).min(chunk.len());
+        let room = head.room().min(chunk.len());
         match stream.read(&mut chunk[..room]) {
             Ok(0) => return Err(HeadError::Io),
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Ok(n) => head.push(&chunk[..n], Instant::now()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(HeadError::Io),
         }
@@ -729,6 +856,44 @@ mod test {
             Ok(_) => panic!(":x started"),
         };
         assert!(err.contains("\":x\"") && err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn the_head_deadline_runs_from_the_first_byte_not_from_each_read() {
+        let accepted = Instant::now();
+        let mut head = HeadBuffer::new(accepted);
+        let first = accepted + Duration::from_secs(1);
+        head.push(b"G", first);
+        // A byte every half second never buys more time.
+        for tick in 1..6 {
+            head.push(b"E", first + Duration::from_millis(500 * tick));
+        }
+        assert_eq!(
+            head.time_left(first + HEAD_DEADLINE - Duration::from_millis(1)),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(head.time_left(first + HEAD_DEADLINE), None);
+        assert_eq!(head.take(), Ok(None));
+    }
+
+    #[test]
+    fn a_silent_connection_has_the_first_byte_deadline() {
+        let accepted = Instant::now();
+        let head = HeadBuffer::new(accepted);
+        assert!(head.time_left(accepted).is_some());
+        assert_eq!(head.time_left(accepted + FIRST_BYTE_DEADLINE), None);
+    }
+
+    #[test]
+    fn a_head_is_taken_whole_and_bounded() {
+        let now = Instant::now();
+        let mut head = HeadBuffer::new(now);
+        head.push(b"GET / HTTP/1.1\r\n\r\nbody", now);
+        assert_eq!(head.take(), Ok(Some(b"GET / HTTP/1.1\r\n\r\n".to_vec())));
+        let mut big = HeadBuffer::new(now);
+        big.push(&vec![b'a'; MAX_REQUEST_HEAD], now);
+        assert_eq!(big.take(), Err(HeadError::TooLarge));
+        assert_eq!(big.room(), 4);
     }
 
     #[test]
