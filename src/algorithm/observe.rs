@@ -126,6 +126,53 @@ mod test {
         );
     }
 
+    fn running(name: &str, usage: f64) -> PodObservation {
+        PodObservation {
+            name: name.into(),
+            phase: PodPhase::Running,
+            deleted: false,
+            containers: vec![ContainerObservation {
+                name: "app".into(),
+                usage_bytes: Some(usage),
+                limit_bytes: Some(100 << 20),
+                request_bytes: None,
+            }],
+        }
+    }
+
+    fn decide_on(pods: Vec<PodObservation>) -> crate::algorithm::Decision {
+        let spec = serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1, "maxReplicas": 6, "targetUtilizationPercentage": 50
+        }))
+        .expect("spec decodes");
+        let policy = crate::algorithm::Policy::from_spec(&spec).expect("valid spec");
+        let obs = Observation {
+            spec_replicas: 2,
+            status_replicas: 2,
+            pods,
+            metrics_error: None,
+        };
+        crate::algorithm::decide(&obs, &policy, &crate::algorithm::History::new(), 1_000)
+    }
+
+    #[test]
+    fn a_sample_beyond_physical_memory_is_no_sample_and_never_scales() {
+        // One pod at its target, one claiming 1e308 bytes: the second is
+        // missing, which holds the count instead of scaling to the maximum.
+        let d = decide_on(vec![running("a", 50.0 * MI), running("b", 1e308)]);
+        assert!(d.rescale.is_none(), "{d:?}");
+        assert_ne!(d.utilization_percentage, Some(i64::MAX), "{d:?}");
+        for bad in [1e308, f64::INFINITY, f64::NEG_INFINITY, -1.0, f64::NAN] {
+            let d = decide_on(vec![running("a", bad), running("b", bad)]);
+            assert!(d.rescale.is_none(), "{bad}: {d:?}");
+            assert_eq!(d.reason, "FailedGetResourceMetric", "{bad}");
+            assert_eq!(d.utilization_percentage, None, "{bad}");
+        }
+    }
+
+    const MI: f64 = 1024.0 * 1024.0;
+
     #[test]
     fn phase_parse() {
         assert_eq!(PodPhase::parse(Some("Running")), PodPhase::Running);

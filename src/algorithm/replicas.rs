@@ -264,10 +264,11 @@ fn counted_containers<'p>(
     Ok(found)
 }
 
-/// A usable sample: finite and not negative. Anything else means "no sample".
+/// A usable sample is a byte count (finite, not negative, at most 1 PiB).
+/// Anything else means "no sample": `1e308` would peg the utilization.
 fn sample(c: &ContainerObservation) -> Option<u128> {
     match c.usage_bytes {
-        Some(u) if u.is_finite() && u >= 0.0 => Some(u.round() as u128),
+        Some(u) if crate::api::is_byte_count(u) => Some(u.round() as u128),
         _ => None,
     }
 }
