@@ -31,8 +31,9 @@ pub struct QuantityError {
 pub enum QuantityErrorKind {
     /// Not a quantity at all; the reason in words.
     Malformed(&'static str),
-    /// A well-formed quantity of more than [`MAX_BYTES`].
-    BeyondPhysicalMemory,
+    /// A well-formed quantity of more than [`MAX_BYTES`]: `bytes` is its value,
+    /// saturated at `u64::MAX` (`1e308` does not fit).
+    BeyondPhysicalMemory { bytes: u64 },
 }
 
 impl fmt::Display for QuantityError {
@@ -40,7 +41,7 @@ impl fmt::Display for QuantityError {
         let input = crate::quote::quote(&self.input, QUOTE_LIMIT);
         match self.kind {
             QuantityErrorKind::Malformed(why) => write!(f, "invalid quantity {input}: {why}"),
-            QuantityErrorKind::BeyondPhysicalMemory => write!(
+            QuantityErrorKind::BeyondPhysicalMemory { .. } => write!(
                 f,
                 "quantity {input} is beyond any physical memory (more than 1 PiB)"
             ),
@@ -89,14 +90,15 @@ fn parse_str(input: &str) -> Result<u64, QuantityError> {
             .map_err(|_| err("not a number"))?,
         None => return Err(err("unknown suffix")),
     };
-    let bytes = bytes.ceil();
-    if !bytes.is_finite() || bytes > MAX_BYTES as f64 {
+    // A float-to-int `as` saturates: +Inf and 1e308 become u64::MAX.
+    let bytes = bytes.ceil() as u64;
+    if bytes > MAX_BYTES {
         return Err(QuantityError {
             input: input.to_string(),
-            kind: QuantityErrorKind::BeyondPhysicalMemory,
+            kind: QuantityErrorKind::BeyondPhysicalMemory { bytes },
         });
     }
-    Ok(bytes as u64)
+    Ok(bytes)
 }
 
 /// The binary and decimal SI suffixes.
@@ -181,10 +183,10 @@ mod test {
         assert_eq!(parse_quantity(&json!(1024)), Ok(1024));
     }
 
-    fn beyond(input: &str) -> Result<u64, QuantityError> {
+    fn beyond(input: &str, bytes: u64) -> Result<u64, QuantityError> {
         Err(QuantityError {
             input: input.to_string(),
-            kind: QuantityErrorKind::BeyondPhysicalMemory,
+            kind: QuantityErrorKind::BeyondPhysicalMemory { bytes },
         })
     }
 
@@ -196,11 +198,18 @@ mod test {
 
     #[test]
     fn beyond_physical_memory() {
-        for input in ["1e308", "1125899906842625", "2Pi", "1Ei", "1e18", "1e999"] {
-            assert_eq!(q(input), beyond(input), "{input}");
+        for (input, bytes) in [
+            ("1125899906842625", MAX_BYTES + 1),
+            ("2Pi", 2 * MAX_BYTES),
+            ("1Ei", 1 << 60),
+            ("1e18", 1_000_000_000_000_000_000),
+            ("1e308", u64::MAX),
+            ("1e999", u64::MAX),
+        ] {
+            assert_eq!(q(input), beyond(input, bytes), "{input}");
         }
         // serde_json writes the JSON number back as `1e+308`.
-        assert_eq!(parse_quantity(&json!(1e308)), beyond("1e+308"));
+        assert_eq!(parse_quantity(&json!(1e308)), beyond("1e+308", u64::MAX));
     }
 
     #[test]
