@@ -38,8 +38,9 @@ const FIRST_BYTE_DEADLINE: Duration = Duration::from_secs(3);
 /// this much silence.
 const HEAD_DEADLINE: Duration = Duration::from_secs(3);
 
-/// How long writing the answer may block on a client that does not read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long writing the whole answer may take, in all: a client that reads a
+/// byte now and then is cut off after this, however long the body.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Connections served at once; more get a 503 at once. Prometheus and the
 /// kubelet need two or three; the rest is room for slow or hostile clients,
@@ -283,7 +284,6 @@ fn dispatch(
         active.fetch_sub(1, Ordering::SeqCst);
         return;
     }
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let guard = ActiveGuard(Arc::clone(active));
     let metrics = Arc::clone(metrics);
     let health = Arc::clone(health);
@@ -331,7 +331,10 @@ impl Refusals {
             return;
         }
         let busy = Response::text(503, "Service Unavailable", "too many connections\n");
-        if busy.write_to(&mut stream, false).is_err()
+        // One non-blocking write; should it not all fit, the client gets less.
+        if stream
+            .write(format!("{}{}", busy.head(), busy.body).as_bytes())
+            .is_err()
             || stream.shutdown(std::net::Shutdown::Write).is_err()
         {
             return;
@@ -375,10 +378,33 @@ fn serve_connection(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
         // Nothing useful to say to a peer that went quiet or away.
         Err(HeadError::Io) => return,
     };
-    let head_only = response.head_only;
-    if response.write_to(&mut stream, head_only).is_ok() {
+    let deadline = Instant::now() + ANSWER_DEADLINE;
+    let written = write_by(&mut stream, response.head().as_bytes(), deadline)
+        .and_then(|()| write_by(&mut stream, response.body(), deadline));
+    if written.is_ok() {
         close_gracefully(stream, LINGER);
     }
+}
+
+/// Writes all of `bytes` by `deadline`. A write timeout alone bounds each
+/// call, not the answer: a client that keeps reading a little could hold the
+/// connection for as long as the body lasts.
+fn write_by(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or(io::ErrorKind::TimedOut)?;
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// Closing a socket with unread input makes the kernel send a reset, which can
@@ -579,7 +605,8 @@ impl Response {
         }
     }
 
-    fn write_to(&self, stream: &mut impl Write, head_only: bool) -> io::Result<()> {
+    /// The status line and headers; a HEAD answer has those of the GET one.
+    fn head(&self) -> String {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
             self.status,
@@ -591,11 +618,16 @@ impl Response {
             head.push_str("Allow: GET, HEAD\r\n");
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
-        if !head_only {
-            stream.write_all(self.body.as_bytes())?;
+        head
+    }
+
+    /// What goes on the wire after the head: nothing for HEAD.
+    fn body(&self) -> &[u8] {
+        if self.head_only {
+            &[]
+        } else {
+            self.body.as_bytes()
         }
-        stream.flush()
     }
 }
 
