@@ -14,12 +14,13 @@
 //! on a client: a connection over the cap gets its 503 without blocking and is
 //! handed to a closer thread (see [`Refusals`]).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,10 +43,16 @@ const HEAD_DEADLINE: Duration = Duration::from_secs(3);
 /// byte now and then is cut off after this, however long the body.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Connections served at once; more get a 503 at once. Prometheus and the
-/// kubelet need two or three; the rest is room for slow or hostile clients,
-/// each of which holds its slot for at most the deadlines above.
+/// Connections served at once. Prometheus and the kubelet need two or three;
+/// the rest is room for slow or hostile clients, each of which holds its slot
+/// for at most the deadlines above. Beyond, a newcomer takes the slot of the
+/// oldest connection still reading its head (see [`Slots`]); only when every
+/// slot is past its head does a newcomer get a 503.
 const MAX_CONNECTIONS: usize = 256;
+
+/// Connection threads alive at once, those cut off but not yet ended
+/// included: a hard bound however fast slots change hands.
+const MAX_THREADS: usize = 2 * MAX_CONNECTIONS;
 
 /// A connection thread parses a head and formats a small answer. A small stack
 /// keeps the cap cheap: the kernel commits only the pages that are touched.
@@ -250,11 +257,11 @@ fn accept_loop(
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::default());
     let refusals = Refusals::start();
     while !stopping.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => dispatch(stream, &active, &refusals, metrics, health),
+            Ok((stream, _)) => dispatch(stream, &slots, &refusals, metrics, health),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => {
@@ -266,37 +273,118 @@ fn accept_loop(
     }
 }
 
-/// Hands one connection to a thread of its own, or turns it away when at the
-/// cap. Nothing here waits on the client.
+/// Hands one connection to a thread of its own, or turns it away when no slot
+/// can be had. Nothing here waits on the client.
 fn dispatch(
     stream: TcpStream,
-    active: &Arc<AtomicUsize>,
+    slots: &Arc<Slots>,
     refusals: &Refusals,
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,
 ) {
-    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-        active.fetch_sub(1, Ordering::SeqCst);
+    if stream.set_nonblocking(false).is_err() {
+        return;
+    }
+    let Some(slot) = Slots::admit(slots, &stream) else {
         refusals.refuse(stream);
         return;
-    }
-    if stream.set_nonblocking(false).is_err() {
-        active.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
-    let guard = ActiveGuard(Arc::clone(active));
+    };
     let metrics = Arc::clone(metrics);
     let health = Arc::clone(health);
     let spawned = std::thread::Builder::new()
         .name("metrics-conn".into())
         .stack_size(CONNECTION_STACK)
-        .spawn(move || {
-            let _guard = guard;
-            serve_connection(stream, &metrics, &health);
-        });
+        .spawn(move || serve_connection(stream, slot, &metrics, &health));
     if let Err(err) = spawned {
-        // The closure, its guard included, is dropped: the count stays right.
+        // The closure, its slot included, is dropped: the table stays right.
         log::warn!("metrics server: cannot start a connection thread: {err}");
+    }
+}
+
+/// The connection slots. When all are taken, the connection that has been
+/// reading its head the longest is cut off and its slot goes to the newcomer:
+/// slow clients can then delay a probe by at most [`MAX_CONNECTIONS`] newer
+/// connections, never starve it, and a probe's head arrives in one read.
+#[derive(Default)]
+struct Slots {
+    table: Mutex<SlotTable>,
+}
+
+#[derive(Default)]
+struct SlotTable {
+    next_id: u64,
+    /// Connections reading their head, oldest first, each with a handle to
+    /// cut it off.
+    reading: VecDeque<(u64, TcpStream)>,
+    /// Connections past their head: answering or lingering.
+    answering: usize,
+    /// Connection threads not yet ended, cut-off ones included.
+    threads: usize,
+}
+
+impl Slots {
+    /// A slot for `stream`, or `None`: every slot is answering, or
+    /// [`MAX_THREADS`] is reached.
+    fn admit(slots: &Arc<Slots>, stream: &TcpStream) -> Option<Slot> {
+        let handle = stream.try_clone().ok()?;
+        let mut table = slots.lock();
+        if table.threads >= MAX_THREADS {
+            return None;
+        }
+        if table.reading.len() + table.answering >= MAX_CONNECTIONS {
+            let (_, oldest) = table.reading.pop_front()?;
+            // Its blocked read returns at once and its thread ends.
+            let _ = oldest.shutdown(std::net::Shutdown::Both);
+        }
+        let id = table.next_id;
+        table.next_id += 1;
+        table.reading.push_back((id, handle));
+        table.threads += 1;
+        Some(Slot {
+            slots: Arc::clone(slots),
+            id,
+            answering: false,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotTable> {
+        // The table stays consistent under every panic point (none in it).
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One connection's slot, held by its thread and given back when dropped,
+/// whatever way the thread ends.
+struct Slot {
+    slots: Arc<Slots>,
+    id: u64,
+    answering: bool,
+}
+
+impl Slot {
+    /// The head is in: the connection can no longer be cut off for a
+    /// newcomer. `false` if it already was.
+    fn start_answering(&mut self) -> bool {
+        let mut table = self.slots.lock();
+        let Some(index) = table.reading.iter().position(|(id, _)| *id == self.id) else {
+            return false;
+        };
+        table.reading.remove(index);
+        table.answering += 1;
+        self.answering = true;
+        true
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut table = self.slots.lock();
+        if self.answering {
+            table.answering -= 1;
+        } else if let Some(index) = table.reading.iter().position(|(id, _)| *id == self.id) {
+            table.reading.remove(index);
+        }
+        table.threads -= 1;
     }
 }
 
@@ -355,17 +443,14 @@ fn close_refused(waiting: &Receiver<TcpStream>) {
     }
 }
 
-/// Counts a connection as active until dropped, whatever way its thread ends.
-struct ActiveGuard(Arc<AtomicUsize>);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+/// Serves one request; the slot is given back when this returns, after the
+/// linger.
+fn serve_connection(mut stream: TcpStream, mut slot: Slot, metrics: &Metrics, health: &Health) {
+    let head = read_head(&mut stream);
+    if !slot.start_answering() {
+        return; // cut off for a newcomer
     }
-}
-
-fn serve_connection(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
-    let response = match read_head(&mut stream) {
+    let response = match head {
         Ok(head) => match parse_request_line(&head) {
             Some((method, target)) => route(method, target, metrics, health),
             None => Response::text(400, "Bad Request", "bad request line\n"),
@@ -827,25 +912,90 @@ mod test {
     }
 
     #[test]
-    fn connections_beyond_the_cap_get_503() {
+    fn a_newcomer_beyond_the_cap_takes_the_slot_of_the_oldest_reader() {
         let (server, _, _) = server(false);
         let addr = server.local_addr();
-        // Idle connections that hold their threads until the read deadline...
-        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        // Idle connections that hold every slot while they read their head...
+        let mut idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
             .map(|_| TcpStream::connect(addr).expect("connect"))
             .collect();
         // ...then one more. Accept order is connection order, so every idle one
-        // is counted first.
+        // has its slot first, and the oldest gives it up.
         let answer = get(addr, "/healthz");
-        assert_eq!(answer.status, 503, "{}", answer.body);
-        drop(idle);
-        // Once their threads see the close, a request goes through again.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while get(addr, "/healthz").status != 200 {
-            assert!(Instant::now() < deadline, "cap never freed");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let oldest = &mut idle[0];
+        oldest
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        assert_eq!(oldest.read(&mut [0u8; 16]).ok(), Some(0), "cut off");
         server.stop();
+    }
+
+    /// Connected pairs on 127.0.0.1: (client, server side).
+    fn pairs(count: usize) -> Vec<(TcpStream, TcpStream)> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        (0..count)
+            .map(|_| {
+                let client = TcpStream::connect(addr).expect("connect");
+                let (server, _) = listener.accept().expect("accept");
+                (client, server)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_slot_when_every_one_is_answering() {
+        let slots = Arc::new(Slots::default());
+        let streams = pairs(MAX_CONNECTIONS + 1);
+        let mut held: Vec<Slot> = streams[..MAX_CONNECTIONS]
+            .iter()
+            .map(|(_, server)| Slots::admit(&slots, server).expect("a free slot"))
+            .collect();
+        for slot in &mut held {
+            assert!(slot.start_answering());
+        }
+        let newcomer = &streams[MAX_CONNECTIONS].1;
+        assert!(Slots::admit(&slots, newcomer).is_none(), "all answering");
+        held.pop();
+        assert!(Slots::admit(&slots, newcomer).is_some(), "one given back");
+    }
+
+    #[test]
+    fn a_cut_off_connection_cannot_start_answering_and_threads_are_bounded() {
+        let slots = Arc::new(Slots::default());
+        let streams = pairs(MAX_THREADS + 1);
+        // Their threads have not ended, so every slot taken over still counts.
+        let mut held: Vec<Slot> = streams[..MAX_THREADS]
+            .iter()
+            .map(|(_, server)| Slots::admit(&slots, server).expect("a slot"))
+            .collect();
+        assert!(!held[0].start_answering(), "cut off for a newcomer");
+        assert!(held[MAX_THREADS - 1].start_answering());
+        assert!(
+            Slots::admit(&slots, &streams[MAX_THREADS].1).is_none(),
+            "thread cap"
+        );
+        held.clear();
+        let table = slots.lock();
+        assert_eq!(
+            (table.reading.len(), table.answering, table.threads),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_gets_503() {
+        let refusals = Refusals::start();
+        let (mut client, server) = pairs(1).pop().expect("a pair");
+        refusals.refuse(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).expect("the answer");
+        assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+        assert!(answer.ends_with("too many connections\n"), "{answer:?}");
     }
 
     #[test]

@@ -17,6 +17,8 @@ use memhpa::serve::{self, Health};
 
 /// More slow clients than the hundred.
 const SLOW_CLIENTS: usize = 120;
+/// More slow clients than the server has slots (256).
+const MANY_SLOW_CLIENTS: usize = 400;
 /// How often each slow client sends its next byte.
 const TRICKLE: Duration = Duration::from_millis(500);
 const PROBES: usize = 12;
@@ -26,8 +28,8 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 /// The attack stops after this however the probes went: the test is bounded.
 const ATTACK_LIMIT: Duration = Duration::from_secs(60);
 /// Reconnections are bounded too (a server that drops every connection at
-/// once must not make the attacker spin).
-const MAX_RECONNECTS: usize = 20 * SLOW_CLIENTS;
+/// once must not make the attacker spin), per slow client.
+const MAX_RECONNECTS_EACH: usize = 20;
 
 /// The first bytes of a request head that never ends.
 const SLOW_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nX-Slow: ";
@@ -78,9 +80,9 @@ struct AttackReport {
 
 /// Keeps `SLOW_CLIENTS` connections trickling, reopening those the server
 /// drops (as an attacker would), until `stop` or the time limit.
-fn attack(addr: SocketAddr, stop: &AtomicBool, ready: &AtomicBool) -> AttackReport {
+fn attack(addr: SocketAddr, count: usize, stop: &AtomicBool, ready: &AtomicBool) -> AttackReport {
     let started = Instant::now();
-    let mut clients: Vec<Slow> = (0..SLOW_CLIENTS).map(|_| Slow::open(addr)).collect();
+    let mut clients: Vec<Slow> = (0..count).map(|_| Slow::open(addr)).collect();
     ready.store(true, Ordering::SeqCst);
     let mut report = AttackReport {
         reconnects: 0,
@@ -90,7 +92,7 @@ fn attack(addr: SocketAddr, stop: &AtomicBool, ready: &AtomicBool) -> AttackRepo
         thread::sleep(TRICKLE);
         report.ticks += 1;
         for client in &mut clients {
-            if !client.trickle() && report.reconnects < MAX_RECONNECTS {
+            if !client.trickle() && report.reconnects < MAX_RECONNECTS_EACH * count {
                 report.reconnects += 1;
                 *client = Slow::open(addr);
             }
@@ -134,8 +136,9 @@ fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-#[test]
-fn healthz_answers_under_a_hundred_slowloris_connections() {
+/// Probes `/healthz` while `count` slow clients trickle; asserts that every
+/// probe got 200 and prints the figures.
+fn probe_under_slowloris(count: usize) {
     let server = start();
     let addr = server.local_addr();
     let idle_latency = {
@@ -149,7 +152,7 @@ fn healthz_answers_under_a_hundred_slowloris_connections() {
     let ready = Arc::new(AtomicBool::new(false));
     let attacker = {
         let (stop, ready) = (Arc::clone(&stop), Arc::clone(&ready));
-        thread::spawn(move || attack(addr, &stop, &ready))
+        thread::spawn(move || attack(addr, count, &stop, &ready))
     };
     let wait_until = Instant::now() + ATTACK_LIMIT;
     while !ready.load(Ordering::SeqCst) && Instant::now() < wait_until {
@@ -173,7 +176,7 @@ fn healthz_answers_under_a_hundred_slowloris_connections() {
     let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
     latencies.sort();
     eprintln!(
-        "slowloris: {SLOW_CLIENTS} clients, one byte per {} ms, {} ticks, {} reconnects",
+        "slowloris: {count} clients, one byte per {} ms, {} ticks, {} reconnects",
         TRICKLE.as_millis(),
         report.ticks,
         report.reconnects
@@ -193,4 +196,16 @@ fn healthz_answers_under_a_hundred_slowloris_connections() {
         "probes: {:?}",
         results.iter().map(|(s, _)| s).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn healthz_answers_under_a_hundred_slowloris_connections() {
+    probe_under_slowloris(SLOW_CLIENTS);
+}
+
+/// Beyond the slots, a newcomer takes the slot of the oldest connection still
+/// reading its head, so slow clients delay a probe but never starve it.
+#[test]
+fn healthz_answers_under_more_slowloris_connections_than_slots() {
+    probe_under_slowloris(MANY_SLOW_CLIENTS);
 }
