@@ -7,12 +7,14 @@
 //!
 //! Slow clients (slowloris) are the threat to `/healthz`: a pod whose liveness
 //! probe times out is restarted. So every bound is on the connection, not on
-//! one read: a connection must send its first byte soon after it is accepted,
-//! and its whole head soon after that first byte, however it paces the bytes.
-//! The cap is far above what the scraper and the kubelet need, so a hundred
-//! such clients leave room for the probes, and the accept thread never waits
-//! on a client: a connection over the cap gets its 503 without blocking and is
-//! handed to a closer thread (see [`Refusals`]).
+//! one read or write: a connection must send its first byte soon after it is
+//! accepted, its whole head soon after that first byte, and take its whole
+//! answer within a deadline, however it paces the bytes. The cap is far above
+//! what the scraper and the kubelet need; beyond it, the connection that has
+//! been reading its head the longest gives its slot to the newcomer (see
+//! [`Slots`]), so slow clients delay a probe but cannot starve it. The accept
+//! thread never waits on a client: a connection it turns away gets its 503
+//! without blocking and is handed to a closer thread (see [`Refusals`]).
 
 use std::collections::VecDeque;
 use std::fmt;
