@@ -171,7 +171,7 @@ mod test {
             .expect("ScalingActive");
         assert!(
             active.message.contains(
-                "pod \"b\" container \"app\": memory limit of 18446744073709551615 bytes or more is beyond any physical memory"
+                "pod \"b\" container \"app\": memory limit of 16 EiB or more is beyond any physical memory"
             ),
             "{}",
             active.message

@@ -97,10 +97,15 @@ impl fmt::Display for CalcError {
                 basis,
                 bytes,
             } => {
-                let or_more = if *bytes == u64::MAX { " or more" } else { "" };
+                // u64::MAX is a quantity too big to hold, such as 1e308.
+                let size = if *bytes == u64::MAX {
+                    "16 EiB or more".to_string()
+                } else {
+                    format!("{bytes} bytes")
+                };
                 write!(
                     f,
-                    "pod {pod:?} container {container:?}: memory {} of {bytes} bytes{or_more} is beyond any physical memory (more than 1 PiB)",
+                    "pod {pod:?} container {container:?}: memory {} of {size} is beyond any physical memory (more than 1 PiB)",
                     singular(*basis)
                 )
             }

@@ -213,7 +213,7 @@ mod test {
         assert_eq!(d.reason, "FailedGetResourceMetric");
         let event = &d.events[0].message;
         assert!(
-            event.contains("pod \"a\" container \"app\": memory limit of 18446744073709551615 bytes or more is beyond any physical memory"),
+            event.contains("pod \"a\" container \"app\": memory limit of 16 EiB or more is beyond any physical memory"),
             "{event}"
         );
     }
