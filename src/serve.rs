@@ -3,14 +3,26 @@
 //!
 //! Three GET routes for a scraper and the kubelet do not justify an HTTP server
 //! crate. The server reads one bounded request per connection, answers with
-//! `Connection: close`, and runs each connection on its own thread up to a cap,
-//! so a slow client costs one thread for at most the read deadline.
+//! `Connection: close`, and runs each connection on its own thread up to a cap.
+//!
+//! Slow clients (slowloris) are the threat to `/healthz`: a pod whose liveness
+//! probe times out is restarted. So every bound is on the connection, not on
+//! one read or write: a connection must send its first byte soon after it is
+//! accepted, its whole head soon after that first byte, and take its whole
+//! answer within a deadline, however it paces the bytes. The cap is far above
+//! what the scraper and the kubelet need; beyond it, the connection that has
+//! been reading its head the longest gives its slot to the newcomer (see
+//! [`Slots`]), so slow clients delay a probe but cannot starve it. The accept
+//! thread never waits on a client: a connection it turns away gets its 503
+//! without blocking and is handed to a closer thread (see [`Refusals`]).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,20 +32,42 @@ use crate::metrics::Metrics;
 /// not a scraper or a probe.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
-/// How long one connection may take to send its request, in all.
-const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// How long an accepted connection may stay silent. The kubelet and
+/// Prometheus send their request as soon as they are connected.
+const FIRST_BYTE_DEADLINE: Duration = Duration::from_secs(3);
 
-/// How long writing the answer may block on a client that does not read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the whole request head may take from its first byte, in all: a
+/// client that trickles one byte at a time is cut off after this, not after
+/// this much silence.
+const HEAD_DEADLINE: Duration = Duration::from_secs(3);
 
-/// Connections served at once; more get a 503 at once. Prometheus and the
-/// kubelet need two or three.
-const MAX_CONNECTIONS: usize = 16;
+/// How long writing the whole answer may take, in all: a client that reads a
+/// byte now and then is cut off after this, however long the body.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
 
-/// How long a connection is drained after its answer (see [`close_gracefully`]),
-/// on a connection thread and on the accept thread (turning a client away).
+/// Connections served at once. Prometheus and the kubelet need two or three;
+/// the rest is room for slow or hostile clients, each of which holds its slot
+/// for at most the deadlines above. Beyond, a newcomer takes the slot of the
+/// oldest connection still reading its head (see [`Slots`]); only when every
+/// slot is past its head does a newcomer get a 503.
+const MAX_CONNECTIONS: usize = 256;
+
+/// Connection threads alive at once, those cut off but not yet ended
+/// included: a hard bound however fast slots change hands.
+const MAX_THREADS: usize = 2 * MAX_CONNECTIONS;
+
+/// A connection thread parses a head and formats a small answer. A small stack
+/// keeps the cap cheap: the kernel commits only the pages that are touched.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// How long a connection is drained after its answer (see [`close_gracefully`]):
+/// on its own thread, or on the closer thread for a connection turned away.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BUSY: Duration = Duration::from_millis(100);
+
+/// Turned-away connections waiting for the closer thread; more are dropped
+/// at once, so a flood costs the accept thread nothing.
+const MAX_REFUSED_WAITING: usize = 64;
 
 /// How often the accept loop looks at the stop flag while no one connects.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
@@ -225,10 +259,11 @@ fn accept_loop(
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::default());
+    let refusals = Refusals::start();
     while !stopping.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => dispatch(stream, &active, metrics, health),
+            Ok((stream, _)) => dispatch(stream, &slots, &refusals, metrics, health),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => {
@@ -240,51 +275,184 @@ fn accept_loop(
     }
 }
 
-/// Hands one connection to a thread of its own, or turns it away when at the cap.
+/// Hands one connection to a thread of its own, or turns it away when no slot
+/// can be had. Nothing here waits on the client.
 fn dispatch(
     stream: TcpStream,
-    active: &Arc<AtomicUsize>,
+    slots: &Arc<Slots>,
+    refusals: &Refusals,
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,
 ) {
     if stream.set_nonblocking(false).is_err() {
         return;
     }
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-        active.fetch_sub(1, Ordering::SeqCst);
-        let mut stream = stream;
-        let busy = Response::text(503, "Service Unavailable", "too many connections\n");
-        let _ = busy.write_to(&mut stream, false);
-        close_gracefully(stream, LINGER_BUSY);
+    let Some(slot) = Slots::admit(slots, &stream) else {
+        refusals.refuse(stream);
         return;
-    }
-    let guard = ActiveGuard(Arc::clone(active));
+    };
     let metrics = Arc::clone(metrics);
     let health = Arc::clone(health);
     let spawned = std::thread::Builder::new()
         .name("metrics-conn".into())
-        .spawn(move || {
-            let _guard = guard;
-            serve_connection(stream, &metrics, &health);
-        });
+        .stack_size(CONNECTION_STACK)
+        .spawn(move || serve_connection(stream, slot, &metrics, &health));
     if let Err(err) = spawned {
-        // The closure, its guard included, is dropped: the count stays right.
+        // The closure, its slot included, is dropped: the table stays right.
         log::warn!("metrics server: cannot start a connection thread: {err}");
     }
 }
 
-/// Counts a connection as active until dropped, whatever way its thread ends.
-struct ActiveGuard(Arc<AtomicUsize>);
+/// The connection slots. When all are taken, the connection that has been
+/// reading its head the longest is cut off and its slot goes to the newcomer:
+/// slow clients can then delay a probe by at most [`MAX_CONNECTIONS`] newer
+/// connections, never starve it, and a probe's head arrives in one read.
+#[derive(Default)]
+struct Slots {
+    table: Mutex<SlotTable>,
+}
 
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+#[derive(Default)]
+struct SlotTable {
+    next_id: u64,
+    /// Connections reading their head, oldest first, each with a handle to
+    /// cut it off.
+    reading: VecDeque<(u64, TcpStream)>,
+    /// Connections past their head: answering or lingering.
+    answering: usize,
+    /// Connection threads not yet ended, cut-off ones included.
+    threads: usize,
+}
+
+impl Slots {
+    /// A slot for `stream`, or `None`: every slot is answering, or
+    /// [`MAX_THREADS`] is reached.
+    fn admit(slots: &Arc<Slots>, stream: &TcpStream) -> Option<Slot> {
+        let handle = stream.try_clone().ok()?;
+        let mut table = slots.lock();
+        if table.threads >= MAX_THREADS {
+            return None;
+        }
+        if table.reading.len() + table.answering >= MAX_CONNECTIONS {
+            let (_, oldest) = table.reading.pop_front()?;
+            // Its blocked read returns at once and its thread ends.
+            let _ = oldest.shutdown(std::net::Shutdown::Both);
+        }
+        let id = table.next_id;
+        table.next_id += 1;
+        table.reading.push_back((id, handle));
+        table.threads += 1;
+        Some(Slot {
+            slots: Arc::clone(slots),
+            id,
+            answering: false,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotTable> {
+        // The table stays consistent under every panic point (none in it).
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn serve_connection(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
-    let response = match read_head(&mut stream) {
+/// One connection's slot, held by its thread and given back when dropped,
+/// whatever way the thread ends.
+struct Slot {
+    slots: Arc<Slots>,
+    id: u64,
+    answering: bool,
+}
+
+impl Slot {
+    /// The head is in: the connection can no longer be cut off for a
+    /// newcomer. `false` if it already was.
+    fn start_answering(&mut self) -> bool {
+        let mut table = self.slots.lock();
+        let Some(index) = table.reading.iter().position(|(id, _)| *id == self.id) else {
+            return false;
+        };
+        table.reading.remove(index);
+        table.answering += 1;
+        self.answering = true;
+        true
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut table = self.slots.lock();
+        if self.answering {
+            table.answering -= 1;
+        } else if let Some(index) = table.reading.iter().position(|(id, _)| *id == self.id) {
+            table.reading.remove(index);
+        }
+        table.threads -= 1;
+    }
+}
+
+/// Connections over the cap: the accept thread writes their 503 without
+/// blocking (a new socket's send buffer is empty, so it fits) and queues them
+/// for one closer thread, which drains what they send before closing (see
+/// [`close_gracefully`]). When that queue is full the connection is dropped.
+struct Refusals {
+    queue: Option<SyncSender<TcpStream>>,
+}
+
+impl Refusals {
+    /// Without a closer thread (it could not start), refused connections are
+    /// simply dropped after their 503.
+    fn start() -> Refusals {
+        let (queue, waiting) = mpsc::sync_channel(MAX_REFUSED_WAITING);
+        let closer = std::thread::Builder::new()
+            .name("metrics-closer".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || close_refused(&waiting));
+        match closer {
+            Ok(_) => Refusals { queue: Some(queue) },
+            Err(err) => {
+                log::warn!("metrics server: cannot start the closer thread: {err}");
+                Refusals { queue: None }
+            }
+        }
+    }
+
+    fn refuse(&self, mut stream: TcpStream) {
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let busy = Response::text(503, "Service Unavailable", "too many connections\n");
+        // One non-blocking write; should it not all fit, the client gets less.
+        if stream
+            .write(format!("{}{}", busy.head(), busy.body).as_bytes())
+            .is_err()
+            || stream.shutdown(std::net::Shutdown::Write).is_err()
+        {
+            return;
+        }
+        if let Some(queue) = &self.queue {
+            // Full: the stream is dropped here, its 503 already on the way.
+            let _ = queue.try_send(stream);
+        }
+    }
+}
+
+/// The closer thread: it ends when the accept loop drops its [`Refusals`].
+fn close_refused(waiting: &Receiver<TcpStream>) {
+    for stream in waiting {
+        if stream.set_nonblocking(false).is_ok() {
+            drain(stream, LINGER_BUSY);
+        }
+    }
+}
+
+/// Serves one request; the slot is given back when this returns, after the
+/// linger.
+fn serve_connection(mut stream: TcpStream, mut slot: Slot, metrics: &Metrics, health: &Health) {
+    let head = read_head(&mut stream);
+    if !slot.start_answering() {
+        return; // cut off for a newcomer
+    }
+    let response = match head {
         Ok(head) => match parse_request_line(&head) {
             Some((method, target)) => route(method, target, metrics, health),
             None => Response::text(400, "Bad Request", "bad request line\n"),
@@ -297,19 +465,46 @@ fn serve_connection(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
         // Nothing useful to say to a peer that went quiet or away.
         Err(HeadError::Io) => return,
     };
-    let head_only = response.head_only;
-    if response.write_to(&mut stream, head_only).is_ok() {
+    let deadline = Instant::now() + ANSWER_DEADLINE;
+    let written = write_by(&mut stream, response.head().as_bytes(), deadline)
+        .and_then(|()| write_by(&mut stream, response.body(), deadline));
+    if written.is_ok() {
         close_gracefully(stream, LINGER);
     }
+}
+
+/// Writes all of `bytes` by `deadline`. A write timeout alone bounds each
+/// call, not the answer: a client that keeps reading a little could hold the
+/// connection for as long as the body lasts.
+fn write_by(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or(io::ErrorKind::TimedOut)?;
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// Closing a socket with unread input makes the kernel send a reset, which can
 /// destroy the answer before the client reads it (a POST body, a request that
 /// arrives after a 503). So: send FIN, then read and discard for a moment.
-fn close_gracefully(mut stream: TcpStream, linger: Duration) {
-    if stream.shutdown(std::net::Shutdown::Write).is_err() {
-        return;
+fn close_gracefully(stream: TcpStream, linger: Duration) {
+    if stream.shutdown(std::net::Shutdown::Write).is_ok() {
+        drain(stream, linger);
     }
+}
+
+/// Reads and discards for `linger` at most, then closes.
+fn drain(mut stream: TcpStream, linger: Duration) {
     let started = Instant::now();
     let mut sink = [0u8; 4096];
     // Bounded in bytes as well as time: a client streaming at us is dropped.
@@ -330,37 +525,82 @@ fn close_gracefully(mut stream: TcpStream, linger: Duration) {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum HeadError {
     TooLarge,
     Io,
 }
 
-/// Reads up to the blank line that ends the request head, within
-/// [`MAX_REQUEST_HEAD`] bytes and [`READ_DEADLINE`]. A body, if any, is never
-/// read: no route takes one.
-fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
-    let started = Instant::now();
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = head_end(&head) {
-            head.truncate(end);
-            return Ok(head);
+/// A request head as it arrives, and the deadline it must meet: the first
+/// byte within [`FIRST_BYTE_DEADLINE`] of the accept, the rest within
+/// [`HEAD_DEADLINE`] of that first byte. Later bytes never move the deadline,
+/// so a trickling client cannot stretch it. Time is passed in, so the rule is
+/// tested without sleeping.
+struct HeadBuffer {
+    bytes: Vec<u8>,
+    deadline: Instant,
+}
+
+impl HeadBuffer {
+    fn new(accepted: Instant) -> HeadBuffer {
+        HeadBuffer {
+            bytes: Vec::with_capacity(512),
+            deadline: accepted + FIRST_BYTE_DEADLINE,
         }
-        if head.len() >= MAX_REQUEST_HEAD {
+    }
+
+    fn push(&mut self, data: &[u8], now: Instant) {
+        if self.bytes.is_empty() && !data.is_empty() {
+            self.deadline = now + HEAD_DEADLINE;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// How long the next read may wait; `None` once the deadline has passed.
+    fn time_left(&self, now: Instant) -> Option<Duration> {
+        self.deadline
+            .checked_duration_since(now)
+            .filter(|left| !left.is_zero())
+    }
+
+    /// The head once complete (`Ok(Some)`), not yet (`Ok(None)`), or too big.
+    fn take(&mut self) -> Result<Option<Vec<u8>>, HeadError> {
+        if let Some(end) = head_end(&self.bytes) {
+            let mut head = std::mem::take(&mut self.bytes);
+            head.truncate(end);
+            return Ok(Some(head));
+        }
+        if self.bytes.len() >= MAX_REQUEST_HEAD {
             return Err(HeadError::TooLarge);
         }
-        let left = READ_DEADLINE
-            .checked_sub(started.elapsed())
-            .filter(|left| !left.is_zero())
-            .ok_or(HeadError::Io)?;
+        Ok(None)
+    }
+
+    /// How much the next read may add: the head's terminator may straddle the
+    /// limit, anything past it is never buffered.
+    fn room(&self) -> usize {
+        MAX_REQUEST_HEAD + 4 - self.bytes.len()
+    }
+}
+
+/// Reads up to the blank line that ends the request head, within
+/// [`MAX_REQUEST_HEAD`] bytes and the deadlines of [`HeadBuffer`]. A body, if
+/// any, is never read: no route takes one.
+fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
+    let mut head = HeadBuffer::new(Instant::now());
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(complete) = head.take()? {
+            return Ok(complete);
+        }
+        let left = head.time_left(Instant::now()).ok_or(HeadError::Io)?;
         stream
             .set_read_timeout(Some(left))
             .map_err(|_| HeadError::Io)?;
-        let room = (MAX_REQUEST_HEAD + 4 - head.len()).min(chunk.len());
+        let room = head.room().min(chunk.len());
         match stream.read(&mut chunk[..room]) {
             Ok(0) => return Err(HeadError::Io),
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Ok(n) => head.push(&chunk[..n], Instant::now()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(HeadError::Io),
         }
@@ -452,7 +692,8 @@ impl Response {
         }
     }
 
-    fn write_to(&self, stream: &mut impl Write, head_only: bool) -> io::Result<()> {
+    /// The status line and headers; a HEAD answer has those of the GET one.
+    fn head(&self) -> String {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
             self.status,
@@ -464,11 +705,16 @@ impl Response {
             head.push_str("Allow: GET, HEAD\r\n");
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
-        if !head_only {
-            stream.write_all(self.body.as_bytes())?;
+        head
+    }
+
+    /// What goes on the wire after the head: nothing for HEAD.
+    fn body(&self) -> &[u8] {
+        if self.head_only {
+            &[]
+        } else {
+            self.body.as_bytes()
         }
-        stream.flush()
     }
 }
 
@@ -668,25 +914,90 @@ mod test {
     }
 
     #[test]
-    fn connections_beyond_the_cap_get_503() {
+    fn a_newcomer_beyond_the_cap_takes_the_slot_of_the_oldest_reader() {
         let (server, _, _) = server(false);
         let addr = server.local_addr();
-        // Idle connections that hold their threads until the read deadline...
-        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        // Idle connections that hold every slot while they read their head...
+        let mut idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
             .map(|_| TcpStream::connect(addr).expect("connect"))
             .collect();
         // ...then one more. Accept order is connection order, so every idle one
-        // is counted first.
+        // has its slot first, and the oldest gives it up.
         let answer = get(addr, "/healthz");
-        assert_eq!(answer.status, 503, "{}", answer.body);
-        drop(idle);
-        // Once their threads see the close, a request goes through again.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while get(addr, "/healthz").status != 200 {
-            assert!(Instant::now() < deadline, "cap never freed");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let oldest = &mut idle[0];
+        oldest
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        assert_eq!(oldest.read(&mut [0u8; 16]).ok(), Some(0), "cut off");
         server.stop();
+    }
+
+    /// Connected pairs on 127.0.0.1: (client, server side).
+    fn pairs(count: usize) -> Vec<(TcpStream, TcpStream)> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        (0..count)
+            .map(|_| {
+                let client = TcpStream::connect(addr).expect("connect");
+                let (server, _) = listener.accept().expect("accept");
+                (client, server)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_slot_when_every_one_is_answering() {
+        let slots = Arc::new(Slots::default());
+        let streams = pairs(MAX_CONNECTIONS + 1);
+        let mut held: Vec<Slot> = streams[..MAX_CONNECTIONS]
+            .iter()
+            .map(|(_, server)| Slots::admit(&slots, server).expect("a free slot"))
+            .collect();
+        for slot in &mut held {
+            assert!(slot.start_answering());
+        }
+        let newcomer = &streams[MAX_CONNECTIONS].1;
+        assert!(Slots::admit(&slots, newcomer).is_none(), "all answering");
+        held.pop();
+        assert!(Slots::admit(&slots, newcomer).is_some(), "one given back");
+    }
+
+    #[test]
+    fn a_cut_off_connection_cannot_start_answering_and_threads_are_bounded() {
+        let slots = Arc::new(Slots::default());
+        let streams = pairs(MAX_THREADS + 1);
+        // Their threads have not ended, so every slot taken over still counts.
+        let mut held: Vec<Slot> = streams[..MAX_THREADS]
+            .iter()
+            .map(|(_, server)| Slots::admit(&slots, server).expect("a slot"))
+            .collect();
+        assert!(!held[0].start_answering(), "cut off for a newcomer");
+        assert!(held[MAX_THREADS - 1].start_answering());
+        assert!(
+            Slots::admit(&slots, &streams[MAX_THREADS].1).is_none(),
+            "thread cap"
+        );
+        held.clear();
+        let table = slots.lock();
+        assert_eq!(
+            (table.reading.len(), table.answering, table.threads),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_gets_503() {
+        let refusals = Refusals::start();
+        let (mut client, server) = pairs(1).pop().expect("a pair");
+        refusals.refuse(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).expect("the answer");
+        assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+        assert!(answer.ends_with("too many connections\n"), "{answer:?}");
     }
 
     #[test]
@@ -729,6 +1040,44 @@ mod test {
             Ok(_) => panic!(":x started"),
         };
         assert!(err.contains("\":x\"") && err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn the_head_deadline_runs_from_the_first_byte_not_from_each_read() {
+        let accepted = Instant::now();
+        let mut head = HeadBuffer::new(accepted);
+        let first = accepted + Duration::from_secs(1);
+        head.push(b"G", first);
+        // A byte every half second never buys more time.
+        for tick in 1..6 {
+            head.push(b"E", first + Duration::from_millis(500 * tick));
+        }
+        assert_eq!(
+            head.time_left(first + HEAD_DEADLINE - Duration::from_millis(1)),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(head.time_left(first + HEAD_DEADLINE), None);
+        assert_eq!(head.take(), Ok(None));
+    }
+
+    #[test]
+    fn a_silent_connection_has_the_first_byte_deadline() {
+        let accepted = Instant::now();
+        let head = HeadBuffer::new(accepted);
+        assert!(head.time_left(accepted).is_some());
+        assert_eq!(head.time_left(accepted + FIRST_BYTE_DEADLINE), None);
+    }
+
+    #[test]
+    fn a_head_is_taken_whole_and_bounded() {
+        let now = Instant::now();
+        let mut head = HeadBuffer::new(now);
+        head.push(b"GET / HTTP/1.1\r\n\r\nbody", now);
+        assert_eq!(head.take(), Ok(Some(b"GET / HTTP/1.1\r\n\r\n".to_vec())));
+        let mut big = HeadBuffer::new(now);
+        big.push(&vec![b'a'; MAX_REQUEST_HEAD], now);
+        assert_eq!(big.take(), Err(HeadError::TooLarge));
+        assert_eq!(big.room(), 4);
     }
 
     #[test]

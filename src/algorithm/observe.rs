@@ -36,6 +36,19 @@ pub struct ContainerObservation {
 }
 
 impl ContainerObservation {
+    /// Maps a container of an API pod and its working set. A limit or request
+    /// beyond any physical memory (`1e308`) is kept as its byte count,
+    /// saturated, so that the calculator reports it as absurd rather than as
+    /// absent; a malformed one counts as absent and is reported as such.
+    pub fn from_container(c: &api::Container, usage_bytes: Option<f64>) -> ContainerObservation {
+        ContainerObservation {
+            name: c.name.clone(),
+            usage_bytes,
+            limit_bytes: counted(c.resources.memory_limit()),
+            request_bytes: counted(c.resources.memory_request()),
+        }
+    }
+
     /// The denominator under `basis`.
     pub fn capacity(&self, basis: Basis) -> Option<u64> {
         match basis {
@@ -69,19 +82,13 @@ pub struct Observation {
 impl PodObservation {
     /// Maps an API pod and its per-container working set (keyed by container name,
     /// as Prometheus labels it). A container absent from `usage` has no sample.
-    /// A `memory` limit or request that does not parse counts as absent, so the
-    /// calculator reports it by pod and container instead of guessing a value.
+    /// Limits and requests as [`ContainerObservation::from_container`] maps them.
     pub fn from_pod(pod: &api::Pod, usage: &HashMap<String, f64>) -> PodObservation {
         let containers = pod
             .spec
             .containers
             .iter()
-            .map(|c| ContainerObservation {
-                name: c.name.clone(),
-                usage_bytes: usage.get(&c.name).copied(),
-                limit_bytes: memory(&c.resources.limits),
-                request_bytes: memory(&c.resources.requests),
-            })
+            .map(|c| ContainerObservation::from_container(c, usage.get(&c.name).copied()))
             .collect();
         PodObservation {
             name: pod.metadata.name.clone().unwrap_or_default(),
@@ -92,8 +99,16 @@ impl PodObservation {
     }
 }
 
-fn memory(list: &std::collections::BTreeMap<String, serde_json::Value>) -> Option<u64> {
-    list.get("memory").and_then(|q| api::parse_quantity(q).ok())
+/// A quantity as the calculator counts it (see [`ContainerObservation::from_container`]).
+fn counted(quantity: Result<Option<u64>, api::QuantityError>) -> Option<u64> {
+    match quantity {
+        Ok(bytes) => bytes,
+        Err(api::QuantityError {
+            kind: api::QuantityErrorKind::BeyondPhysicalMemory { bytes },
+            ..
+        }) => Some(bytes),
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +140,95 @@ mod test {
             "an unparsable limit counts as none"
         );
     }
+
+    #[test]
+    fn from_pod_keeps_a_limit_beyond_physical_memory_apart_from_none() {
+        let pod: api::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1"},
+            "spec": {"containers": [
+                {"name": "app", "resources": {"limits": {"memory": "1e308"}, "requests": {"memory": "2Pi"}}},
+                {"name": "json", "resources": {"limits": {"memory": 1e308}}}
+            ]}
+        }))
+        .expect("pod decodes");
+        let p = PodObservation::from_pod(&pod, &HashMap::new());
+        assert_eq!(p.containers[0].limit_bytes, Some(u64::MAX));
+        assert_eq!(p.containers[0].request_bytes, Some(1 << 51));
+        assert_eq!(p.containers[1].limit_bytes, Some(u64::MAX));
+    }
+
+    #[test]
+    fn a_limit_beyond_physical_memory_is_named_and_never_scales() {
+        let mut absurd = running("b", 50.0 * MI);
+        absurd.containers[0].limit_bytes = Some(u64::MAX);
+        let d = decide_on(vec![running("a", 50.0 * MI), absurd]);
+        assert!(d.rescale.is_none(), "{d:?}");
+        assert_eq!(d.reason, "FailedGetResourceMetric");
+        let active = d
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::algorithm::SCALING_ACTIVE)
+            .expect("ScalingActive");
+        assert!(
+            active.message.contains(
+                "pod \"b\" container \"app\": memory limit of 16 EiB or more is beyond any physical memory"
+            ),
+            "{}",
+            active.message
+        );
+        assert!(
+            !active.message.contains("has no memory limit"),
+            "{}",
+            active.message
+        );
+    }
+
+    fn running(name: &str, usage: f64) -> PodObservation {
+        PodObservation {
+            name: name.into(),
+            phase: PodPhase::Running,
+            deleted: false,
+            containers: vec![ContainerObservation {
+                name: "app".into(),
+                usage_bytes: Some(usage),
+                limit_bytes: Some(100 << 20),
+                request_bytes: None,
+            }],
+        }
+    }
+
+    fn decide_on(pods: Vec<PodObservation>) -> crate::algorithm::Decision {
+        let spec = serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1, "maxReplicas": 6, "targetUtilizationPercentage": 50
+        }))
+        .expect("spec decodes");
+        let policy = crate::algorithm::Policy::from_spec(&spec).expect("valid spec");
+        let obs = Observation {
+            spec_replicas: 2,
+            status_replicas: 2,
+            pods,
+            metrics_error: None,
+        };
+        crate::algorithm::decide(&obs, &policy, &crate::algorithm::History::new(), 1_000)
+    }
+
+    #[test]
+    fn a_sample_beyond_physical_memory_is_no_sample_and_never_scales() {
+        // One pod at its target, one claiming 1e308 bytes: the second is
+        // missing, which holds the count instead of scaling to the maximum.
+        let d = decide_on(vec![running("a", 50.0 * MI), running("b", 1e308)]);
+        assert!(d.rescale.is_none(), "{d:?}");
+        assert_ne!(d.utilization_percentage, Some(i64::MAX), "{d:?}");
+        for bad in [1e308, f64::INFINITY, f64::NEG_INFINITY, -1.0, f64::NAN] {
+            let d = decide_on(vec![running("a", bad), running("b", bad)]);
+            assert!(d.rescale.is_none(), "{bad}: {d:?}");
+            assert_eq!(d.reason, "FailedGetResourceMetric", "{bad}");
+            assert_eq!(d.utilization_percentage, None, "{bad}");
+        }
+    }
+
+    const MI: f64 = 1024.0 * 1024.0;
 
     #[test]
     fn phase_parse() {

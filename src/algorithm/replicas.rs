@@ -6,7 +6,7 @@
 //! the final `ceil` are floating point, exactly as in Kubernetes.
 
 use super::observe::{ContainerObservation, PodObservation, PodPhase};
-use crate::api::Basis;
+use crate::api::{Basis, MAX_BYTES};
 use std::fmt;
 
 /// A ratio within 10% of 1 is close enough: no change (Kubernetes' default
@@ -58,6 +58,16 @@ pub enum CalcError {
         container: String,
         basis: Basis,
     },
+    /// A counted container's memory limit (or request) is beyond any physical
+    /// memory. It cannot be counted, as if there were none, but is named as
+    /// what it is: a typo such as `1e308`, not a missing field.
+    CapacityBeyondMemory {
+        pod: String,
+        container: String,
+        basis: Basis,
+        /// Saturated at `u64::MAX` when the quantity does not fit.
+        bytes: u64,
+    },
     /// `spec.container` names a container this pod does not have.
     NoContainer { pod: String, container: String },
     /// No pod that counts has a sample.
@@ -78,6 +88,24 @@ impl fmt::Display for CalcError {
                 write!(
                     f,
                     "pod {pod:?} container {container:?} has no memory {}",
+                    singular(*basis)
+                )
+            }
+            CalcError::CapacityBeyondMemory {
+                pod,
+                container,
+                basis,
+                bytes,
+            } => {
+                // u64::MAX is a quantity too big to hold, such as 1e308.
+                let size = if *bytes == u64::MAX {
+                    "16 EiB or more".to_string()
+                } else {
+                    format!("{bytes} bytes")
+                };
+                write!(
+                    f,
+                    "pod {pod:?} container {container:?}: memory {} of {size} is beyond any physical memory (more than 1 PiB)",
                     singular(*basis)
                 )
             }
@@ -230,6 +258,14 @@ fn group(pods: &[PodObservation], target: Target) -> Result<Vec<Counted>, CalcEr
                     container: c.name.clone(),
                     basis: target.basis,
                 })?;
+            if cap > MAX_BYTES {
+                return Err(CalcError::CapacityBeyondMemory {
+                    pod: pod.name.clone(),
+                    container: c.name.clone(),
+                    basis: target.basis,
+                    bytes: cap,
+                });
+            }
             capacity = capacity.saturating_add(u128::from(cap));
             // A pod lacking any counted container's sample is missing, not
             // under-counted, as the metrics API reports it.
@@ -264,10 +300,11 @@ fn counted_containers<'p>(
     Ok(found)
 }
 
-/// A usable sample: finite and not negative. Anything else means "no sample".
+/// A usable sample is a byte count (finite, not negative, at most 1 PiB).
+/// Anything else means "no sample": `1e308` would peg the utilization.
 fn sample(c: &ContainerObservation) -> Option<u128> {
     match c.usage_bytes {
-        Some(u) if u.is_finite() && u >= 0.0 => Some(u.round() as u128),
+        Some(u) if crate::api::is_byte_count(u) => Some(u.round() as u128),
         _ => None,
     }
 }

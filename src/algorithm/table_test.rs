@@ -484,14 +484,13 @@ fn calculator_cases() -> Vec<Case> {
             ..Default::default()
         },
         Case {
-            name: "huge usage saturates instead of overflowing",
+            // Beyond any physical memory is no sample, never a pegged maximum.
+            name: "usage beyond physical memory is missing",
             current: 2,
             max: 10,
             pods: vec![pod("a", Some(1e300), 1), pod("b", Some(1e300), 1)],
-            want_recommended: Some(i64::MAX),
-            want_desired: 10,
-            want_utilization: Some(i64::MAX),
-            want_reason: "TooManyReplicas",
+            want_desired: 2,
+            want_reason: "FailedGetResourceMetric",
             ..Default::default()
         },
     ]

@@ -1,6 +1,7 @@
 //! Built-in kinds memhpa touches: Scale, Pod, Event and Lease.
 
 use super::meta::{ObjectMeta, ObjectReference};
+use super::quantity::{parse_quantity, QuantityError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -74,6 +75,23 @@ pub struct ResourceRequirements {
     pub limits: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, serde_json::Value>,
+}
+
+impl ResourceRequirements {
+    /// The `memory` limit in bytes: `Ok(None)` when there is none, an error
+    /// naming the input when it is malformed or beyond any physical memory.
+    pub fn memory_limit(&self) -> Result<Option<u64>, QuantityError> {
+        memory(&self.limits)
+    }
+
+    /// The `memory` request in bytes, as [`ResourceRequirements::memory_limit`].
+    pub fn memory_request(&self) -> Result<Option<u64>, QuantityError> {
+        memory(&self.requests)
+    }
+}
+
+fn memory(list: &BTreeMap<String, serde_json::Value>) -> Result<Option<u64>, QuantityError> {
+    list.get("memory").map(parse_quantity).transpose()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -150,4 +168,38 @@ pub struct LeaseSpec {
     pub renew_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_transitions: Option<i64>,
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::api::QuantityErrorKind;
+
+    fn resources(limits: serde_json::Value) -> ResourceRequirements {
+        serde_json::from_value(serde_json::json!({ "limits": limits })).expect("decodes")
+    }
+
+    #[test]
+    fn memory_limit_absent_set_malformed_and_absurd_are_told_apart() {
+        assert_eq!(resources(serde_json::json!({})).memory_limit(), Ok(None));
+        assert_eq!(
+            resources(serde_json::json!({"memory": "64Mi"})).memory_limit(),
+            Ok(Some(64 << 20))
+        );
+        let malformed = resources(serde_json::json!({"memory": "bogus"})).memory_limit();
+        assert!(
+            matches!(malformed, Err(ref e) if matches!(e.kind, QuantityErrorKind::Malformed(_))),
+            "{malformed:?}"
+        );
+        let absurd = resources(serde_json::json!({"memory": "1e308"}))
+            .memory_limit()
+            .expect_err("absurd");
+        assert_eq!(
+            absurd.kind,
+            QuantityErrorKind::BeyondPhysicalMemory { bytes: u64::MAX }
+        );
+        assert!(absurd
+            .to_string()
+            .contains("\"1e308\" is beyond any physical memory"));
+    }
 }

@@ -83,12 +83,7 @@ fn pod_observation(pod: &Pod, usage: Option<&Usage>, only: Option<&str>) -> PodO
                 (true, Some(total)) => Some(if i == 0 { total } else { 0.0 }),
                 (true, None) => usage.and_then(|u| u.container_bytes(&name, &c.name)),
             };
-            ContainerObservation {
-                name: c.name.clone(),
-                usage_bytes,
-                limit_bytes: memory(&c.resources.limits),
-                request_bytes: memory(&c.resources.requests),
-            }
+            ContainerObservation::from_container(c, usage_bytes)
         })
         .collect();
     PodObservation {
@@ -97,11 +92,6 @@ fn pod_observation(pod: &Pod, usage: Option<&Usage>, only: Option<&str>) -> PodO
         deleted: pod.metadata.deletion_timestamp.is_some(),
         containers,
     }
-}
-
-fn memory(list: &std::collections::BTreeMap<String, serde_json::Value>) -> Option<u64> {
-    list.get("memory")
-        .and_then(|q| crate::api::parse_quantity(q).ok())
 }
 
 #[cfg(test)]
@@ -205,6 +195,27 @@ mod test {
         let d = decide(&obs, &policy, &History::new(), 1_000);
         assert!(d.rescale.is_none());
         assert_eq!(d.reason, "FailedGetResourceMetric");
+    }
+
+    #[test]
+    fn a_limit_of_1e308_is_beyond_physical_memory_not_absent() {
+        let pods = vec![pod("a", "Running", &[("app", "1e308")])];
+        let usage = Usage::from_samples("demo", [("a", "app", 80.0 * MI)]);
+        let obs = observation(&scale(2), &pods, Ok(&usage), None);
+        let spec = serde_json::from_value(json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1, "maxReplicas": 6, "targetUtilizationPercentage": 50
+        }))
+        .expect("spec decodes");
+        let policy = Policy::from_spec(&spec).expect("valid spec");
+        let d = decide(&obs, &policy, &History::new(), 1_000);
+        assert!(d.rescale.is_none());
+        assert_eq!(d.reason, "FailedGetResourceMetric");
+        let event = &d.events[0].message;
+        assert!(
+            event.contains("pod \"a\" container \"app\": memory limit of 16 EiB or more is beyond any physical memory"),
+            "{event}"
+        );
     }
 
     #[test]

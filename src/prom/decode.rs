@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{excerpt, PromError};
+use crate::api::is_byte_count;
 
 /// One series of an instant vector, reduced to the labels memhpa reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,10 +23,11 @@ pub struct Series {
 /// A sample value as Prometheus wrote it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampleValue {
-    /// Finite and not negative: a usable byte count.
+    /// A usable byte count: finite, not negative, at most 1 PiB.
     Bytes(f64),
-    /// NaN, an infinity, a negative number, or text that is not a number; the
-    /// raw text is kept for the message.
+    /// NaN, an infinity, a negative number, a number beyond any physical
+    /// memory (`1e308`), or text that is not a number; the raw text is kept
+    /// for the message.
     NotANumber(String),
 }
 
@@ -133,10 +135,11 @@ fn decode_series(item: &Value) -> Result<Series, String> {
 }
 
 /// Prometheus writes `NaN`, `+Inf` and `-Inf` as legal values; none of them, nor
-/// a negative number, is a byte count.
+/// a negative number, nor one beyond any physical memory, is a byte count.
+/// Taking `1e308` as real would peg utilization and scale to the maximum.
 fn sample_value(text: &str) -> SampleValue {
     match text.parse::<f64>() {
-        Ok(bytes) if bytes.is_finite() && bytes >= 0.0 => SampleValue::Bytes(bytes),
+        Ok(bytes) if is_byte_count(bytes) => SampleValue::Bytes(bytes),
         _ => SampleValue::NotANumber(text.to_string()),
     }
 }
@@ -233,7 +236,33 @@ mod test {
             );
         }
         assert_eq!(sample_value("0"), SampleValue::Bytes(0.0));
+        assert_eq!(
+            sample_value("1125899906842624"),
+            SampleValue::Bytes(1125899906842624.0)
+        );
         assert_eq!(sample_value("1.5e+07"), SampleValue::Bytes(1.5e7));
+    }
+
+    #[test]
+    fn beyond_physical_memory_is_not_a_number() {
+        for raw in [
+            "1e308",
+            "-1e308",
+            "1125899906842625",
+            "1e20",
+            "1.7976931348623157e308",
+        ] {
+            assert_eq!(
+                sample_value(raw),
+                SampleValue::NotANumber(raw.to_string()),
+                "{raw}"
+            );
+        }
+        let body = vector(r#"{"metric":{"pod":"web-1","container":"app"},"value":[1,"1e308"]}"#);
+        assert_eq!(
+            ok(&body).expect("decodes").series[0].value,
+            SampleValue::NotANumber("1e308".into())
+        );
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Per-pod, per-container memory of one namespace, built from decoded series.
 //!
-//! Only finite, non-negative samples become numbers. Any other sample leaves its
-//! container out and is kept as a [`Problem`], so the pod counts as *missing*
-//! (never as zero) and the controller can say why in a condition.
+//! Only byte counts ([`is_byte_count`]: finite, not negative, at most 1 PiB)
+//! become numbers. Any other sample leaves its container out and is kept as a
+//! [`Problem`], so the pod counts as *missing* (never as zero, never as huge)
+//! and the controller can say why in a condition.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::decode::{SampleValue, Series};
 use super::error::PromError;
+use crate::api::is_byte_count;
 
 /// Memory of the wanted pods of one namespace, in bytes.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -53,7 +55,8 @@ pub enum Missing {
     NoSeries { pod: String },
     /// The pod has series, but none for this counted container.
     NoContainerSeries { pod: String, container: String },
-    /// The series is there but its value is NaN, infinite or negative.
+    /// The series is there but its value is not a byte count: NaN, infinite,
+    /// negative or beyond any physical memory.
     NotANumber {
         pod: String,
         container: Option<String>,
@@ -73,7 +76,7 @@ impl Usage {
     }
 
     /// A usage from `(pod, container, value)` samples, as a per-container answer
-    /// would give it: a NaN, infinite or negative value becomes a [`Problem`].
+    /// would give it: a value that is not a byte count becomes a [`Problem`].
     /// For fakes in the tests of callers (a fake metrics source).
     pub fn from_samples<'a>(
         namespace: &str,
@@ -84,7 +87,7 @@ impl Usage {
             let slot = slots
                 .entry((pod.to_string(), Some(container.to_string())))
                 .or_default();
-            if value.is_finite() && value >= 0.0 {
+            if is_byte_count(value) {
                 slot.bytes = Some(slot.bytes.map_or(value, |seen| seen.max(value)));
             } else {
                 slot.bad = Some(value.to_string());
@@ -217,7 +220,7 @@ impl fmt::Display for Problem {
         }
         write!(
             f,
-            ": sample {:?} is not a finite, non-negative number",
+            ": sample {:?} is not a byte count (a finite number from 0 to 1 PiB)",
             self.value
         )
     }
@@ -233,10 +236,10 @@ impl fmt::Display for Missing {
                 write!(f, "Prometheus has no memory series for container {container:?} of pod {pod:?}")
             }
             Missing::NotANumber { pod, container: Some(container), value } => {
-                write!(f, "the memory sample of container {container:?} of pod {pod:?} is {value:?}, not a number")
+                write!(f, "the memory sample of container {container:?} of pod {pod:?} is {value:?}, not a byte count")
             }
             Missing::NotANumber { pod, container: None, value } => {
-                write!(f, "the memory sample of pod {pod:?} is {value:?}, not a number")
+                write!(f, "the memory sample of pod {pod:?} is {value:?}, not a byte count")
             }
             Missing::PerPodOnly { pod, container } => write!(
                 f,
@@ -536,6 +539,63 @@ mod test {
             Err(PromError::NonFinite { problems, .. }) => assert_eq!(problems.len(), 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_sample_beyond_physical_memory_makes_the_pod_missing() {
+        // As Prometheus answers it: decoded, then built.
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"namespace":"demo","pod":"web-1","container":"app"},"value":[1,"83886080"]},
+            {"metric":{"namespace":"demo","pod":"web-2","container":"app"},"value":[1,"1e308"]}]}}"#;
+        let decoded = super::super::decode::decode("q", 200, body.as_bytes()).expect("decodes");
+        let usage = build(
+            "demo",
+            &wanted(&["web-1", "web-2"]),
+            "q",
+            decoded.series,
+            vec![],
+        )
+        .expect("usage");
+        let app = all(&["app"]);
+        assert_eq!(usage.bytes("web-1", Counted::AllOf(&app)), Ok(80.0 * MI));
+        let missing = usage
+            .bytes("web-2", Counted::AllOf(&app))
+            .expect_err("1e308 is no byte count");
+        assert_eq!(
+            missing,
+            Missing::NotANumber {
+                pod: "web-2".into(),
+                container: Some("app".into()),
+                value: "1e308".into()
+            }
+        );
+        assert!(missing.to_string().contains("\"1e308\""), "{missing}");
+    }
+
+    #[test]
+    fn from_samples_refuses_what_is_not_a_byte_count() {
+        let usage = Usage::from_samples(
+            "demo",
+            [
+                ("web-1", "huge", 1e308),
+                ("web-1", "negative", -1.0),
+                ("web-1", "inf", f64::INFINITY),
+                ("web-1", "ninf", f64::NEG_INFINITY),
+                ("web-1", "pib", (1u64 << 50) as f64),
+            ],
+        );
+        for container in ["huge", "negative", "inf", "ninf"] {
+            assert_eq!(
+                usage.container_bytes("web-1", container),
+                None,
+                "{container}"
+            );
+        }
+        assert_eq!(
+            usage.container_bytes("web-1", "pib"),
+            Some((1u64 << 50) as f64)
+        );
+        assert_eq!(usage.problems().len(), 4);
     }
 
     #[test]

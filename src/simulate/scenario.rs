@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// The largest byte count accepted anywhere (1 PiB): big enough for any pod,
 /// small enough that sums stay exact in f64.
-pub const MAX_BYTES: u64 = 1 << 50;
+pub use crate::api::MAX_BYTES;
 /// Simulated pods are materialized per step, so counts are kept modest.
 pub const MAX_REPLICAS: i64 = 10_000;
 pub const MAX_STEPS: usize = 100_000;
