@@ -22,17 +22,17 @@ use memhpa::kube::{Client, KubeConfig, KubeError};
 /// Size of each page's one annotation value.
 const PAD: usize = 8 * 1024 * 1024;
 
-/// Pages served at most: well past the client's 256 MiB bound (32 pages),
+/// Pages served at most: well past the client's 32 MiB bound (4 pages),
 /// so a client without the bound fails otherwise (refused connection) and
 /// the test still ends.
-const MAX_SERVED: usize = 48;
+const MAX_SERVED: usize = 12;
 
 /// What the client's whole-list bound is documented to be.
-const LIST_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
+const LIST_LIMIT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A bound on this process's peak memory: the kept items (the bound) plus a
 /// page being read and decoded, with room to spare.
-const MAX_PEAK_RSS_KIB: u64 = 640 * 1024;
+const MAX_PEAK_RSS_KIB: u64 = 60 * 1024;
 
 /// Serves page after page of one big MemHpa each, to any request, until
 /// `max_served` pages.
@@ -122,7 +122,7 @@ fn a_list_that_never_ends_stops_at_the_byte_bound() {
 /// What the controller logs when a list fails.
 const LIST_FAILED: &str = "cannot list MemHpas: ";
 
-/// A debug binary reading 256 MiB twice on a loaded 2-core machine, with
+/// A debug binary reading 32 MiB twice on a loaded 2-core machine, with
 /// the backoff between.
 const TWO_LISTS_TIMEOUT: Duration = Duration::from_secs(180);
 

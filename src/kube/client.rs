@@ -32,11 +32,15 @@ const PAGE_SIZE: &str = "500";
 /// Bytes of one whole list, over all its pages. Each page is bounded by
 /// [`MAX_BODY`], but a server whose continue tokens never end (or a page
 /// after page of huge objects) would otherwise grow the kept items without
-/// end. Some thousands of MemHpas or pods of a few KiB fit many times over.
-const MAX_LIST_BYTES: u64 = 256 * 1024 * 1024;
+/// end. It is sized to the manifest's 64 MiB memory limit rather than to what
+/// a server might send: a list past it would get the pod OOM-killed in a
+/// loop, where an error keeps it alive, backing off and saying why. 20,000
+/// MemHpas or pods of 1.5 KiB fit, far past the few thousand MemHpas the
+/// manifest's limit is sized for.
+const MAX_LIST_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Items of one whole list. Bytes alone do not bound memory: 256 MiB of `{},`
-/// are 85 million items, and each decoded one is far larger than 3 bytes.
+/// Items of one whole list. Bytes alone do not bound memory: 32 MiB of `{},`
+/// are 11 million items, and each decoded one is far larger than 3 bytes.
 /// Kubernetes' own scalability limit is 150,000 pods per cluster, and memhpa
 /// lists the pods of one workload.
 const MAX_LIST_ITEMS: usize = 100_000;
