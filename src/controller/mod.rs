@@ -18,12 +18,14 @@ mod dispatch;
 mod observe;
 mod reconcile;
 mod status;
+mod ticker;
 mod watch;
 mod workers;
 
 pub use cluster::{Cluster, KubeCluster, UsageSource};
 pub use dispatch::{Dispatcher, Job, Message};
 pub use reconcile::{reconcile_namespace, Context, Item, ObjectState, Report};
+pub use ticker::MIN_PERIOD as MIN_RESYNC;
 pub use watch::{SyncedHook, WatchSettings};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,12 +137,21 @@ impl Controller {
             synced,
             stop.clone(),
         )?;
-        let ticker = spawn_ticker(settings.resync, self.tx.clone(), stop.clone())?;
+        let ticks = ticker::TickGate::default();
+        let ticker = ticker::spawn(
+            settings.resync,
+            ticks.clone(),
+            self.tx.clone(),
+            stop.clone(),
+        )?;
 
         let mut dispatcher = Dispatcher::new(jobs_tx, self.leadership.is_leader(), metrics);
         while !stop.is_stopped() {
             match self.rx.recv_timeout(STOP_POLL) {
                 Ok(message) => {
+                    if matches!(message, Message::Tick) {
+                        ticks.taken();
+                    }
                     if !dispatcher.handle(message) {
                         break;
                     }
@@ -176,18 +187,4 @@ fn join_until(threads: Vec<JoinHandle<()>>, deadline: Instant) {
             let _ = t.join();
         }
     }
-}
-
-fn spawn_ticker(
-    every: Duration,
-    tx: Sender<Message>,
-    stop: StopSignal,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("tick".into()).spawn(move || {
-        while !stop.wait_timeout(every) {
-            if tx.send(Message::Tick).is_err() {
-                return;
-            }
-        }
-    })
 }
