@@ -134,3 +134,20 @@ fn leadership_lost_mid_reconcile_writes_no_status() {
     assert_eq!(h.count(|r| r.path.contains("/events")), 0);
     assert_eq!(h.scale_writes("shop", "web"), 0);
 }
+
+/// `-resync=1ns` through the library: ticks coalesce and the ticker keeps
+/// its floor (100 ms), so the window sees at most one reconcile per floor
+/// period, not one per nanosecond.
+#[test]
+fn a_nanosecond_resync_is_no_hot_loop() {
+    let mut h = Harness::new();
+    h.app("shop", "web", 2, 2, 50.0);
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.start(Options::resync(Duration::from_nanos(1)));
+    thread::sleep(WINDOW);
+    let reads = h.scale_reads("shop", "web");
+    eprintln!("{reads} reconciles (Scale reads) in {WINDOW:?}");
+    // 3 s / 100 ms = 30 ticks, one reconcile each, plus the first.
+    assert!(reads <= 40, "{reads} reconciles in {WINDOW:?}");
+}
