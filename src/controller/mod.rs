@@ -116,13 +116,16 @@ impl Controller {
         stop: StopSignal,
     ) -> std::io::Result<()> {
         let leadership = self.leadership.clone();
+        let may_write: Arc<dyn Fn() -> bool + Send + Sync> =
+            Arc::new(move || leadership.is_leader());
+        let cluster = KubeCluster::new(client.clone()).with_write_guard(Arc::clone(&may_write));
         let ctx = Arc::new(Context {
-            cluster: Arc::new(KubeCluster::new(client.clone())),
+            cluster: Arc::new(cluster),
             usage,
             metrics: Arc::clone(&metrics),
             dry_run: settings.dry_run,
             clock: Arc::new(|| crate::rfc3339::unix_seconds(std::time::SystemTime::now())),
-            may_write: Arc::new(move || leadership.is_leader()),
+            may_write,
         });
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let workers = workers::spawn(settings.workers, jobs_rx, ctx, self.tx.clone())?;
