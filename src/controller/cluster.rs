@@ -97,6 +97,25 @@ impl KubeCluster {
     }
 }
 
+/// The last line of defence against writing for an object without identity
+/// (the watch drops those already): without a namespace, a Scale write would
+/// go to `namespaces//...` and an Event to the client's default namespace.
+fn require(
+    verb: &'static str,
+    object: impl Fn() -> String,
+    field: &'static str,
+    value: &str,
+) -> Result<(), KubeError> {
+    if value.is_empty() {
+        return Err(KubeError::MissingField {
+            verb,
+            object: object(),
+            field,
+        });
+    }
+    Ok(())
+}
+
 /// Calls `call` until it succeeds, fails for good, runs out of attempts, or
 /// `may_retry` says no; the last error then stands.
 fn retry<T>(
@@ -135,6 +154,12 @@ impl Cluster for KubeCluster {
         target: &ScaleTarget,
         scale: &Scale,
     ) -> Result<Scale, KubeError> {
+        require(
+            "update",
+            || format!("the Scale of {}", target.name()),
+            "namespace",
+            namespace,
+        )?;
         self.retrying_write(|| self.client.replace_scale(namespace, target, scale))
     }
 
@@ -158,6 +183,19 @@ impl Cluster for KubeCluster {
         message: &str,
         now: i64,
     ) -> Result<(), KubeError> {
+        let about = || format!("an Event about {involved:?}");
+        require(
+            "create",
+            about,
+            "involvedObject.namespace",
+            involved.namespace.as_deref().unwrap_or(""),
+        )?;
+        require(
+            "create",
+            about,
+            "involvedObject.name",
+            involved.name.as_deref().unwrap_or(""),
+        )?;
         self.retrying_write(|| {
             self.client
                 .emit(&self.recorder, now, involved, warning, reason, message)
@@ -191,6 +229,40 @@ mod test {
         );
         assert!(matches!(result, Err(KubeError::Transport { .. })));
         assert_eq!(calls.get(), 1, "no retry after leadership was lost");
+    }
+
+    #[test]
+    fn nothing_is_written_for_an_object_without_a_namespace() {
+        // A client whose every request would fail loudly: none may be made.
+        let client = kube::Client::new(kube::KubeConfig::new("http://127.0.0.1:9")).unwrap();
+        let cluster = KubeCluster::new(client);
+        let target = ScaleTarget::from_ref("apps/v1", "Deployment", "web").unwrap();
+        let scale: Scale = serde_json::from_value(serde_json::json!({"spec": {}})).unwrap();
+        let err = cluster.replace_scale("", &target, &scale).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                KubeError::MissingField {
+                    field: "namespace",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        for involved in [
+            ObjectReference::default(),
+            ObjectReference {
+                name: Some("web".into()),
+                ..ObjectReference::default()
+            },
+            ObjectReference {
+                namespace: Some("demo".into()),
+                ..ObjectReference::default()
+            },
+        ] {
+            let err = cluster.emit(&involved, false, "R", "m", 0).unwrap_err();
+            assert!(matches!(err, KubeError::MissingField { .. }), "{err}");
+        }
     }
 
     #[test]
