@@ -39,6 +39,11 @@ use crate::shutdown::StopSignal;
 /// periods, so candidates that start together do not stay in lock step.
 const JITTER_FACTOR: f64 = 1.2;
 
+/// The shortest wait between two rounds of the elector, whatever the retry
+/// period: `Timing` refuses zero but not a nanosecond, and a round is a Lease
+/// read, so a tiny period would be a hot loop against the API server.
+const MIN_ROUND_WAIT: Duration = Duration::from_millis(10);
+
 /// How long [`ElectorHandle::release_and_join`] waits for the elector thread to
 /// finish its last request and the release. Shutdown has about 2 s in all.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
@@ -522,6 +527,10 @@ pub fn spawn(
     }
 }
 
+fn round_wait(wait: Duration) -> Duration {
+    wait.max(MIN_ROUND_WAIT)
+}
+
 /// The thread's side: the state machine, the API and the announcements.
 struct Driver {
     api: Arc<dyn LeaseApi>,
@@ -556,7 +565,7 @@ impl Driver {
                         .retry_period
                         .mul_f64(JITTER_FACTOR * self.next_unit())
             };
-            if self.stop.wait_timeout(wait) {
+            if self.stop.wait_timeout(round_wait(wait)) {
                 break;
             }
         }
@@ -1062,6 +1071,12 @@ mod test {
     fn timing_rejects_a_renew_deadline_not_shorter_than_the_lease() {
         let err = Timing::new(secs(10.0), secs(10.0), secs(2.0)).expect_err("10 s / 10 s");
         assert!(err.to_string().contains("renew deadline"), "{err}");
+    }
+
+    #[test]
+    fn a_tiny_retry_period_still_waits_between_rounds() {
+        assert_eq!(round_wait(Duration::from_nanos(1)), MIN_ROUND_WAIT);
+        assert_eq!(round_wait(secs(2.0)), secs(2.0));
     }
 
     #[test]

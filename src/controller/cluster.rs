@@ -6,7 +6,7 @@
 //! client, with the event recorder and a short retry for transient failures,
 //! and `prom::Client` itself.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -59,9 +59,13 @@ const RETRY_BASE: Duration = Duration::from_millis(200);
 
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
+/// Whether writes may still go out (the controller leads).
+pub type WriteGuard = Arc<dyn Fn() -> bool + Send + Sync>;
+
 pub struct KubeCluster {
     client: kube::Client,
     recorder: Mutex<EventRecorder>,
+    may_write: WriteGuard,
 }
 
 impl KubeCluster {
@@ -69,25 +73,72 @@ impl KubeCluster {
         KubeCluster {
             client,
             recorder: Mutex::new(EventRecorder::new()),
+            may_write: Arc::new(|| true),
         }
     }
 
-    fn retrying<T>(&self, mut call: impl FnMut() -> Result<T, KubeError>) -> Result<T, KubeError> {
-        let mut backoff = Backoff::new(RETRY_BASE, Jitter::Full);
-        let mut attempt = 1;
-        loop {
-            match call() {
-                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                    let wait = match e.retry_after() {
-                        Some(after) => backoff.after(after),
-                        None => backoff.next(),
-                    };
-                    log::debug!("retrying after {wait:?}: {e}");
-                    thread::sleep(wait.min(MAX_RETRY_WAIT));
-                    attempt += 1;
+    /// Asked before every retry of a write: a retry may come seconds after
+    /// the reconcile last looked, and a replica that lost the Lease since
+    /// must not write.
+    pub fn with_write_guard(mut self, may_write: WriteGuard) -> KubeCluster {
+        self.may_write = may_write;
+        self
+    }
+
+    fn retrying<T>(&self, call: impl FnMut() -> Result<T, KubeError>) -> Result<T, KubeError> {
+        retry(call, &|| true)
+    }
+
+    fn retrying_write<T>(
+        &self,
+        call: impl FnMut() -> Result<T, KubeError>,
+    ) -> Result<T, KubeError> {
+        retry(call, self.may_write.as_ref())
+    }
+}
+
+/// The last line of defence against writing for an object without identity
+/// (the watch drops those already): without a namespace, a Scale write would
+/// go to `namespaces//...` and an Event to the client's default namespace.
+fn require(
+    verb: &'static str,
+    object: impl Fn() -> String,
+    field: &'static str,
+    value: &str,
+) -> Result<(), KubeError> {
+    if value.is_empty() {
+        return Err(KubeError::MissingField {
+            verb,
+            object: object(),
+            field,
+        });
+    }
+    Ok(())
+}
+
+/// Calls `call` until it succeeds, fails for good, runs out of attempts, or
+/// `may_retry` says no; the last error then stands.
+fn retry<T>(
+    mut call: impl FnMut() -> Result<T, KubeError>,
+    may_retry: &dyn Fn() -> bool,
+) -> Result<T, KubeError> {
+    let mut backoff = Backoff::new(RETRY_BASE, Jitter::Full);
+    let mut attempt = 1;
+    loop {
+        match call() {
+            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                let wait = match e.retry_after() {
+                    Some(after) => backoff.after(after),
+                    None => backoff.next(),
+                };
+                log::debug!("retrying after {wait:?}: {e}");
+                thread::sleep(wait.min(MAX_RETRY_WAIT));
+                if !may_retry() {
+                    return Err(e);
                 }
-                other => return other,
+                attempt += 1;
             }
+            other => return other,
         }
     }
 }
@@ -103,7 +154,13 @@ impl Cluster for KubeCluster {
         target: &ScaleTarget,
         scale: &Scale,
     ) -> Result<Scale, KubeError> {
-        self.retrying(|| self.client.replace_scale(namespace, target, scale))
+        require(
+            "update",
+            || format!("the Scale of {}", target.name()),
+            "namespace",
+            namespace,
+        )?;
+        self.retrying_write(|| self.client.replace_scale(namespace, target, scale))
     }
 
     fn list_pods(&self, namespace: &str, selector: &str) -> Result<Vec<Pod>, KubeError> {
@@ -115,7 +172,7 @@ impl Cluster for KubeCluster {
     }
 
     fn replace_memhpa_status(&self, hpa: &MemHpa) -> Result<MemHpa, KubeError> {
-        self.retrying(|| self.client.replace_memhpa_status(hpa))
+        self.retrying_write(|| self.client.replace_memhpa_status(hpa))
     }
 
     fn emit(
@@ -126,10 +183,99 @@ impl Cluster for KubeCluster {
         message: &str,
         now: i64,
     ) -> Result<(), KubeError> {
-        self.retrying(|| {
+        let about = || format!("an Event about {involved:?}");
+        require(
+            "create",
+            about,
+            "involvedObject.namespace",
+            involved.namespace.as_deref().unwrap_or(""),
+        )?;
+        require(
+            "create",
+            about,
+            "involvedObject.name",
+            involved.name.as_deref().unwrap_or(""),
+        )?;
+        self.retrying_write(|| {
             self.client
                 .emit(&self.recorder, now, involved, warning, reason, message)
                 .map(|_| ())
         })
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::cell::Cell;
+
+    fn unavailable() -> KubeError {
+        KubeError::Transport {
+            verb: "update",
+            path: "/scale".into(),
+            detail: "connection reset".into(),
+        }
+    }
+
+    #[test]
+    fn a_write_is_not_retried_once_the_guard_says_no() {
+        let calls = Cell::new(0);
+        let result: Result<(), KubeError> = retry(
+            || {
+                calls.set(calls.get() + 1);
+                Err(unavailable())
+            },
+            &|| false,
+        );
+        assert!(matches!(result, Err(KubeError::Transport { .. })));
+        assert_eq!(calls.get(), 1, "no retry after leadership was lost");
+    }
+
+    #[test]
+    fn nothing_is_written_for_an_object_without_a_namespace() {
+        // A client whose every request would fail loudly: none may be made.
+        let client = kube::Client::new(kube::KubeConfig::new("http://127.0.0.1:9")).unwrap();
+        let cluster = KubeCluster::new(client);
+        let target = ScaleTarget::from_ref("apps/v1", "Deployment", "web").unwrap();
+        let scale: Scale = serde_json::from_value(serde_json::json!({"spec": {}})).unwrap();
+        let err = cluster.replace_scale("", &target, &scale).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                KubeError::MissingField {
+                    field: "namespace",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        for involved in [
+            ObjectReference::default(),
+            ObjectReference {
+                name: Some("web".into()),
+                ..ObjectReference::default()
+            },
+            ObjectReference {
+                namespace: Some("demo".into()),
+                ..ObjectReference::default()
+            },
+        ] {
+            let err = cluster.emit(&involved, false, "R", "m", 0).unwrap_err();
+            assert!(matches!(err, KubeError::MissingField { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_retryable_failure_is_retried_while_allowed() {
+        let calls = Cell::new(0);
+        let result: Result<(), KubeError> = retry(
+            || {
+                calls.set(calls.get() + 1);
+                Err(unavailable())
+            },
+            &|| true,
+        );
+        assert!(result.is_err());
+        assert_eq!(calls.get(), ATTEMPTS);
     }
 }

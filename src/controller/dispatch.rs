@@ -25,7 +25,8 @@ use crate::metrics::Metrics;
 pub enum Message {
     /// From the watch thread: the store's changes, in order.
     Changes(Vec<Change>),
-    /// The resync period passed: reconcile everything.
+    /// The resync period passed: reconcile everything. Ticks coalesce: the
+    /// ticker sends none while one is still queued (`TickGate`).
     Tick,
     /// A worker finished the job of this namespace.
     Done(String),

@@ -18,12 +18,14 @@ mod dispatch;
 mod observe;
 mod reconcile;
 mod status;
+mod ticker;
 mod watch;
 mod workers;
 
 pub use cluster::{Cluster, KubeCluster, UsageSource};
 pub use dispatch::{Dispatcher, Job, Message};
 pub use reconcile::{reconcile_namespace, Context, Item, ObjectState, Report};
+pub use ticker::MIN_PERIOD as MIN_RESYNC;
 pub use watch::{SyncedHook, WatchSettings};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,13 +116,16 @@ impl Controller {
         stop: StopSignal,
     ) -> std::io::Result<()> {
         let leadership = self.leadership.clone();
+        let may_write: Arc<dyn Fn() -> bool + Send + Sync> =
+            Arc::new(move || leadership.is_leader());
+        let cluster = KubeCluster::new(client.clone()).with_write_guard(Arc::clone(&may_write));
         let ctx = Arc::new(Context {
-            cluster: Arc::new(KubeCluster::new(client.clone())),
+            cluster: Arc::new(cluster),
             usage,
             metrics: Arc::clone(&metrics),
             dry_run: settings.dry_run,
             clock: Arc::new(|| crate::rfc3339::unix_seconds(std::time::SystemTime::now())),
-            may_write: Arc::new(move || leadership.is_leader()),
+            may_write,
         });
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let workers = workers::spawn(settings.workers, jobs_rx, ctx, self.tx.clone())?;
@@ -135,12 +140,21 @@ impl Controller {
             synced,
             stop.clone(),
         )?;
-        let ticker = spawn_ticker(settings.resync, self.tx.clone(), stop.clone())?;
+        let ticks = ticker::TickGate::default();
+        let ticker = ticker::spawn(
+            settings.resync,
+            ticks.clone(),
+            self.tx.clone(),
+            stop.clone(),
+        )?;
 
         let mut dispatcher = Dispatcher::new(jobs_tx, self.leadership.is_leader(), metrics);
         while !stop.is_stopped() {
             match self.rx.recv_timeout(STOP_POLL) {
                 Ok(message) => {
+                    if matches!(message, Message::Tick) {
+                        ticks.taken();
+                    }
                     if !dispatcher.handle(message) {
                         break;
                     }
@@ -176,18 +190,4 @@ fn join_until(threads: Vec<JoinHandle<()>>, deadline: Instant) {
             let _ = t.join();
         }
     }
-}
-
-fn spawn_ticker(
-    every: Duration,
-    tx: Sender<Message>,
-    stop: StopSignal,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("tick".into()).spawn(move || {
-        while !stop.wait_timeout(every) {
-            if tx.send(Message::Tick).is_err() {
-                return;
-            }
-        }
-    })
 }

@@ -82,7 +82,14 @@ pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Ve
     let mut reports = Vec::with_capacity(items.len());
     let mut prepared = Vec::with_capacity(items.len());
     for item in items {
-        if !(ctx.may_write)() || item.state.retired.load(Ordering::SeqCst) {
+        if !still_ours(ctx, item) {
+            reports.push(skipped(item));
+            continue;
+        }
+        if let Err(missing) = identity(&item.hpa, namespace) {
+            // The watch drops such objects; this guards the writes, which
+            // would otherwise go to `namespaces//...`.
+            log::warn!("not reconciling a MemHpa without identity: {missing}");
             reports.push(skipped(item));
             continue;
         }
@@ -237,21 +244,23 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
     if let (Some(p), Some(history)) = (p, lock(&item.state.history).as_mut()) {
         history.apply(&decision, &p.policy, now, rescaled_to.is_some());
     }
-    emit_events(ctx, hpa, &decision, now);
+    let abandoned = Report {
+        rescaled_to,
+        ..skipped(item)
+    };
+    if !emit_events(ctx, item, &decision, now) {
+        return abandoned;
+    }
     let outcome = Outcome {
         rescaled: rescaled_to.is_some(),
         now,
         generation: hpa.metadata.generation,
     };
     let status_replicas = p.map(|p| p.scale.status.replicas);
-    let status_written = match write_status(
-        ctx.cluster.as_ref(),
-        hpa,
-        &decision,
-        status_replicas,
-        outcome,
-    ) {
-        Ok(written) => written,
+    let status_written = match write_status(ctx, item, &decision, status_replicas, outcome) {
+        Ok(Wrote::Yes) => true,
+        Ok(Wrote::Nothing) => false,
+        Ok(Wrote::NotOurs) => return abandoned,
         Err(e) => {
             log::warn!("{}: cannot write the status: {e}", hpa.metadata.key());
             failed = true;
@@ -314,12 +323,10 @@ fn carry_out_rescale(
         });
         return Rescaled::No;
     }
-    if item.state.retired.load(Ordering::SeqCst) || !(ctx.may_write)() {
-        return Rescaled::Abandoned;
-    }
     let namespace = item.hpa.metadata.namespace.as_deref().unwrap_or_default();
-    match write_scale(ctx.cluster.as_ref(), namespace, p, r.to) {
-        Ok(()) => {
+    match write_scale(ctx, item, namespace, p, r.to) {
+        Ok(Wrote::NotOurs) => Rescaled::Abandoned,
+        Ok(_) => {
             log::info!(
                 "{key}: scaled {} {} from {} to {} ({})",
                 target.kind,
@@ -353,72 +360,143 @@ fn mark_dry_run(decision: &mut Decision, to: i64) {
     }
 }
 
+/// How a write that may take several attempts ended, short of an error.
+enum Wrote {
+    Yes,
+    /// Nothing needed writing.
+    Nothing,
+    /// This replica stopped leading, or the MemHpa was deleted, before a
+    /// write: nothing more was written.
+    NotOurs,
+}
+
+/// Whether this replica may still write for `item`: it leads and the MemHpa
+/// was not deleted. Asked right before every write, since either can change
+/// at any point of a reconcile.
+fn still_ours(ctx: &Context, item: &Item) -> bool {
+    (ctx.may_write)() && !item.state.retired.load(Ordering::SeqCst)
+}
+
+/// A MemHpa must name its namespace (the job's) and itself before anything is
+/// written on its behalf; `Err` says what is missing.
+fn identity(hpa: &MemHpa, namespace: &str) -> Result<(), String> {
+    let meta = &hpa.metadata;
+    match (meta.namespace.as_deref(), meta.name.as_deref()) {
+        (None | Some(""), _) => Err(format!("no metadata.namespace (name {:?})", meta.name)),
+        (_, None | Some("")) => Err(format!("no metadata.name (namespace {:?})", meta.namespace)),
+        (Some(ns), _) if ns != namespace => Err(format!(
+            "metadata.namespace {ns:?} is not the job's namespace {namespace:?}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Sets the target's count to `to`. A write whose outcome is unknown (a
+/// conflict, which is what the resend of a PUT whose response was lost gets,
+/// or a lost response itself) is settled by reading the Scale back: showing
+/// `to` means our write landed, and it is a success.
 fn write_scale(
-    cluster: &dyn Cluster,
+    ctx: &Context,
+    item: &Item,
     namespace: &str,
     p: &Prepared,
     to: i64,
-) -> Result<(), KubeError> {
+) -> Result<Wrote, KubeError> {
+    let cluster = ctx.cluster.as_ref();
     let mut scale = p.scale.clone();
     for attempt in 1..=CONFLICT_RETRIES {
-        scale.spec.replicas = to;
-        match cluster.replace_scale(namespace, &p.target, &scale) {
-            Err(KubeError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
-                let fresh = cluster.get_scale(namespace, &p.target)?;
-                if fresh.spec.replicas != p.scale.spec.replicas {
-                    // Someone else resized the target meanwhile: the decision
-                    // was made for a count that no longer holds.
-                    return Err(KubeError::Conflict {
-                        verb: "update",
-                        path: p.target.path(namespace),
-                        reason: "Conflict".to_string(),
-                        message: format!(
-                            "spec.replicas changed from {} to {} during the reconcile",
-                            p.scale.spec.replicas, fresh.spec.replicas
-                        ),
-                    });
-                }
-                scale = fresh;
-            }
-            other => return other.map(|_| ()),
+        if !still_ours(ctx, item) {
+            return Ok(Wrote::NotOurs);
         }
+        scale.spec.replicas = to;
+        let err = match cluster.replace_scale(namespace, &p.target, &scale) {
+            Ok(_) => return Ok(Wrote::Yes),
+            Err(err) if is_ambiguous(&err) => err,
+            Err(err) => return Err(err),
+        };
+        let fresh = match cluster.get_scale(namespace, &p.target) {
+            Ok(fresh) => fresh,
+            // After a conflict the server is up and the read's error is news;
+            // after a lost response, the write's own error says more.
+            Err(read) if matches!(err, KubeError::Conflict { .. }) => return Err(read),
+            Err(_) => return Err(err),
+        };
+        if fresh.spec.replicas == to {
+            log::debug!(
+                "{}: the Scale already shows {to} after {err}: our write landed",
+                item.hpa.metadata.key()
+            );
+            return Ok(Wrote::Yes);
+        }
+        if !matches!(err, KubeError::Conflict { .. }) || attempt == CONFLICT_RETRIES {
+            return Err(err);
+        }
+        if fresh.spec.replicas != p.scale.spec.replicas {
+            // Someone else resized the target meanwhile: the decision
+            // was made for a count that no longer holds.
+            return Err(KubeError::Conflict {
+                verb: "update",
+                path: p.target.path(namespace),
+                reason: "Conflict".to_string(),
+                message: format!(
+                    "spec.replicas changed from {} to {} during the reconcile",
+                    p.scale.spec.replicas, fresh.spec.replicas
+                ),
+            });
+        }
+        scale = fresh;
     }
-    Ok(())
+    Ok(Wrote::Yes)
 }
 
-/// Writes the status if it changed; `Ok(true)` when a write happened. A 409
-/// re-reads the object and rebuilds the status on top of what it now says.
+/// An error after which the write may or may not have been applied.
+fn is_ambiguous(err: &KubeError) -> bool {
+    matches!(
+        err,
+        KubeError::Conflict { .. } | KubeError::Transport { .. } | KubeError::Timeout { .. }
+    )
+}
+
+/// Writes the status if it changed. A 409 re-reads the object and rebuilds
+/// the status on top of what it now says.
 fn write_status(
-    cluster: &dyn Cluster,
-    hpa: &MemHpa,
+    ctx: &Context,
+    item: &Item,
     decision: &Decision,
     status_replicas: Option<i64>,
     outcome: Outcome,
-) -> Result<bool, KubeError> {
+) -> Result<Wrote, KubeError> {
+    let hpa = &item.hpa;
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
     let name = hpa.metadata.name.as_deref().unwrap_or_default();
     let mut current = hpa.clone();
     for attempt in 1..=CONFLICT_RETRIES {
         let next = next_status(current.status.as_ref(), decision, status_replicas, outcome);
         if current.status.as_ref() == Some(&next) {
-            return Ok(false);
+            return Ok(Wrote::Nothing);
+        }
+        if !still_ours(ctx, item) {
+            return Ok(Wrote::NotOurs);
         }
         let mut object = current.clone();
         object.status = Some(next);
-        match cluster.replace_memhpa_status(&object) {
-            Ok(_) => return Ok(true),
+        match ctx.cluster.replace_memhpa_status(&object) {
+            Ok(_) => return Ok(Wrote::Yes),
             Err(KubeError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
-                current = cluster.get_memhpa(namespace, name)?;
+                current = ctx.cluster.get_memhpa(namespace, name)?;
             }
             // Deleted while we reconciled: nothing left to report on.
-            Err(KubeError::NotFound { .. }) => return Ok(false),
+            Err(KubeError::NotFound { .. }) => return Ok(Wrote::Nothing),
             Err(e) => return Err(e),
         }
     }
-    Ok(false)
+    Ok(Wrote::Nothing)
 }
 
-fn emit_events(ctx: &Context, hpa: &MemHpa, decision: &Decision, now: i64) {
+/// Records the decision's events; false if this replica stopped leading (or
+/// the MemHpa went) before one of them, which is then not sent.
+fn emit_events(ctx: &Context, item: &Item, decision: &Decision, now: i64) -> bool {
+    let hpa = &item.hpa;
     let involved = ObjectReference {
         api_version: Some(format!("{}/{}", api::GROUP, api::VERSION)),
         kind: Some(api::KIND.to_string()),
@@ -428,6 +506,9 @@ fn emit_events(ctx: &Context, hpa: &MemHpa, decision: &Decision, now: i64) {
         resource_version: None,
     };
     for e in &decision.events {
+        if !still_ours(ctx, item) {
+            return false;
+        }
         if let Err(err) = ctx
             .cluster
             .emit(&involved, e.warning, e.reason, &e.message, now)
@@ -439,6 +520,7 @@ fn emit_events(ctx: &Context, hpa: &MemHpa, decision: &Decision, now: i64) {
             );
         }
     }
+    true
 }
 
 fn skipped(item: &Item) -> Report {
@@ -473,6 +555,9 @@ mod test {
         actions: Mutex<Vec<String>>,
         /// Errors handed out, in order, to calls whose action starts with the key.
         failures: Mutex<Vec<(String, VecDeque<KubeError>)>>,
+        /// A failed Scale write is applied all the same, as when the server
+        /// took it and only its answer was lost.
+        failed_scale_writes_land: AtomicBool,
     }
 
     impl FakeCluster {
@@ -541,12 +626,15 @@ mod test {
             target: &ScaleTarget,
             scale: &Scale,
         ) -> Result<Scale, KubeError> {
-            self.record(format!(
+            let result = self.record(format!(
                 "update scale {} replicas={}",
                 target.path(ns),
                 scale.spec.replicas
-            ))?;
-            *self.scale.lock().unwrap() = Some(scale.clone());
+            ));
+            if result.is_ok() || self.failed_scale_writes_land.load(Ordering::SeqCst) {
+                *self.scale.lock().unwrap() = Some(scale.clone());
+            }
+            result?;
             Ok(scale.clone())
         }
         fn list_pods(&self, ns: &str, selector: &str) -> Result<Vec<Pod>, KubeError> {
@@ -913,6 +1001,107 @@ mod test {
         s.cluster.fail("update scale", conflict("scale"));
         let r = run(&s);
         assert_eq!(r.rescaled_to, Some(4));
+    }
+
+    #[test]
+    fn a_resent_scale_write_that_had_landed_is_a_success() {
+        // The first PUT landed but its answer was lost; the resend (same
+        // resourceVersion) gets 409, or the answer is lost again.
+        let lost = KubeError::Transport {
+            verb: "update",
+            path: "scale".into(),
+            detail: "connection reset".into(),
+        };
+        for err in [conflict("scale"), lost] {
+            let s = setup(80.0, false);
+            s.cluster
+                .failed_scale_writes_land
+                .store(true, Ordering::SeqCst);
+            s.cluster.fail("update scale", err);
+            let r = run(&s);
+            assert_eq!((r.reason, r.rescaled_to), ("AboveTarget", Some(4)), "{r:?}");
+            assert_eq!(r.result, "success");
+            assert_eq!(condition(&s, "AbleToScale").1, "SucceededRescale");
+            assert!(
+                !s.cluster
+                    .actions()
+                    .iter()
+                    .any(|a| a.contains("FailedUpdateScale")),
+                "{:?}",
+                s.cluster.actions()
+            );
+            assert_eq!(
+                s.item
+                    .state
+                    .history
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map(|h| h.added_since(1_700_000_000, 60)),
+                Some(2),
+                "the history records the scale"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scale_write_lost_without_landing_still_fails() {
+        let s = setup(80.0, false);
+        s.cluster.fail(
+            "update scale",
+            KubeError::Transport {
+                verb: "update",
+                path: "scale".into(),
+                detail: "connection reset".into(),
+            },
+        );
+        let r = run(&s);
+        assert_eq!(r.reason, "FailedUpdateScale", "{r:?}");
+        assert_eq!(r.rescaled_to, None);
+    }
+
+    #[test]
+    fn leadership_lost_mid_reconcile_writes_no_status_or_event() {
+        // At target: no rescale, but a first status and no event to write.
+        for percent in [50.0, 10.0] {
+            let mut s = setup(percent, false);
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen = Arc::clone(&calls);
+            s.ctx.may_write = Arc::new(move || seen.fetch_add(1, Ordering::SeqCst) == 0);
+            let r = run(&s);
+            assert_eq!(r.result, "skipped", "{r:?}");
+            assert!(
+                s.cluster.writes().is_empty(),
+                "{percent}%: writes: {:?}",
+                s.cluster.writes()
+            );
+        }
+    }
+
+    #[test]
+    fn a_memhpa_without_identity_is_never_written_for() {
+        for metadata in [
+            json!({"name": "web"}),
+            json!({"name": "web", "namespace": ""}),
+            json!({"namespace": "demo"}),
+            json!({"name": "web", "namespace": "other"}),
+        ] {
+            let mut s = setup(80.0, false);
+            s.item.hpa.metadata = serde_json::from_value(metadata.clone()).unwrap();
+            let ns = s.item.hpa.metadata.namespace.clone().unwrap_or_default();
+            let ns = if ns == "other" {
+                "demo".to_string()
+            } else {
+                ns
+            };
+            let reports = reconcile_namespace(&s.ctx, &ns, std::slice::from_ref(&s.item));
+            assert_eq!(reports[0].result, "skipped", "{metadata}");
+            assert!(
+                s.cluster.actions().is_empty(),
+                "{metadata}: {:?}",
+                s.cluster.actions()
+            );
+        }
     }
 
     #[test]

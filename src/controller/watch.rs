@@ -5,23 +5,25 @@
 //! thread only reads, forwards and waits. It relists on 410 Gone (as the HTTP
 //! status or in the stream), resumes from the last resourceVersion after any
 //! other break, and backs off with jitter (capped at 30 s) while the API
-//! server fails.
+//! server fails or makes no progress: a successful list, a 410 or a stream
+//! of bookmarks alone never reset the backoff; object events, or a stream
+//! that stayed open a while, do.
 
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::dispatch::Message;
 use crate::kube::{self, Backoff, Jitter, KubeError, Reflector, Step};
 use crate::metrics::Metrics;
 use crate::shutdown::StopSignal;
 
-/// Called with true once the store is in sync with the server, false while
-/// the watch is down: `/readyz` follows it.
 /// The first wait after a failed list or watch, doubling up to 30 s.
 const WATCH_RETRY_BASE: Duration = Duration::from_millis(500);
 
+/// Called with true once the store is in sync with the server, false while
+/// the watch is down: `/readyz` follows it.
 pub type SyncedHook = Arc<dyn Fn(bool) + Send + Sync>;
 
 pub struct WatchSettings {
@@ -67,11 +69,36 @@ struct Watcher {
 /// Why a watch ended.
 enum End {
     /// The resourceVersion is too old: list again.
-    Relist,
-    /// Resume from the last resourceVersion (after a wait if `idle`).
-    Resume { idle: bool },
+    Relist(Pace),
+    /// Resume from the last resourceVersion.
+    Resume(Pace),
     /// The reconcile loop is gone or a stop was asked for.
     Quit,
+}
+
+/// What a list or watch proved about the server, for the backoff. Only
+/// progress resets it: a 410 answered to every watch, or a stream that ends
+/// after a bookmark, would otherwise loop as fast as the server answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Objects changed, or a stream stayed open a good while: go on at once,
+    /// and the next failure starts from the base wait.
+    Progress,
+    /// Nothing came of it: wait the next backoff step first.
+    Stalled,
+    /// It failed and its backoff wait was already taken.
+    Waited,
+}
+
+/// A stream open this long proves the server serves watches, even in a
+/// cluster where nothing changed: its end is then no failure. Half the watch
+/// timeout when that is shorter, so that quiet streams which run their whole
+/// (short) course still count.
+const HEALTHY_STREAM: Duration = Duration::from_secs(10);
+const HEALTHY_STREAM_MIN: Duration = Duration::from_millis(500);
+
+fn healthy_stream(timeout_seconds: u64) -> Duration {
+    (Duration::from_secs(timeout_seconds) / 2).clamp(HEALTHY_STREAM_MIN, HEALTHY_STREAM)
 }
 
 impl Watcher {
@@ -81,28 +108,39 @@ impl Watcher {
                 continue;
             }
             loop {
-                match self.watch_once() {
-                    End::Relist => break,
-                    End::Resume { idle } => {
-                        // Only an idle end waits; stepping the backoff for the
-                        // others would grow the next wait with no failure seen.
-                        if idle {
-                            let wait = self.backoff.next();
-                            if self.pause(wait) {
-                                return;
-                            }
-                        }
-                    }
+                let (relist, pace) = match self.watch_once() {
+                    End::Relist(pace) => (true, pace),
+                    End::Resume(pace) => (false, pace),
                     End::Quit => return,
-                }
-                if self.stop.is_stopped() {
+                };
+                if self.settle(pace) {
                     return;
+                }
+                if relist {
+                    break;
                 }
             }
         }
     }
 
-    /// Lists and replaces the store; false (after a wait) on failure.
+    /// Resets or steps the backoff after a watch; true if stopped meanwhile.
+    fn settle(&mut self, pace: Pace) -> bool {
+        match pace {
+            Pace::Progress => {
+                self.backoff.reset();
+                self.stop.is_stopped()
+            }
+            Pace::Stalled => {
+                let wait = self.backoff.next();
+                self.pause(wait)
+            }
+            Pace::Waited => self.stop.is_stopped(),
+        }
+    }
+
+    /// Lists and replaces the store; false (after a wait) on failure. A list
+    /// that succeeds does not reset the backoff: only a watch that then makes
+    /// progress does, or list + 410 would be a hot loop.
     fn list(&mut self) -> bool {
         let namespace = self.settings.namespace.as_deref();
         match self.client.list_memhpas(namespace) {
@@ -113,7 +151,6 @@ impl Watcher {
                     return false;
                 }
                 (self.synced)(true);
-                self.backoff.reset();
                 true
             }
             Err(e) => {
@@ -136,7 +173,7 @@ impl Watcher {
             Ok(s) => s,
             Err(KubeError::Gone { .. }) => {
                 self.metrics.watch_restart("expired");
-                return End::Relist;
+                return End::Relist(Pace::Stalled);
             }
             Err(e) => {
                 log::warn!("cannot watch MemHpas from resourceVersion {rv:?}: {e}");
@@ -146,12 +183,23 @@ impl Watcher {
                 return if self.pause(wait) {
                     End::Quit
                 } else {
-                    End::Resume { idle: false }
+                    End::Resume(Pace::Waited)
                 };
             }
         };
         (self.synced)(true);
-        let mut seen = 0usize;
+        let opened = Instant::now();
+        let healthy = healthy_stream(self.settings.timeout_seconds);
+        // Object events only: bookmarks say the server is alive, not that the
+        // watch gets anywhere.
+        let mut changed = 0usize;
+        let pace = |changed: usize| {
+            if changed > 0 || opened.elapsed() >= healthy {
+                Pace::Progress
+            } else {
+                Pace::Stalled
+            }
+        };
         for item in stream {
             if self.stop.is_stopped() {
                 return End::Quit;
@@ -159,42 +207,35 @@ impl Watcher {
             let event = match item {
                 Ok(ev) => ev,
                 Err(e) => {
-                    log::info!("watch stream broke after {seen} events: {e}");
+                    log::info!("watch stream broke after {changed} object events: {e}");
                     self.metrics.watch_restart("stream");
-                    // A stream that delivered events proves the server healthy:
-                    // the next failure starts from the base wait again.
-                    if seen > 0 {
-                        self.backoff.reset();
-                    }
-                    return End::Resume { idle: seen == 0 };
+                    return End::Resume(pace(changed));
                 }
             };
-            seen += 1;
             match self.reflector.event(event) {
                 Step::Changes(changes) => {
-                    if !changes.is_empty() && self.loop_tx.send(Message::Changes(changes)).is_err()
-                    {
+                    if changes.is_empty() {
+                        continue;
+                    }
+                    changed += changes.len();
+                    if self.loop_tx.send(Message::Changes(changes)).is_err() {
                         return End::Quit;
                     }
                 }
                 Step::Relist => {
                     log::info!("watch resourceVersion expired; relisting");
                     self.metrics.watch_restart("expired");
-                    return End::Relist;
+                    return End::Relist(pace(changed));
                 }
                 Step::Restart(why) => {
                     log::warn!("watch error event: {why}; resuming");
                     self.metrics.watch_restart("error");
-                    return End::Resume { idle: true };
+                    return End::Resume(Pace::Stalled);
                 }
             }
         }
         self.metrics.watch_restart("closed");
-        if seen > 0 {
-            self.backoff.reset();
-        }
-        // A stream that closed at once, event after event, would otherwise spin.
-        End::Resume { idle: seen == 0 }
+        End::Resume(pace(changed))
     }
 
     fn wait_for(&mut self, e: &KubeError) -> Duration {

@@ -47,9 +47,19 @@ impl Reflector {
     /// deleted while no watch ran, and come out as `Deleted`; new objects and
     /// ones whose resourceVersion moved come out as `Applied`. Unchanged ones
     /// stay silent.
+    ///
+    /// An item without a namespace or name is left out with a warning: nothing
+    /// may be done on its behalf, and the others still count.
     pub fn listed(&mut self, list: ObjectList<MemHpa>) -> Vec<Change> {
         let mut fresh = BTreeMap::new();
         for item in list.items {
+            let meta = &item.metadata;
+            if let Some(missing) = missing_identity(meta.namespace.as_deref(), meta.name.as_deref())
+            {
+                let text = serde_json::to_string(&item).unwrap_or_default();
+                log::warn!("skipping a listed MemHpa with {missing}: {}", quoted(&text));
+                continue;
+            }
             fresh.insert(item.metadata.key(), item);
         }
         let mut changes: Vec<Change> = self
@@ -109,6 +119,9 @@ impl Reflector {
 
     fn applied(&mut self, object: serde_json::Value) -> Step {
         let version = resource_version_of(&object);
+        if let Err(missing) = raw_identity(&object) {
+            return self.dropped(&object, missing, version);
+        }
         match serde_json::from_value::<MemHpa>(object.clone()) {
             Ok(hpa) => {
                 self.resource_version = version.or(self.resource_version.take());
@@ -135,8 +148,10 @@ impl Reflector {
     }
 
     fn deleted(&mut self, object: serde_json::Value) -> Step {
-        let (Some(key), version) = (raw_key(&object), resource_version_of(&object)) else {
-            return Step::Restart("a DELETED event without metadata.name".into());
+        let version = resource_version_of(&object);
+        let key = match raw_identity(&object) {
+            Ok(key) => key,
+            Err(missing) => return self.dropped(&object, missing, version),
         };
         if version.is_some() {
             self.resource_version = version;
@@ -145,6 +160,63 @@ impl Reflector {
             Some(_) => Step::Changes(vec![Change::Deleted(key)]),
             None => Step::Changes(Vec::new()),
         }
+    }
+
+    /// Skips an event whose object has no identity: acting on it would write
+    /// to `namespaces//...`, and restarting the watch would replay it for
+    /// ever. Its version, if any, still counts as seen.
+    fn dropped(
+        &mut self,
+        object: &serde_json::Value,
+        missing: &str,
+        version: Option<String>,
+    ) -> Step {
+        log::warn!(
+            "skipping a watched MemHpa with {missing}: {}",
+            quoted(&object.to_string())
+        );
+        if version.is_some() {
+            self.resource_version = version;
+        }
+        Step::Changes(Vec::new())
+    }
+}
+
+/// How much of an object without identity a warning quotes.
+const QUOTE_LIMIT: usize = 200;
+
+fn quoted(text: &str) -> String {
+    crate::quote::quote(text, QUOTE_LIMIT)
+}
+
+/// What identity an object lacks (`None`: it has a namespace and a name).
+/// Every MemHpa is namespaced, so a missing namespace is as bad as a missing
+/// name.
+fn missing_identity(namespace: Option<&str>, name: Option<&str>) -> Option<&'static str> {
+    match (namespace, name) {
+        (None | Some(""), _) => Some("no metadata.namespace"),
+        (_, None | Some("")) => Some("no metadata.name"),
+        _ => None,
+    }
+}
+
+/// The `namespace/name` key of a raw watch object, or what it lacks.
+fn raw_identity(object: &serde_json::Value) -> Result<String, &'static str> {
+    if !object.is_object() {
+        return Err("an object that is not a JSON object");
+    }
+    let field = |name: &str| {
+        object
+            .pointer(&format!("/metadata/{name}"))
+            .and_then(|value| value.as_str())
+    };
+    match missing_identity(field("namespace"), field("name")) {
+        Some(missing) => Err(missing),
+        None => Ok(format!(
+            "{}/{}",
+            field("namespace").unwrap_or_default(),
+            field("name").unwrap_or_default()
+        )),
     }
 }
 
@@ -354,12 +426,63 @@ mod test {
     }
 
     #[test]
-    fn undecodable_object_without_a_key_restarts() {
+    fn undecodable_object_without_a_key_is_dropped_and_the_stream_goes_on() {
         let mut reflector = Reflector::new();
         reflector.listed(list("10", Vec::new()));
         let step = reflector.event(event("ADDED", json!({"spec": {"maxReplicas": "x"}})));
-        assert!(matches!(step, Step::Restart(_)), "{step:?}");
+        assert_eq!(step, Step::Changes(Vec::new()));
         assert_eq!(reflector.resource_version(), Some("10"));
+    }
+
+    #[test]
+    fn watched_objects_without_identity_are_dropped() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list("10", vec![hpa("a", "5")]));
+        let no_namespace = json!({"metadata": {"name": "a", "resourceVersion": "11"}, "spec": {}});
+        let empty_namespace =
+            json!({"metadata": {"name": "a", "namespace": "", "resourceVersion": "12"}});
+        let no_name = json!({"metadata": {"namespace": "demo", "resourceVersion": "13"}});
+        let empty_name = json!({"metadata": {"namespace": "demo", "name": ""}});
+        for (type_, object) in [
+            ("ADDED", json!([])),
+            ("ADDED", no_namespace),
+            ("MODIFIED", empty_namespace),
+            ("ADDED", no_name.clone()),
+            ("MODIFIED", empty_name.clone()),
+            ("DELETED", json!([])),
+            ("DELETED", no_name),
+            ("DELETED", empty_name),
+            ("MODIFIED", json!("text")),
+        ] {
+            let step = reflector.event(event(type_, object.clone()));
+            assert_eq!(step, Step::Changes(Vec::new()), "{type_} {object}");
+        }
+        assert_eq!(keys_of(&reflector), ["demo/a"], "nothing added or removed");
+        assert_eq!(reflector.resource_version(), Some("13"), "versions seen");
+    }
+
+    #[test]
+    fn a_list_with_one_item_without_identity_keeps_the_others() {
+        let mut reflector = Reflector::new();
+        let bad: Vec<MemHpa> = [
+            json!([]),
+            json!({"metadata": {"name": "x"}}),
+            json!({"metadata": {"name": "x", "namespace": ""}}),
+            json!({"metadata": {"namespace": "demo"}}),
+        ]
+        .into_iter()
+        .map(|v| serde_json::from_value(v).expect("decodes as serde sees it"))
+        .collect();
+        let mut items = vec![hpa("a", "5")];
+        items.extend(bad);
+        items.push(hpa("b", "6"));
+        let changes = reflector.listed(list("10", items));
+        assert_eq!(keys(&changes), ["applied demo/a", "applied demo/b"]);
+        assert_eq!(keys_of(&reflector), ["demo/a", "demo/b"]);
+    }
+
+    fn keys_of(reflector: &Reflector) -> Vec<String> {
+        reflector.store().keys().cloned().collect()
     }
 
     #[test]

@@ -44,16 +44,32 @@ pub const CONTAINER: &str = "app";
 
 /// The memory Prometheus would report, per namespace and pod: a pod without
 /// an entry has no series (it is *missing*).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct StubUsage {
     bytes: Mutex<BTreeMap<(String, String), f64>>,
     calls: AtomicUsize,
+    /// Run inside every query, e.g. to change something mid-reconcile.
+    hook: Mutex<Option<Box<dyn Fn() + Send>>>,
+}
+
+impl std::fmt::Debug for StubUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StubUsage")
+            .field("calls", &self.calls())
+            .finish()
+    }
 }
 
 impl StubUsage {
     pub fn set(&self, namespace: &str, pod: &str, bytes: f64) {
         self.lock()
             .insert((namespace.to_string(), pod.to_string()), bytes);
+    }
+
+    /// Runs `hook` inside every later query, while the reconcile that made
+    /// it waits for the answer.
+    pub fn on_query(&self, hook: impl Fn() + Send + 'static) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
     }
 
     /// Queries answered so far.
@@ -68,6 +84,9 @@ impl StubUsage {
 
 impl UsageSource for StubUsage {
     fn pod_usage(&self, namespace: &str, pods: &[String]) -> Result<Usage, PromError> {
+        if let Some(hook) = self.hook.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            hook();
+        }
         self.calls.fetch_add(1, Ordering::SeqCst);
         let known = self.lock().clone();
         let samples: Vec<(&str, f64)> = pods
@@ -149,6 +168,7 @@ pub struct Harness {
     stop: StopSignal,
     controller: Option<JoinHandle<std::io::Result<()>>>,
     leadership: Option<Leadership>,
+    metrics: Arc<Metrics>,
     // Last: removed after the controller stopped reading the token.
     _dir: TempDir,
 }
@@ -167,6 +187,7 @@ impl Harness {
             stop: StopSignal::new(),
             controller: None,
             leadership: None,
+            metrics: Arc::new(Metrics::new()),
             _dir: dir,
         }
     }
@@ -188,6 +209,7 @@ impl Harness {
             watch_timeout_seconds: 60,
         };
         let stop = self.stop.clone();
+        let metrics = Arc::clone(&self.metrics);
         let controller = Controller::new(true);
         self.leadership = Some(controller.leadership());
         let handle = thread::Builder::new()
@@ -196,7 +218,7 @@ impl Harness {
                 controller.run(
                     client,
                     usage,
-                    Arc::new(Metrics::new()),
+                    metrics,
                     settings,
                     Arc::new(move |up| synced.store(up, Ordering::SeqCst)),
                     stop,
@@ -216,6 +238,21 @@ impl Harness {
             .expect("start the controller first");
         leadership.set(false);
         leadership.set(true);
+    }
+
+    /// The controller's leadership switch (after `start`).
+    pub fn leadership(&self) -> Leadership {
+        self.leadership.clone().expect("start the controller first")
+    }
+
+    /// Reconciles finished so far, whatever their result.
+    pub fn reconciles(&self) -> usize {
+        self.metrics
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix("memhpa_reconcile_duration_seconds_count "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Whether the watch reported itself in sync last.

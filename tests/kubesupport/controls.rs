@@ -64,6 +64,8 @@ pub struct WatchCuts {
     /// This many of the next watches are told their version expired (410),
     /// whatever version they ask for.
     pub expire_next: usize,
+    /// End every stream properly once it has sent this many BOOKMARKs.
+    pub after_bookmarks: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -78,6 +80,8 @@ pub struct Controls {
     /// Answer a watch from a compacted version with HTTP 410 instead of the
     /// real server's 200 + ERROR event.
     pub expired_as_http: bool,
+    /// Requests that are carried out but whose response is lost.
+    lost: Vec<FailRule>,
 }
 
 impl Default for Controls {
@@ -90,6 +94,7 @@ impl Default for Controls {
             cuts: WatchCuts::default(),
             bookmark_interval: Duration::from_secs(1),
             expired_as_http: false,
+            lost: Vec::new(),
         }
     }
 }
@@ -151,6 +156,30 @@ impl Controls {
         Some((rule.code, rule.retry_after))
     }
 
+    /// The next `times` matching requests are carried out, but the
+    /// connection closes instead of answering.
+    pub fn add_lost_response(&mut self, matcher: Matcher, times: usize) {
+        self.lost.push(FailRule {
+            matcher,
+            remaining: times,
+            code: 0,
+            retry_after: None,
+        });
+    }
+
+    /// Whether this request's response is to be lost (one shot of a rule).
+    pub fn take_lost_response(&mut self, method: &str, target: &str) -> bool {
+        let Some(rule) = self
+            .lost
+            .iter_mut()
+            .find(|rule| rule.remaining > 0 && rule.matcher.matches(method, target))
+        else {
+            return false;
+        };
+        rule.remaining -= 1;
+        true
+    }
+
     pub fn add_delay(&mut self, matcher: Matcher, delay: Duration) {
         self.delays.push(DelayRule {
             matcher,
@@ -172,6 +201,7 @@ impl Controls {
     /// and the watch settings stay.
     pub fn clear_faults(&mut self) {
         self.failures.clear();
+        self.lost.clear();
         self.delays.clear();
         self.forbidden.clear();
         let epoch = self.cuts.epoch;

@@ -81,6 +81,21 @@ impl FakeApiServer {
         self.shared().controls().cuts.expire_next = streams;
     }
 
+    /// Every watch stream (open or future) ends properly, with its last
+    /// chunk, right after its `bookmarks`-th BOOKMARK; `None` turns this off.
+    pub fn end_watches_after_bookmarks(&self, bookmarks: Option<usize>) {
+        self.shared().controls().cuts.after_bookmarks = bookmarks;
+    }
+
+    /// The next `times` matching requests are carried out (a write lands),
+    /// but the connection is closed without a response, as when an answer is
+    /// lost on the way back.
+    pub fn lose_next_responses(&self, method: &str, contains: &str, times: usize) {
+        self.shared()
+            .controls()
+            .add_lost_response(Matcher::new(method, contains), times);
+    }
+
     /// Drops every watch stream open now (within ~50 ms).
     pub fn cut_open_watches(&self) {
         self.shared().controls().cuts.epoch += 1;

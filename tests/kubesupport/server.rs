@@ -165,6 +165,13 @@ fn respond(shared: &Shared, request: &Request, writer: &mut TcpStream) -> bool {
             retry_after,
         } => {
             shared.record(request, code);
+            if shared
+                .controls()
+                .take_lost_response(&request.method, &target)
+            {
+                // Carried out, never answered: the client cannot tell.
+                return false;
+            }
             let mut headers = Vec::new();
             if let Some(seconds) = retry_after {
                 headers.push(("Retry-After", seconds.to_string()));

@@ -168,6 +168,7 @@ struct Stream<'a> {
     /// Every event at or below this version has been considered.
     cursor: u64,
     sent: usize,
+    bookmarks: usize,
     began: Instant,
     epoch: u64,
 }
@@ -266,6 +267,7 @@ pub fn stream(
         writer,
         cursor,
         sent: 0,
+        bookmarks: 0,
         began: Instant::now(),
         epoch,
     };
@@ -305,6 +307,14 @@ pub fn stream(
                 return End::Dropped;
             }
             next_bookmark = now + interval;
+            stream.bookmarks += 1;
+            let limit = shared.controls().cuts.after_bookmarks;
+            if limit.is_some_and(|k| stream.bookmarks >= k) {
+                return match stream.writer.finish() {
+                    Ok(()) => End::Finished,
+                    Err(_) => End::Dropped,
+                };
+            }
         }
         let wait = TICK.min(deadline.saturating_duration_since(now));
         shared.store.wait_past(stream.cursor, wait);
