@@ -8,6 +8,7 @@
 //! memory-bound cache over one day.
 
 mod engine;
+mod json;
 mod output;
 mod scenario;
 mod svg;
