@@ -110,22 +110,29 @@ pub fn boolean(text: &str) -> Result<bool, String> {
     }
 }
 
+/// A whole number as every integer flag reads it: ASCII digits with at most
+/// one leading `+`, as Go's `strconv.ParseInt` (behind `flag.Int`) and our own
+/// durations accept; no `-`, spaces or `_`. `None` past u64.
+fn whole(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// A TCP port, 1 to 65535.
 pub fn port(text: &str) -> Result<u16, String> {
-    const EXPECTED: &str = "expected a port from 1 to 65535";
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(EXPECTED.to_string());
-    }
-    match text.parse::<u16>() {
-        Ok(p) if p >= 1 => Ok(p),
-        _ => Err(EXPECTED.to_string()),
+    match whole(text) {
+        Some(p @ 1..=65535) => Ok(p as u16),
+        _ => Err("expected a port from 1 to 65535".to_string()),
     }
 }
 
 /// A whole number in `lo..=hi`.
 pub fn count_in(text: &str, lo: usize, hi: usize) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+    match whole(text).and_then(|n| usize::try_from(n).ok()) {
+        Some(n) if (lo..=hi).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {lo} to {hi}")),
     }
 }
@@ -159,8 +166,16 @@ pub fn http_url(text: &str) -> Result<String, String> {
     if authority.contains('@') {
         return Err("credentials are not allowed in the URL; use a token file".to_string());
     }
-    host_port(authority, true, port).map_err(|why| format!("{why}; {EXPECTED}"))?;
+    host_port(authority, true, url_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
     Ok(text.trim_end_matches('/').to_string())
+}
+
+/// A URL's port is digits only (RFC 3986), not a number flag: no `+`.
+fn url_port(text: &str) -> Result<u16, String> {
+    if text.starts_with('+') {
+        return Err("the port must be digits only".to_string());
+    }
+    port(text)
 }
 
 /// A listen address as Go's `net.Listen` takes it: `[HOST]:PORT`, an IPv6 host
@@ -171,26 +186,28 @@ pub fn listen_addr(text: &str) -> Result<String, String> {
     if !text.contains(':') {
         return Err(format!("the port is missing; {EXPECTED}"));
     }
-    host_port(text, false, listen_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
-    Ok(text.to_string())
+    let port = host_port(text, false, listen_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
+    // Canonical, so a `+` the user wrote before the port goes no further.
+    let host = text.rsplit_once(':').map_or("", |(host, _)| host);
+    Ok(format!("{host}:{}", port.unwrap_or(0)))
 }
 
 /// A port to listen on: 0 asks the kernel for a free one (the bound address is
 /// logged at start), which tests and ad-hoc runs want.
 fn listen_port(text: &str) -> Result<u16, String> {
-    if text == "0" {
-        Ok(0)
-    } else {
-        port(text)
+    match whole(text) {
+        Some(0) => Ok(0),
+        _ => port(text),
     }
 }
 
-/// Checks `host[:port]` (`need_host`) or `[host]:port`, the port with `check`.
+/// Checks `host[:port]` (`need_host`) or `[host]:port`, the port with `check`;
+/// returns the port, if given.
 fn host_port(
     text: &str,
     need_host: bool,
     check: fn(&str) -> Result<u16, String>,
-) -> Result<(), String> {
+) -> Result<Option<u16>, String> {
     let (host, port_text) = if let Some(after_bracket) = text.strip_prefix('[') {
         let (inside, after) = after_bracket
             .split_once(']')
@@ -224,8 +241,8 @@ fn host_port(
         return Err(format!("the host {host:?} is not a name or an address"));
     }
     match port_text {
-        Some(p) => check(p).map(|_| ()),
-        None if need_host => Ok(()),
+        Some(p) => check(p).map(Some),
+        None if need_host => Ok(None),
         None => Err("the port is missing".to_string()),
     }
 }
@@ -421,8 +438,28 @@ mod test {
     }
 
     #[test]
-    fn port_signed() {
-        assert!(port("+80").is_err());
+    fn port_plus_sign() {
+        assert_eq!(port("+80"), Ok(80));
+    }
+
+    #[test]
+    fn port_minus_sign() {
+        assert!(port("-80").is_err());
+    }
+
+    #[test]
+    fn port_two_signs() {
+        assert!(port("++80").is_err());
+    }
+
+    #[test]
+    fn port_sign_alone() {
+        assert!(port("+").is_err());
+    }
+
+    #[test]
+    fn port_space() {
+        assert!(port(" 80").is_err());
     }
 
     #[test]
@@ -438,6 +475,21 @@ mod test {
     #[test]
     fn count_negative() {
         assert!(count_in("-1", 1, 64).is_err());
+    }
+
+    #[test]
+    fn count_plus_sign() {
+        assert_eq!(count_in("+4", 1, 64), Ok(4));
+    }
+
+    #[test]
+    fn count_huge() {
+        assert!(count_in(&"9".repeat(30), 1, 64).is_err());
+    }
+
+    #[test]
+    fn listen_plus_zero() {
+        assert_eq!(listen_addr(":+0"), Ok(":0".to_string()));
     }
 
     #[test]
@@ -485,6 +537,11 @@ mod test {
     #[test]
     fn url_bad_port() {
         assert!(http_url("http://prom:99999").unwrap_err().contains("port"));
+    }
+
+    #[test]
+    fn url_plus_port() {
+        assert!(http_url("http://prom:+9090").unwrap_err().contains("port"));
     }
 
     #[test]
