@@ -73,9 +73,21 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// Longest key written into a path as it is; anything longer, empty or with
+/// control characters is quoted and cut, so a message stays one short line.
+const MAX_PLAIN_KEY: usize = 60;
+
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
+    let plain = !key.is_empty()
+        && key.chars().count() <= MAX_PLAIN_KEY
+        && !key.chars().any(char::is_control);
+    let key = if plain {
         key.to_string()
+    } else {
+        crate::quote::quote(key, MAX_PLAIN_KEY)
+    };
+    if path.is_empty() {
+        key
     } else {
         format!("{path}.{key}")
     }

@@ -589,3 +589,47 @@ fn bad_huge_plain_field_is_cut_short() {
     let deep = scenario_with("/replicas", serde_json::json!({"a": vec![1; 50]}));
     assert!(bad(&deep).starts_with("scenario: replicas: expected an integer"));
 }
+
+#[test]
+fn bad_hostile_key_is_quoted_and_cut() {
+    let key = format!("a\nb{}", "x".repeat(100_000));
+    let text = scenario_with(&format!("/steps/1/pods/0/{key}"), serde_json::json!(1));
+    let msg = bad(&text);
+    assert!(
+        msg.starts_with("scenario: steps[1].pods[0].\"a\\nb"),
+        "{}",
+        &msg[..80]
+    );
+    assert!(msg.len() < 400, "{} bytes", msg.len());
+    assert!(msg.contains("(99943 more characters)"), "{msg}");
+}
+
+#[test]
+fn bad_file_larger_than_the_limit_is_refused_unread() {
+    let dir = Scratch::new("huge");
+    let path = dir.0.join("huge.json");
+    // Sparse: a terabyte that costs no disk, and would cost a read if read.
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len(1 << 40).expect("sparse file");
+    let msg = bad_path(&path);
+    assert!(
+        msg.ends_with("huge.json: larger than 67108864 bytes (64 MiB)"),
+        "{msg}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn bad_endless_stream_is_cut_at_the_limit() {
+    let msg = bad_path(Path::new("/dev/zero"));
+    assert_eq!(
+        msg,
+        "scenario: /dev/zero: larger than 67108864 bytes (64 MiB)"
+    );
+}
+
+fn bad_path(path: &Path) -> String {
+    let err = run_text(Some(path), false, None).expect_err("refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    err.to_string()
+}
