@@ -25,8 +25,6 @@ pub const MAX_FIELD_VALUES: usize = 10_000;
 pub struct Ctx {
     refusal: RefCell<Option<Invalid>>,
     field_budget: Cell<usize>,
-    /// The plain field being read, named when it runs over its budget.
-    field_path: RefCell<String>,
 }
 
 impl Ctx {
@@ -71,12 +69,12 @@ pub trait Part<'de>: Sized {
     fn other(self, got: Value) -> R<Self::Out>;
 
     fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<Self::Out, A::Error> {
-        let got = Bounded::field(ctx, self.path()).visit_map(map)?;
+        let got = Bounded::field(ctx, At::Path(self.path())).visit_map(map)?;
         ctx.check(self.other(got))
     }
 
     fn seq<A: SeqAccess<'de>>(self, ctx: &Ctx, seq: A) -> Result<Self::Out, A::Error> {
-        let got = Bounded::field(ctx, self.path()).visit_seq(seq)?;
+        let got = Bounded::field(ctx, At::Path(self.path())).visit_seq(seq)?;
         ctx.check(self.other(got))
     }
 }
@@ -141,42 +139,64 @@ impl<'de, P: Part<'de>> Visitor<'de> for Reader<'_, P> {
     }
 }
 
-/// A plain field read into a `Value`, refused past [`MAX_FIELD_VALUES`] values
-/// and on a repeated key (serde_json would keep the last one silently).
-pub struct Bounded<'c> {
-    ctx: &'c Ctx,
-    path: String,
-    left: &'c Cell<usize>,
+/// Where a plain field is: a whole path, or a key below one. Joined only
+/// for a message or a nested value, so a field read costs no allocation.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Path(&'a str),
+    Key(&'a str, &'a str),
 }
 
-impl<'c> Bounded<'c> {
-    /// One plain field at `path`, with a fresh budget.
-    fn field(ctx: &'c Ctx, path: &str) -> Bounded<'c> {
+impl At<'_> {
+    fn path(self) -> String {
+        match self {
+            At::Path(path) => path.to_string(),
+            At::Key(parent, key) => join(parent, key),
+        }
+    }
+}
+
+/// A plain field read into a `Value`, refused past [`MAX_FIELD_VALUES`] values
+/// and on a repeated key (serde_json would keep the last one silently).
+pub struct Bounded<'a> {
+    ctx: &'a Ctx,
+    field: At<'a>,
+    /// The path below the field, for a value nested in it.
+    below: Option<String>,
+}
+
+impl<'a> Bounded<'a> {
+    /// One plain field, with a fresh budget.
+    fn field(ctx: &'a Ctx, field: At<'a>) -> Bounded<'a> {
         ctx.field_budget.set(MAX_FIELD_VALUES);
-        *ctx.field_path.borrow_mut() = path.to_string();
         Bounded {
             ctx,
-            path: path.to_string(),
-            left: &ctx.field_budget,
+            field,
+            below: None,
         }
     }
 
-    fn nested(&self, path: String) -> Bounded<'c> {
+    fn path(&self) -> String {
+        self.below.clone().unwrap_or_else(|| self.field.path())
+    }
+
+    fn nested(&self, below: String) -> Bounded<'a> {
         Bounded {
             ctx: self.ctx,
-            path,
-            left: self.left,
+            field: self.field,
+            below: Some(below),
         }
     }
 
     fn take_one<E: de::Error>(&self) -> Result<(), E> {
-        match self.left.get() {
+        let left = &self.ctx.field_budget;
+        match left.get() {
             0 => Err(self.ctx.refuse(Invalid(format!(
                 "{}: expected a small value, got more than {MAX_FIELD_VALUES} JSON values",
-                self.ctx.field_path.borrow()
+                self.field.path()
             )))),
             n => {
-                self.left.set(n - 1);
+                left.set(n - 1);
                 Ok(())
             }
         }
@@ -230,10 +250,9 @@ impl<'de> Visitor<'de> for Bounded<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         self.take_one()?;
+        let path = self.path();
         let mut out = Vec::new();
-        while let Some(v) =
-            seq.next_element_seed(self.nested(format!("{}[{}]", self.path, out.len())))?
-        {
+        while let Some(v) = seq.next_element_seed(self.nested(format!("{path}[{}]", out.len())))? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -241,9 +260,10 @@ impl<'de> Visitor<'de> for Bounded<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         self.take_one()?;
+        let path = self.path();
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let at = join(&self.path, &key);
+            let at = join(&path, &key);
             if out.contains_key(&key) {
                 return Err(self.ctx.refuse(duplicate(&at)));
             }
@@ -261,32 +281,67 @@ fn duplicate(path: &str) -> Invalid {
 /// An object's entries, read one by one: a key not in `allowed`, or given
 /// twice, is refused as soon as it is read. `stream` reads the value of a key
 /// it wants (returning true); every other value is kept, bounded.
-pub fn entries<'de, A: MapAccess<'de>>(
+pub fn entries<'de, 'k, A: MapAccess<'de>>(
     ctx: &Ctx,
     path: &str,
-    allowed: &[&str],
+    allowed: &[&'k str],
     mut map: A,
-    mut stream: impl FnMut(&str, &mut A) -> Result<bool, A::Error>,
+    mut stream: impl FnMut(&'k str, &mut A) -> Result<bool, A::Error>,
 ) -> Result<Map<String, Value>, A::Error> {
     let mut out = Map::new();
     let mut seen = vec![false; allowed.len()];
-    while let Some(key) = map.next_key::<String>()? {
-        let at = join(path, &key);
-        let Some(i) = allowed.iter().position(|k| *k == key) else {
-            return Err(ctx.refuse(Invalid(format!(
-                "{at}: unknown key (expected one of: {})",
-                allowed.join(", ")
-            ))));
+    while let Some(key) = map.next_key_seed(KeyOf(allowed))? {
+        let i = match key {
+            Key::Known(i) => i,
+            Key::Unknown(key) => {
+                return Err(ctx.refuse(Invalid(format!(
+                    "{}: unknown key (expected one of: {})",
+                    join(path, &key),
+                    allowed.join(", ")
+                ))))
+            }
         };
+        let key = allowed[i];
         if std::mem::replace(&mut seen[i], true) {
-            return Err(ctx.refuse(duplicate(&at)));
+            return Err(ctx.refuse(duplicate(&join(path, key))));
         }
-        if !stream(&key, &mut map)? {
-            let v = map.next_value_seed(Bounded::field(ctx, &at))?;
-            out.insert(key, v);
+        if !stream(key, &mut map)? {
+            let v = map.next_value_seed(Bounded::field(ctx, At::Key(path, key)))?;
+            out.insert(key.to_string(), v);
         }
     }
     Ok(out)
+}
+
+/// A key read against a fixed set: its index there, or the key itself.
+enum Key {
+    Known(usize),
+    Unknown(String),
+}
+
+struct KeyOf<'a, 'k>(&'a [&'k str]);
+
+impl<'de> DeserializeSeed<'de> for KeyOf<'_, '_> {
+    type Value = Key;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyOf<'_, '_> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match self.0.iter().position(|k| *k == key) {
+            Some(i) => Key::Known(i),
+            None => Key::Unknown(key.to_string()),
+        })
+    }
 }
 
 /// An array of at most `max` elements, each read by `read(index)`. Past `max`

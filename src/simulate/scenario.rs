@@ -413,6 +413,8 @@ fn in_order(path: &str, last_t: Option<i64>, step: &Step) -> R<()> {
     }
 }
 
+const STEP_KEYS: &[&str] = &["t", "pods", "totalBytes"];
+
 /// One step, its `pods` streaming.
 struct StepPart<'p> {
     path: &'p str,
@@ -432,24 +434,18 @@ impl<'de> Part<'de> for StepPart<'_> {
 
     fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<Step, A::Error> {
         let mut pods = None;
-        let pods_path = join(self.path, "pods");
-        let s = entries(
-            ctx,
-            self.path,
-            &["t", "pods", "totalBytes"],
-            map,
-            |key, map| {
-                if key != "pods" {
-                    return Ok(false);
-                }
-                let part = Pods {
-                    path: &pods_path,
-                    containers_left: self.containers_left,
-                };
-                pods = Some(map.next_value_seed(Reader { ctx, part })?);
-                Ok(true)
-            },
-        )?;
+        let s = entries(ctx, self.path, STEP_KEYS, map, |key, map| {
+            if key != "pods" {
+                return Ok(false);
+            }
+            let path = join(self.path, "pods");
+            let part = Pods {
+                path: &path,
+                containers_left: self.containers_left,
+            };
+            pods = Some(map.next_value_seed(Reader { ctx, part })?);
+            Ok(true)
+        })?;
         ctx.check(step(self.path, &s, pods))
     }
 }
@@ -550,12 +546,12 @@ impl<'de> Part<'de> for PodPart<'_> {
 
     fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<PodObservation, A::Error> {
         let mut containers = None;
-        let at = join(self.path, "containers");
         let p = entries(ctx, self.path, POD_KEYS, map, |key, map| {
             if key != "containers" {
                 return Ok(false);
             }
-            let part = Containers { path: &at };
+            let path = join(self.path, "containers");
+            let part = Containers { path: &path };
             containers = Some(map.next_value_seed(Reader { ctx, part })?);
             Ok(true)
         })?;
