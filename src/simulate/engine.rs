@@ -206,7 +206,7 @@ mod test {
     #[test]
     fn copies_decide_as_the_listed_pods_over_a_grid() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..400 {
+        for _ in 0..200 {
             let s = scenario(&mut rng);
             let Load::TotalBytes(total) = s.steps[0].load else {
                 unreachable!("only even splits are generated")
