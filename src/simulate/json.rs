@@ -154,6 +154,14 @@ impl At<'_> {
             At::Key(parent, key) => join(parent, key),
         }
     }
+
+    /// The path for a message that starts with it; the root has none.
+    fn named(self) -> String {
+        match self.path() {
+            root if root.is_empty() => "the document".to_string(),
+            path => path,
+        }
+    }
 }
 
 /// A plain field read into a `Value`, refused past [`MAX_FIELD_VALUES`] values
@@ -193,7 +201,7 @@ impl<'a> Bounded<'a> {
         match left.get() {
             0 => Err(self.ctx.refuse(Invalid(format!(
                 "{}: expected a small value, got more than {MAX_FIELD_VALUES} JSON values",
-                self.field.path()
+                self.field.named()
             )))),
             n => {
                 left.set(n - 1);

@@ -585,6 +585,10 @@ fn bad_huge_plain_field_is_cut_short() {
         bad(&text),
         "scenario: spec: expected a small value, got more than 10000 JSON values"
     );
+    assert_eq!(
+        bad(&format!("[{zeros}]")),
+        "scenario: the document: expected a small value, got more than 10000 JSON values"
+    );
     // A valid field of any realistic size is far below the bound.
     let deep = scenario_with("/replicas", serde_json::json!({"a": vec![1; 50]}));
     assert!(bad(&deep).starts_with("scenario: replicas: expected an integer"));
