@@ -321,3 +321,86 @@ fn utilization_of(sums: Sums, basis: Basis) -> Result<i64, CalcError> {
 fn ceil_to_i64(x: f64) -> i64 {
     x.ceil() as i64
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn pod(phase: PodPhase, usage: Option<f64>, limit: Option<u64>) -> PodObservation {
+        PodObservation {
+            name: format!("{phase:?}-{usage:?}"),
+            phase,
+            deleted: false,
+            containers: vec![ContainerObservation {
+                name: "app".into(),
+                usage_bytes: usage,
+                limit_bytes: limit,
+                request_bytes: None,
+            }],
+        }
+    }
+
+    /// Each pod standing for `copies` recommends as the list of every copy,
+    /// whatever the mix of sampled, missing, pending, gone and broken pods.
+    #[test]
+    fn copies_recommend_as_the_repeated_list() {
+        use PodPhase::*;
+        let run = |u| pod(Running, Some(u), Some(1000));
+        let missing = pod(Running, None, Some(1000));
+        let pending = pod(Pending, None, Some(1000));
+        let mut gone = run(999.0);
+        gone.deleted = true;
+        let mixes = [
+            vec![run(900.0)],
+            vec![run(100.0), missing.clone()],
+            vec![run(900.0), pending.clone()],
+            vec![
+                run(500.0),
+                missing.clone(),
+                pending,
+                gone,
+                pod(Failed, Some(1.0), Some(1)),
+            ],
+            vec![missing],
+            vec![run(0.4), run(0.6)],
+            vec![run(900.0), pod(Running, Some(1.0), None)],
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for pods in &mixes {
+            for copies in [1u64, 2, 3, 7, 50] {
+                let repeated: Vec<_> = (0..copies).flat_map(|_| pods.iter().cloned()).collect();
+                for (utilization, current) in [(30, 1), (50, 4), (70, 10), (100, 3)] {
+                    let target = Target {
+                        utilization,
+                        basis: Basis::Limits,
+                        container: None,
+                    };
+                    let answer = recommend(pods, copies, current, target);
+                    assert_eq!(
+                        answer,
+                        recommend(&repeated, 1, current, target),
+                        "{copies} copies of {pods:?} at {utilization}% from {current}"
+                    );
+                    seen.insert(match answer {
+                        Ok(r) => r.verdict.as_str().to_string(),
+                        Err(e) => format!("{e:?}")
+                            .split([' ', '{'])
+                            .next()
+                            .unwrap_or("")
+                            .into(),
+                    });
+                }
+            }
+        }
+        // The mixes reach every verdict and the errors a pod list can cause.
+        let want = [
+            "AboveTarget",
+            "BelowTarget",
+            "HeldForUnsampledPods",
+            "NoCapacity",
+            "NoSamples",
+            "WithinTolerance",
+        ];
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), want);
+    }
+}
