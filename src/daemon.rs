@@ -42,7 +42,8 @@ impl fmt::Display for DaemonError {
         match self {
             DaemonError::Kube(e) => write!(f, "Kubernetes API client: {e}"),
             DaemonError::Prom(e) => write!(f, "{e}"),
-            DaemonError::Serve(e) => write!(f, "-metrics-addr: {e}"),
+            // ServeError names -metrics-addr and its value itself.
+            DaemonError::Serve(e) => write!(f, "{e}"),
             DaemonError::Io(e) => write!(f, "{e}"),
         }
     }

@@ -383,3 +383,132 @@ fn simulate_rejects_controller_flags() {
     let line = usage_error(&["simulate", "-workers", "3"]);
     assert_eq!(line, "memhpa: unknown flag \"-workers\" for simulate");
 }
+
+/// Runs the controller until it exits by itself, for at most about 30 s
+/// (killed then, and reported as no exit code).
+fn memhpa_until_exit(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memhpa"))
+        .args(args)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut code = None;
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            code = status.code();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if code.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("stderr");
+    (code, stderr(&out))
+}
+
+#[test]
+fn resync_below_one_second_exits_2_quoting_it() {
+    for value in ["1ns", "999ms"] {
+        let line = usage_error(&[&format!("-resync={value}")]);
+        assert_eq!(
+            line,
+            format!("memhpa: invalid value {value:?} for -resync: expected at least 1s: a shorter resync only repeats the same reads")
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_value_says_the_same_in_both_forms() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let run = |args: Vec<OsString>| {
+        let o = Command::new(env!("CARGO_BIN_EXE_memhpa"))
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(2));
+        stderr(&o).lines().next().unwrap_or("").to_string()
+    };
+    let inline = run(vec![OsString::from_vec(b"-namespace=\xffx".to_vec())]);
+    let apart = run(vec![
+        OsString::from("-namespace"),
+        OsString::from_vec(b"\xffx".to_vec()),
+    ]);
+    assert_eq!(inline, apart);
+    assert_eq!(
+        inline,
+        "memhpa: invalid value \"\u{fffd}x\" for -namespace: not valid UTF-8"
+    );
+}
+
+/// One rule for every integer flag: an optional leading `+`, as Go's strconv.
+#[test]
+fn every_integer_flag_takes_a_leading_plus() {
+    let o = memhpa(&[
+        "-workers=+4",
+        "-prom-port=+80",
+        "-metrics-addr=127.0.0.1:+0",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no cluster access"), "{}", stderr(&o));
+    for args in [["-workers", "-4"], ["-prom-port", "++80"]] {
+        usage_error(&args);
+    }
+}
+
+#[test]
+fn metrics_addr_in_use_is_named_once() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = held.local_addr().expect("addr").to_string();
+    let (code, err) = memhpa_until_exit(&[
+        "-apiserver",
+        "http://127.0.0.1:1",
+        "-leader-elect=false",
+        "-metrics-addr",
+        &addr,
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("memhpa: "))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    assert_eq!(line.matches("memhpa:").count(), 1, "{line}");
+    assert_eq!(line.matches("-metrics-addr").count(), 1, "{line}");
+    assert!(line.contains(&format!("{addr:?}")), "{line}");
+}
+
+#[test]
+fn help_says_what_dry_run_writes() {
+    let help = stdout(&memhpa(&["-h"]));
+    let line = help
+        .lines()
+        .find(|l| l.trim_start().starts_with("-dry-run"))
+        .expect("a -dry-run line");
+    assert!(
+        line.contains("write status and Events, but never write a Scale"),
+        "{line}"
+    );
+    assert!(!line.contains("nothing to the cluster"), "{line}");
+}
+
+#[test]
+fn repeated_scenario_key_exits_2_naming_it() {
+    let dir = Scratch::new("dup");
+    let path = dir.file(
+        "dup.json",
+        r#"{"spec": {"maxReplicas": 10}, "replicas": 2, "replicas": 9, "limitBytes": 1000,
+            "steps": [{"t": 0, "totalBytes": 10}]}"#,
+    );
+    let o = memhpa(&["simulate", text(&path)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "memhpa: scenario: replicas: duplicate key (each key may appear once)"
+    );
+}

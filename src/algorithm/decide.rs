@@ -143,6 +143,19 @@ impl Decision {
 
 /// Decides what to do with one target. `now` is Unix seconds.
 pub fn decide(obs: &Observation, policy: &Policy, history: &History, now: i64) -> Decision {
+    decide_copies(obs, 1, policy, history, now)
+}
+
+/// `decide`, with each pod of `obs.pods` standing for `copies` identical pods:
+/// the simulator's even split costs one pod at any replica count, and decides
+/// exactly as the full list would (the calculator only sums pods).
+pub fn decide_copies(
+    obs: &Observation,
+    copies: u64,
+    policy: &Policy,
+    history: &History,
+    now: i64,
+) -> Decision {
     let current = obs.spec_replicas;
     if current == 0 {
         return disabled();
@@ -156,7 +169,7 @@ pub fn decide(obs: &Observation, policy: &Policy, history: &History, now: i64) -
     }
     let calc = match &obs.metrics_error {
         Some(e) => Err(e.clone()),
-        None => replicas::recommend(&obs.pods, current, target(policy))
+        None => replicas::recommend(&obs.pods, copies, current, target(policy))
             .map_err(|e: CalcError| e.to_string()),
     };
     if current > policy.max_replicas || current < policy.min_replicas {

@@ -20,8 +20,8 @@ mod table_test;
 
 pub use behavior::Limit;
 pub use decide::{
-    decide, ConditionOutcome, Decision, EventOutcome, Rescale, ABLE_TO_SCALE, SCALING_ACTIVE,
-    SCALING_LIMITED,
+    decide, decide_copies, ConditionOutcome, Decision, EventOutcome, Rescale, ABLE_TO_SCALE,
+    SCALING_ACTIVE, SCALING_LIMITED,
 };
 pub use history::{History, Sample, ScaleEvent};
 pub use observe::{ContainerObservation, Observation, PodObservation, PodPhase};

@@ -142,40 +142,78 @@ pub struct Target<'a> {
     pub container: Option<&'a str>,
 }
 
-/// One pod as the calculator counts it.
-#[derive(Debug, Clone, Copy)]
-struct Counted {
-    usage: Option<u128>,
+/// Sums over one group of pods (sampled, missing or pending). The calculator
+/// only ever adds pods up, so `copies` identical pods cost what one does; and
+/// saturating addition of unsigned numbers is associative, so grouping the
+/// terms this way gives exactly the sums of adding pod by pod.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    pods: u128,
+    usage: u128,
     capacity: u128,
-    pending: bool,
 }
 
-/// Recommends a replica count for `current` replicas (the Scale's spec.replicas).
+impl Sums {
+    fn add(self, copies: u128, usage: u128, capacity: u128) -> Sums {
+        Sums {
+            pods: self.pods.saturating_add(copies),
+            usage: self.usage.saturating_add(usage.saturating_mul(copies)),
+            capacity: self
+                .capacity
+                .saturating_add(capacity.saturating_mul(copies)),
+        }
+    }
+
+    fn plus(self, other: Sums) -> Sums {
+        Sums {
+            pods: self.pods.saturating_add(other.pods),
+            usage: self.usage.saturating_add(other.usage),
+            capacity: self.capacity.saturating_add(other.capacity),
+        }
+    }
+
+    /// `floor(100 * usage / capacity)`, or `None` when the capacities sum to 0.
+    fn utilization(self) -> Option<u128> {
+        if self.capacity == 0 {
+            return None;
+        }
+        Some(self.usage.saturating_mul(100) / self.capacity)
+    }
+}
+
+/// The pods as `groupPods` sorts them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Groups {
+    sampled: Sums,
+    missing: Sums,
+    pending: Sums,
+}
+
+/// Recommends a replica count for `current` replicas (the Scale's spec.replicas)
+/// from `pods`, each standing for `copies` identical pods (1 for the
+/// controller; the simulator's even split passes one pod and the replica count).
 pub fn recommend(
     pods: &[PodObservation],
+    copies: u64,
     current: i64,
     target: Target,
 ) -> Result<Recommendation, CalcError> {
-    if pods.is_empty() {
+    if pods.is_empty() || copies == 0 {
         return Err(CalcError::NoPods);
     }
-    let counted = group(pods, target)?;
-    let sampled: Vec<(u128, u128)> = counted
-        .iter()
-        .filter(|c| !c.pending)
-        .filter_map(|c| c.usage.map(|u| (u, c.capacity)))
-        .collect();
-    if sampled.is_empty() {
+    let Groups {
+        sampled,
+        missing,
+        pending,
+    } = group(pods, u128::from(copies), target)?;
+    if sampled.pods == 0 {
         return Err(CalcError::NoSamples);
     }
-    let utilization = utilization(&sampled).ok_or(CalcError::ZeroCapacity {
+    let utilization = sampled.utilization().ok_or(CalcError::ZeroCapacity {
         basis: target.basis,
     })?;
     let ratio = utilization as f64 / target.utilization as f64;
-    let usage_total = sampled
-        .iter()
-        .fold(0u128, |acc, (u, _)| acc.saturating_add(*u));
-    let average_bytes = u64::try_from(usage_total / sampled.len() as u128).unwrap_or(u64::MAX);
+    let average_bytes = u64::try_from(sampled.usage / sampled.pods).unwrap_or(u64::MAX);
     let utilization = i64::try_from(utilization).unwrap_or(i64::MAX);
     let answer = |replicas, verdict| Recommendation {
         replicas,
@@ -184,46 +222,45 @@ pub fn recommend(
         verdict,
     };
 
-    let missing: Vec<u128> = counted
-        .iter()
-        .filter(|c| !c.pending && c.usage.is_none())
-        .map(|c| c.capacity)
-        .collect();
-    let pending: Vec<u128> = counted
-        .iter()
-        .filter(|c| c.pending)
-        .map(|c| c.capacity)
-        .collect();
     // Pending pods only matter on a scale-up: they will soon carry load, so
     // counting them as idle damps the scale-up.
-    let scale_up_with_pending = !pending.is_empty() && ratio > 1.0;
-    if !scale_up_with_pending && missing.is_empty() {
+    let scale_up_with_pending = pending.pods > 0 && ratio > 1.0;
+    if !scale_up_with_pending && missing.pods == 0 {
         if (1.0 - ratio).abs() <= TOLERANCE {
             return Ok(answer(current, Verdict::WithinTolerance));
         }
-        let replicas = ceil_to_i64(ratio * sampled.len() as f64);
+        let replicas = ceil_to_i64(ratio * sampled.pods as f64);
         return Ok(answer(replicas, direction(ratio)));
     }
 
-    let mut adjusted = sampled.clone();
+    let mut adjusted = sampled;
     if ratio < 1.0 {
         // On a scale-down, assume a missing pod is at 100% of its limit, so a
         // blind spot never shrinks the target.
-        adjusted.extend(missing.iter().map(|&cap| (cap, cap)));
+        adjusted = adjusted.plus(Sums {
+            usage: missing.capacity,
+            ..missing
+        });
     } else if ratio > 1.0 {
         // On a scale-up, assume it is idle, so a blind spot never inflates it.
-        adjusted.extend(missing.iter().map(|&cap| (0, cap)));
+        adjusted = adjusted.plus(Sums {
+            usage: 0,
+            ..missing
+        });
     }
     if scale_up_with_pending {
-        adjusted.extend(pending.iter().map(|&cap| (0, cap)));
+        adjusted = adjusted.plus(Sums {
+            usage: 0,
+            ..pending
+        });
     }
-    let new_utilization = utilization_of(&adjusted, target.basis)?;
+    let new_utilization = utilization_of(adjusted, target.basis)?;
     let new_ratio = new_utilization as f64 / target.utilization as f64;
     let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
     if (1.0 - new_ratio).abs() <= TOLERANCE || flipped {
         return Ok(answer(current, Verdict::HeldForUnsampledPods));
     }
-    let replicas = ceil_to_i64(new_ratio * adjusted.len() as f64);
+    let replicas = ceil_to_i64(new_ratio * adjusted.pods as f64);
     if (new_ratio < 1.0 && replicas > current) || (new_ratio > 1.0 && replicas < current) {
         return Ok(answer(current, Verdict::HeldForUnsampledPods));
     }
@@ -241,8 +278,8 @@ fn direction(ratio: f64) -> Verdict {
 /// Sorts pods as `groupPods` does: deleted and terminal pods are dropped,
 /// Pending pods are kept aside, everything else either has a sample or is
 /// missing. Readiness is not consulted: a NotReady pod still holds its memory.
-fn group(pods: &[PodObservation], target: Target) -> Result<Vec<Counted>, CalcError> {
-    let mut out = Vec::with_capacity(pods.len());
+fn group(pods: &[PodObservation], copies: u128, target: Target) -> Result<Groups, CalcError> {
+    let mut groups = Groups::default();
     for pod in pods {
         if pod.deleted || matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed) {
             continue;
@@ -274,13 +311,14 @@ fn group(pods: &[PodObservation], target: Target) -> Result<Vec<Counted>, CalcEr
                 _ => None,
             };
         }
-        out.push(Counted {
-            usage,
-            capacity,
-            pending: pod.phase == PodPhase::Pending,
-        });
+        let slot = match (pod.phase == PodPhase::Pending, usage) {
+            (true, _) => &mut groups.pending,
+            (false, Some(_)) => &mut groups.sampled,
+            (false, None) => &mut groups.missing,
+        };
+        *slot = slot.add(copies, usage.unwrap_or(0), capacity);
     }
-    Ok(out)
+    Ok(groups)
 }
 
 fn counted_containers<'p>(
@@ -309,23 +347,97 @@ fn sample(c: &ContainerObservation) -> Option<u128> {
     }
 }
 
-/// `floor(100 * Σusage / Σcapacity)`, or `None` when the capacities sum to 0.
-fn utilization(pods: &[(u128, u128)]) -> Option<u128> {
-    let (usage, capacity) = pods.iter().fold((0u128, 0u128), |(u, c), (pu, pc)| {
-        (u.saturating_add(*pu), c.saturating_add(*pc))
-    });
-    if capacity == 0 {
-        return None;
-    }
-    Some(usage.saturating_mul(100) / capacity)
-}
-
-fn utilization_of(pods: &[(u128, u128)], basis: Basis) -> Result<i64, CalcError> {
-    let u = utilization(pods).ok_or(CalcError::ZeroCapacity { basis })?;
+fn utilization_of(sums: Sums, basis: Basis) -> Result<i64, CalcError> {
+    let u = sums
+        .utilization()
+        .ok_or(CalcError::ZeroCapacity { basis })?;
     Ok(i64::try_from(u).unwrap_or(i64::MAX))
 }
 
 /// `ceil`, saturating into i64 (a float-to-int `as` saturates and maps NaN to 0).
 fn ceil_to_i64(x: f64) -> i64 {
     x.ceil() as i64
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn pod(phase: PodPhase, usage: Option<f64>, limit: Option<u64>) -> PodObservation {
+        PodObservation {
+            name: format!("{phase:?}-{usage:?}"),
+            phase,
+            deleted: false,
+            containers: vec![ContainerObservation {
+                name: "app".into(),
+                usage_bytes: usage,
+                limit_bytes: limit,
+                request_bytes: None,
+            }],
+        }
+    }
+
+    /// Each pod standing for `copies` recommends as the list of every copy,
+    /// whatever the mix of sampled, missing, pending, gone and broken pods.
+    #[test]
+    fn copies_recommend_as_the_repeated_list() {
+        use PodPhase::*;
+        let run = |u| pod(Running, Some(u), Some(1000));
+        let missing = pod(Running, None, Some(1000));
+        let pending = pod(Pending, None, Some(1000));
+        let mut gone = run(999.0);
+        gone.deleted = true;
+        let mixes = [
+            vec![run(900.0)],
+            vec![run(100.0), missing.clone()],
+            vec![run(900.0), pending.clone()],
+            vec![
+                run(500.0),
+                missing.clone(),
+                pending,
+                gone,
+                pod(Failed, Some(1.0), Some(1)),
+            ],
+            vec![missing],
+            vec![run(0.4), run(0.6)],
+            vec![run(900.0), pod(Running, Some(1.0), None)],
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for pods in &mixes {
+            for copies in [1u64, 2, 3, 7, 50] {
+                let repeated: Vec<_> = (0..copies).flat_map(|_| pods.iter().cloned()).collect();
+                for (utilization, current) in [(30, 1), (50, 4), (70, 10), (100, 3)] {
+                    let target = Target {
+                        utilization,
+                        basis: Basis::Limits,
+                        container: None,
+                    };
+                    let answer = recommend(pods, copies, current, target);
+                    assert_eq!(
+                        answer,
+                        recommend(&repeated, 1, current, target),
+                        "{copies} copies of {pods:?} at {utilization}% from {current}"
+                    );
+                    seen.insert(match answer {
+                        Ok(r) => r.verdict.as_str().to_string(),
+                        Err(e) => format!("{e:?}")
+                            .split([' ', '{'])
+                            .next()
+                            .unwrap_or("")
+                            .into(),
+                    });
+                }
+            }
+        }
+        // The mixes reach every verdict and the errors a pod list can cause.
+        let want = [
+            "AboveTarget",
+            "BelowTarget",
+            "HeldForUnsampledPods",
+            "NoCapacity",
+            "NoSamples",
+            "WithinTolerance",
+        ];
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), want);
+    }
 }

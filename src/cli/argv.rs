@@ -10,7 +10,7 @@
 
 use super::error::CliError;
 use super::flags::{Flag, Kind};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 /// argv after the rewrite.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -30,8 +30,12 @@ pub fn rewrite(args: Vec<OsString>, table: &[Flag]) -> Result<Split, CliError> {
             break;
         }
         let Some(text) = arg.to_str() else {
-            // Not UTF-8, so not one of our flag names.
-            if arg.to_string_lossy().starts_with('-') {
+            // `-name=VALUE` with a value that is not UTF-8: the flag is still
+            // ours, so it is read as `-name VALUE` would be (a path flag takes
+            // any bytes; a text flag then says its value is not UTF-8).
+            if let Some((flag, value)) = non_utf8_inline(&arg, table) {
+                push(&mut split, flag, value, table)?;
+            } else if arg.to_string_lossy().starts_with('-') {
                 split.flags.push(arg);
             } else {
                 split.positionals.push(arg);
@@ -54,18 +58,49 @@ pub fn rewrite(args: Vec<OsString>, table: &[Flag]) -> Result<Split, CliError> {
                 .next()
                 .ok_or(CliError::MissingValue { flag: flag.name() })?,
         };
-        // pico-args finds a key by its first occurrence anywhere in the list, so a
-        // value spelled like one of our keys would be taken for that flag. Go would
-        // accept it as a value; it is nearly always a forgotten value instead.
-        if table.iter().any(|f| value == f.key) {
-            return Err(CliError::MissingValue { flag: flag.name() });
-        }
-        split.flags.push(OsString::from(flag.key));
-        split.flags.push(value);
+        push(&mut split, flag, value, table)?;
     }
     Ok(split)
 }
 
+fn push(split: &mut Split, flag: &Flag, value: OsString, table: &[Flag]) -> Result<(), CliError> {
+    // pico-args finds a key by its first occurrence anywhere in the list, so a
+    // value spelled like one of our keys would be taken for that flag. Go would
+    // accept it as a value; it is nearly always a forgotten value instead.
+    if table.iter().any(|f| value == f.key) {
+        return Err(CliError::MissingValue { flag: flag.name() });
+    }
+    split.flags.push(OsString::from(flag.key));
+    split.flags.push(value);
+    Ok(())
+}
+
+/// The flag and raw value of a non-UTF-8 `-name=VALUE` whose name is one of
+/// `table`'s.
+fn non_utf8_inline<'t>(arg: &OsStr, table: &'t [Flag]) -> Option<(&'t Flag, OsString)> {
+    let bytes = arg.as_encoded_bytes();
+    let eq = bytes.iter().position(|&b| b == b'=')?;
+    let name = std::str::from_utf8(&bytes[..eq]).ok()?;
+    if !name.starts_with('-') || name == "-" {
+        return None;
+    }
+    let (flag, _) = lookup(name, table)?;
+    Some((flag, os_string(&bytes[eq + 1..])?))
+}
+
+/// Bytes cut from an `OsStr` right after an ASCII `=`, back into an `OsString`.
+#[cfg(unix)]
+fn os_string(bytes: &[u8]) -> Option<OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    Some(OsStr::from_bytes(bytes).to_owned())
+}
+
+/// Elsewhere the encoded bytes cannot be rebuilt without `unsafe`; such an
+/// argument is then reported as an unknown flag.
+#[cfg(not(unix))]
+fn os_string(_: &[u8]) -> Option<OsString> {
+    None
+}
 /// `-name`, `--name`, `-name=value` or `--name=value` of a flag in `table`, with
 /// the inline value if any. Three dashes is not a flag form, as in Go.
 fn lookup<'t, 'a>(text: &'a str, table: &'t [Flag]) -> Option<(&'t Flag, Option<&'a str>)> {

@@ -50,7 +50,7 @@ pub fn run_config(raw: &RawFlags) -> Result<Config, CliError> {
         token_file: path(raw, &flags::TOKEN_FILE)?,
         ca_file: path(raw, &flags::CA_FILE)?,
         namespace: optional(raw, &flags::NAMESPACE, values::dns_label)?,
-        resync: required(raw, &flags::RESYNC, positive_duration)?,
+        resync: required(raw, &flags::RESYNC, resync)?,
         workers: required(raw, &flags::WORKERS, |t| {
             values::count_in(t, 1, MAX_WORKERS)
         })?,
@@ -98,7 +98,23 @@ pub fn is_set(raw: &RawFlags, flag: &Flag) -> Result<bool, CliError> {
     required(raw, flag, values::boolean)
 }
 
-/// A zero resync would spin and a zero timeout fails every request.
+/// The shortest `-resync`. Every tick lists each target's pods, reads its Scale
+/// and queries Prometheus per namespace, and the data does not change faster
+/// than Prometheus scrapes (every 15 s to 1 m); a shorter interval only repeats
+/// the same reads, and at `1ns` it flooded the tick channel.
+const MIN_RESYNC: Duration = Duration::from_secs(1);
+
+fn resync(text: &str) -> Result<Duration, String> {
+    match values::duration(text)? {
+        d if d < MIN_RESYNC => Err(format!(
+            "expected at least {}s: a shorter resync only repeats the same reads",
+            MIN_RESYNC.as_secs()
+        )),
+        d => Ok(d),
+    }
+}
+
+/// A zero timeout fails every request.
 fn positive_duration(text: &str) -> Result<Duration, String> {
     match values::duration(text)? {
         d if d.is_zero() => Err("expected a duration above zero, such as 30s".to_string()),

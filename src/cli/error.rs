@@ -24,8 +24,9 @@ pub enum CliError {
         value: String,
         problem: String,
     },
-    /// A value that is not UTF-8 where text is needed (everything but paths).
-    NotUtf8 { flag: &'static str },
+    /// A value that is not UTF-8 where text is needed (everything but paths);
+    /// `value` is it with each bad byte sequence as U+FFFD.
+    NotUtf8 { flag: &'static str, value: String },
     /// A positional argument this mode does not take.
     UnexpectedArgument { arg: String, hint: &'static str },
 }
@@ -54,7 +55,11 @@ impl fmt::Display for CliError {
                 value,
                 problem,
             } => write!(f, "invalid value {} for -{flag}: {problem}", quote(value)),
-            CliError::NotUtf8 { flag } => write!(f, "the value of -{flag} is not valid UTF-8"),
+            CliError::NotUtf8 { flag, value } => write!(
+                f,
+                "invalid value {} for -{flag}: not valid UTF-8",
+                quote(value)
+            ),
             CliError::UnexpectedArgument { arg, hint } => {
                 write!(f, "unexpected argument {}: {hint}", quote(arg))
             }

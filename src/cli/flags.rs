@@ -147,7 +147,7 @@ pub const RESYNC: Flag = value(
     "--resync",
     "DURATION",
     Default::Value("30s"),
-    "interval between reconciles of every MemHpa",
+    "interval between reconciles of every MemHpa, at least 1s",
 );
 pub const WORKERS: Flag = value(
     "--workers",
@@ -158,7 +158,7 @@ pub const WORKERS: Flag = value(
 pub const DRY_RUN: Flag = boolean(
     "--dry-run",
     false,
-    "decide and log, but write nothing to the cluster",
+    "decide, log, write status and Events, but never write a Scale",
 );
 pub const LEADER_ELECT: Flag = boolean(
     "--leader-elect",

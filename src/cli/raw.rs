@@ -51,10 +51,10 @@ impl RawFlags {
     pub fn text(&self, flag: &Flag) -> Result<Option<&str>, CliError> {
         match self.values.get(flag.name()) {
             None => Ok(None),
-            Some(v) => v
-                .to_str()
-                .map(Some)
-                .ok_or(CliError::NotUtf8 { flag: flag.name() }),
+            Some(v) => v.to_str().map(Some).ok_or_else(|| CliError::NotUtf8 {
+                flag: flag.name(),
+                value: v.to_string_lossy().into_owned(),
+            }),
         }
     }
 
@@ -110,6 +110,23 @@ mod test {
         );
     }
 
+    /// `-namespace=\xffx` and `-namespace \xffx` are one flag and one value.
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_inline_value_refused_as_text() {
+        use std::os::unix::ffi::OsStringExt;
+        let mut arg = b"-namespace=".to_vec();
+        arg.extend([0xff, b'x']);
+        let (raw, _) = read(vec![OsString::from_vec(arg)], TABLE, None).expect("reads");
+        assert_eq!(
+            raw.text(&NAMESPACE),
+            Err(CliError::NotUtf8 {
+                flag: "namespace",
+                value: "\u{fffd}x".into()
+            })
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn non_utf8_value_refused_as_text() {
@@ -121,7 +138,10 @@ mod test {
         let (raw, _) = read(args, TABLE, None).expect("reads");
         assert_eq!(
             raw.text(&NAMESPACE),
-            Err(CliError::NotUtf8 { flag: "namespace" })
+            Err(CliError::NotUtf8 {
+                flag: "namespace",
+                value: "\u{fffd}x".into()
+            })
         );
     }
 }

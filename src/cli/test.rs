@@ -125,8 +125,8 @@ fn kubernetes_flags_in_every_form() {
 
 #[test]
 fn control_loop_flags_in_every_form() {
-    for c in run_each_form("resync", "500ms") {
-        assert_eq!(c.resync, Duration::from_millis(500));
+    for c in run_each_form("resync", "1500ms") {
+        assert_eq!(c.resync, Duration::from_millis(1500));
     }
     for c in run_each_form("workers", "64") {
         assert_eq!(c.workers, 64);
@@ -244,8 +244,27 @@ fn bad_duration_named() {
 
 #[test]
 fn zero_resync() {
-    assert!(error(&["-resync=0s"])
-        .starts_with("invalid value \"0s\" for -resync: expected a duration above zero"));
+    assert_eq!(
+        error(&["-resync=0s"]),
+        "invalid value \"0s\" for -resync: expected at least 1s: a shorter resync only repeats the same reads"
+    );
+}
+
+#[test]
+fn resync_below_one_second() {
+    for value in ["1ns", "999ms", "0.5s", "999999999ns"] {
+        assert!(
+            error(&["-resync", value]).starts_with(&format!(
+                "invalid value {value:?} for -resync: expected at least 1s"
+            )),
+            "{value}"
+        );
+    }
+    assert_eq!(run(&["-resync=1s"]).resync, Duration::from_secs(1));
+    assert_eq!(
+        run(&["-resync=1000000000ns"]).resync,
+        Duration::from_secs(1)
+    );
 }
 
 #[test]

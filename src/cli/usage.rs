@@ -17,7 +17,8 @@ pub fn usage() -> String {
          \n\
          Flags may be written -flag value, -flag=value, --flag value or --flag=value.\n\
          A boolean flag is -flag or -flag=true|false, never -flag false.\n\
-         Durations are Go's: 500ms, 30s, 1m, 1m30s, 2h.\n",
+         Durations are Go's: 500ms, 30s, 1m, 1m30s, 2h. Numbers are decimal digits,\n\
+         with an optional leading + as Go's strconv allows.\n",
     );
     for (section, section_flags) in flags::RUN_SECTIONS {
         let _ = writeln!(out, "\n{section}:");

@@ -110,22 +110,29 @@ pub fn boolean(text: &str) -> Result<bool, String> {
     }
 }
 
+/// A whole number as every integer flag reads it: ASCII digits with at most
+/// one leading `+`, as Go's `strconv.ParseInt` (behind `flag.Int`) and our own
+/// durations accept; no `-`, spaces or `_`. `None` past u64.
+fn whole(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// A TCP port, 1 to 65535.
 pub fn port(text: &str) -> Result<u16, String> {
-    const EXPECTED: &str = "expected a port from 1 to 65535";
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(EXPECTED.to_string());
-    }
-    match text.parse::<u16>() {
-        Ok(p) if p >= 1 => Ok(p),
-        _ => Err(EXPECTED.to_string()),
+    match whole(text) {
+        Some(p @ 1..=65535) => Ok(p as u16),
+        _ => Err("expected a port from 1 to 65535".to_string()),
     }
 }
 
 /// A whole number in `lo..=hi`.
 pub fn count_in(text: &str, lo: usize, hi: usize) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+    match whole(text).and_then(|n| usize::try_from(n).ok()) {
+        Some(n) if (lo..=hi).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {lo} to {hi}")),
     }
 }
@@ -159,8 +166,16 @@ pub fn http_url(text: &str) -> Result<String, String> {
     if authority.contains('@') {
         return Err("credentials are not allowed in the URL; use a token file".to_string());
     }
-    host_port(authority, true, port).map_err(|why| format!("{why}; {EXPECTED}"))?;
+    host_port(authority, true, url_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
     Ok(text.trim_end_matches('/').to_string())
+}
+
+/// A URL's port is digits only (RFC 3986), not a number flag: no `+`.
+fn url_port(text: &str) -> Result<u16, String> {
+    if text.starts_with('+') {
+        return Err("the port must be digits only".to_string());
+    }
+    port(text)
 }
 
 /// A listen address as Go's `net.Listen` takes it: `[HOST]:PORT`, an IPv6 host
@@ -171,26 +186,28 @@ pub fn listen_addr(text: &str) -> Result<String, String> {
     if !text.contains(':') {
         return Err(format!("the port is missing; {EXPECTED}"));
     }
-    host_port(text, false, listen_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
-    Ok(text.to_string())
+    let port = host_port(text, false, listen_port).map_err(|why| format!("{why}; {EXPECTED}"))?;
+    // Canonical, so a `+` the user wrote before the port goes no further.
+    let host = text.rsplit_once(':').map_or("", |(host, _)| host);
+    Ok(format!("{host}:{}", port.unwrap_or(0)))
 }
 
 /// A port to listen on: 0 asks the kernel for a free one (the bound address is
 /// logged at start), which tests and ad-hoc runs want.
 fn listen_port(text: &str) -> Result<u16, String> {
-    if text == "0" {
-        Ok(0)
-    } else {
-        port(text)
+    match whole(text) {
+        Some(0) => Ok(0),
+        _ => port(text),
     }
 }
 
-/// Checks `host[:port]` (`need_host`) or `[host]:port`, the port with `check`.
+/// Checks `host[:port]` (`need_host`) or `[host]:port`, the port with `check`;
+/// returns the port, if given.
 fn host_port(
     text: &str,
     need_host: bool,
     check: fn(&str) -> Result<u16, String>,
-) -> Result<(), String> {
+) -> Result<Option<u16>, String> {
     let (host, port_text) = if let Some(after_bracket) = text.strip_prefix('[') {
         let (inside, after) = after_bracket
             .split_once(']')
@@ -224,8 +241,8 @@ fn host_port(
         return Err(format!("the host {host:?} is not a name or an address"));
     }
     match port_text {
-        Some(p) => check(p).map(|_| ()),
-        None if need_host => Ok(()),
+        Some(p) => check(p).map(Some),
+        None if need_host => Ok(None),
         None => Err("the port is missing".to_string()),
     }
 }
@@ -271,306 +288,184 @@ pub fn non_blank(text: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod test {
+    //! Every parser's cases in one table: a name, the parser, the input, and
+    //! what it must give. One runner checks them all and names each failure.
     use super::*;
+    use std::fmt::Debug;
 
-    fn secs(s: u64) -> Duration {
-        Duration::from_secs(s)
+    /// What a case must give.
+    enum Want {
+        /// Exactly this value (compared by its Debug text).
+        Is(String),
+        AnyOk,
+        AnyErr,
+        ErrStarts(&'static str),
+        ErrHas(&'static str),
+    }
+    use Want::*;
+
+    fn is<T: Debug>(value: T) -> Want {
+        Is(format!("{value:?}"))
+    }
+
+    type Parse = fn(&str) -> Result<String, String>;
+
+    fn shown<T: Debug>(result: Result<T, String>) -> Result<String, String> {
+        result.map(|value| format!("{value:?}"))
+    }
+
+    const DURATION: Parse = |t| shown(duration(t));
+    const BOOLEAN: Parse = |t| shown(boolean(t));
+    const PORT: Parse = |t| shown(port(t));
+    const COUNT_1_64: Parse = |t| shown(count_in(t, 1, 64));
+    const SCHEME: Parse = |t| shown(scheme(t));
+    const URL: Parse = |t| shown(http_url(t));
+    const LISTEN: Parse = |t| shown(listen_addr(t));
+    const LABEL: Parse = |t| shown(dns_label(t));
+    const SUBDOMAIN: Parse = |t| shown(dns_subdomain(t));
+    const NON_BLANK: Parse = |t| shown(non_blank(t));
+
+    struct Case {
+        name: &'static str,
+        parse: Parse,
+        input: String,
+        want: Want,
+    }
+
+    fn case(name: &'static str, parse: Parse, input: impl Into<String>, want: Want) -> Case {
+        Case {
+            name,
+            parse,
+            input: input.into(),
+            want,
+        }
+    }
+
+    #[rustfmt::skip]
+    fn cases() -> Vec<Case> {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        let us = Duration::from_micros;
+        let text = |t: &str| t.to_string();
+        vec![
+            case("duration_millis", DURATION, "500ms", is(ms(500))),
+            case("duration_seconds", DURATION, "30s", is(secs(30))),
+            case("duration_minutes", DURATION, "1m", is(secs(60))),
+            case("duration_compound", DURATION, "1m30s", is(secs(90))),
+            case("duration_hours", DURATION, "2h", is(secs(7200))),
+            case("duration_fraction", DURATION, "1.5s", is(ms(1500))),
+            case("duration_leading_point", DURATION, ".5m", is(secs(30))),
+            case("duration_micros", DURATION, "7us", is(us(7))),
+            case("duration_micro_sign", DURATION, "7µs", is(us(7))),
+            case("duration_zero", DURATION, "0", is(Duration::ZERO)),
+            case("duration_plus_sign", DURATION, "+2s", is(secs(2))),
+            case("invalid_empty", DURATION, "", ErrStarts("empty")),
+            case("invalid_negative", DURATION, "-1s", ErrStarts("negative")),
+            case("invalid_unknown_unit", DURATION, "30x", ErrStarts("unknown unit \"x\"")),
+            case("invalid_day_unit", DURATION, "1d", ErrStarts("unknown unit \"d\"")),
+            case("invalid_missing_unit", DURATION, "30", ErrStarts("a unit is missing")),
+            case("invalid_missing_number", DURATION, "s", ErrStarts("a number is missing")),
+            case("invalid_lone_point", DURATION, ".s", ErrStarts("a number is missing")),
+            case("invalid_overflow", DURATION, "9999999999h", ErrStarts("too long")),
+            case("invalid_huge_number", DURATION, format!("{}s", "9".repeat(60)), ErrStarts("too long")),
+            case("bool_1", BOOLEAN, "1", is(true)),
+            case("bool_t", BOOLEAN, "t", is(true)),
+            case("bool_T", BOOLEAN, "T", is(true)),
+            case("bool_true", BOOLEAN, "true", is(true)),
+            case("bool_TRUE", BOOLEAN, "TRUE", is(true)),
+            case("bool_True", BOOLEAN, "True", is(true)),
+            case("bool_0", BOOLEAN, "0", is(false)),
+            case("bool_f", BOOLEAN, "f", is(false)),
+            case("bool_F", BOOLEAN, "F", is(false)),
+            case("bool_false", BOOLEAN, "false", is(false)),
+            case("bool_FALSE", BOOLEAN, "FALSE", is(false)),
+            case("bool_False", BOOLEAN, "False", is(false)),
+            case("bool_invalid_yes", BOOLEAN, "yes", AnyErr),
+            case("port_valid", PORT, "9090", is(9090u16)),
+            case("port_zero", PORT, "0", AnyErr),
+            case("port_too_big", PORT, "65536", AnyErr),
+            case("port_plus_sign", PORT, "+80", is(80u16)),
+            case("port_minus_sign", PORT, "-80", AnyErr),
+            case("port_two_signs", PORT, "++80", AnyErr),
+            case("port_sign_alone", PORT, "+", AnyErr),
+            case("port_space", PORT, " 80", AnyErr),
+            case("count_in_range", COUNT_1_64, "64", is(64usize)),
+            case("count_above_range", COUNT_1_64, "65", AnyErr),
+            case("count_negative", COUNT_1_64, "-1", AnyErr),
+            case("count_plus_sign", COUNT_1_64, "+4", is(4usize)),
+            case("count_huge", COUNT_1_64, "9".repeat(30), AnyErr),
+            case("scheme_https", SCHEME, "https", is("https")),
+            case("scheme_ftp", SCHEME, "ftp", AnyErr),
+            case("url_with_prefix_trims_slash", URL, "https://prom.example:443/prometheus/", is(text("https://prom.example:443/prometheus"))),
+            case("url_ipv6", URL, "http://[::1]:9090", AnyOk),
+            case("url_bad_scheme", URL, "ftp://x", ErrStarts("the scheme must be http or https")),
+            case("url_no_scheme", URL, "prometheus:9090", AnyErr),
+            case("url_no_host", URL, "http://:9090", ErrStarts("the host is missing")),
+            case("url_bad_port", URL, "http://prom:99999", ErrHas("port")),
+            case("url_plus_port", URL, "http://prom:+9090", ErrHas("port")),
+            case("url_query", URL, "http://prom:9090/?x=1", AnyErr),
+            case("url_credentials", URL, "http://user:pw@prom:9090", ErrStarts("credentials")),
+            case("url_space", URL, "http://prom 9090", AnyErr),
+            case("listen_port_only", LISTEN, ":8080", is(text(":8080"))),
+            case("listen_ipv6", LISTEN, "[::]:9100", AnyOk),
+            case("listen_any_free_port", LISTEN, "127.0.0.1:0", is(text("127.0.0.1:0"))),
+            case("listen_plus_zero", LISTEN, ":+0", is(text(":0"))),
+            case("listen_no_port", LISTEN, "0.0.0.0", AnyErr),
+            case("listen_empty_port", LISTEN, "0.0.0.0:", AnyErr),
+            case("listen_bare_ipv6", LISTEN, "::1:8080", ErrHas("brackets")),
+            case("label_valid", LABEL, "kube-system", is(text("kube-system"))),
+            case("label_upper", LABEL, "Demo", AnyErr),
+            case("label_empty", LABEL, "", AnyErr),
+            case("label_trailing_dash", LABEL, "demo-", AnyErr),
+            case("label_too_long", LABEL, "a".repeat(64), AnyErr),
+            case("subdomain_dotted", SUBDOMAIN, "memhpa.example.io", AnyOk),
+            case("subdomain_empty_label", SUBDOMAIN, "memhpa..io", AnyErr),
+            case("blank_query", NON_BLANK, "  ", AnyErr),
+        ]
+    }
+
+    fn holds(want: &Want, got: &Result<String, String>) -> bool {
+        match (want, got) {
+            (Is(value), Ok(got)) => value == got,
+            (AnyOk, Ok(_)) | (AnyErr, Err(_)) => true,
+            (ErrStarts(prefix), Err(e)) => e.starts_with(prefix),
+            (ErrHas(part), Err(e)) => e.contains(part),
+            _ => false,
+        }
     }
 
     #[test]
-    fn duration_millis() {
-        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
-    }
-
-    #[test]
-    fn duration_seconds() {
-        assert_eq!(duration("30s"), Ok(secs(30)));
-    }
-
-    #[test]
-    fn duration_minutes() {
-        assert_eq!(duration("1m"), Ok(secs(60)));
-    }
-
-    #[test]
-    fn duration_compound() {
-        assert_eq!(duration("1m30s"), Ok(secs(90)));
-    }
-
-    #[test]
-    fn duration_hours() {
-        assert_eq!(duration("2h"), Ok(secs(7200)));
-    }
-
-    #[test]
-    fn duration_fraction() {
-        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
-    }
-
-    #[test]
-    fn duration_leading_point() {
-        assert_eq!(duration(".5m"), Ok(secs(30)));
-    }
-
-    #[test]
-    fn duration_micros() {
-        assert_eq!(duration("7us"), Ok(Duration::from_micros(7)));
-    }
-
-    #[test]
-    fn duration_micro_sign() {
-        assert_eq!(duration("7µs"), Ok(Duration::from_micros(7)));
-    }
-
-    #[test]
-    fn duration_zero() {
-        assert_eq!(duration("0"), Ok(Duration::ZERO));
-    }
-
-    #[test]
-    fn duration_plus_sign() {
-        assert_eq!(duration("+2s"), Ok(secs(2)));
-    }
-
-    #[test]
-    fn invalid_empty() {
-        assert!(duration("").unwrap_err().starts_with("empty"));
-    }
-
-    #[test]
-    fn invalid_negative() {
-        assert!(duration("-1s").unwrap_err().starts_with("negative"));
-    }
-
-    #[test]
-    fn invalid_unknown_unit() {
-        assert!(duration("30x")
-            .unwrap_err()
-            .starts_with("unknown unit \"x\""));
-    }
-
-    #[test]
-    fn invalid_day_unit() {
-        assert!(duration("1d")
-            .unwrap_err()
-            .starts_with("unknown unit \"d\""));
-    }
-
-    #[test]
-    fn invalid_missing_unit() {
-        assert!(duration("30").unwrap_err().starts_with("a unit is missing"));
-    }
-
-    #[test]
-    fn invalid_missing_number() {
-        assert!(duration("s")
-            .unwrap_err()
-            .starts_with("a number is missing"));
-    }
-
-    #[test]
-    fn invalid_lone_point() {
-        assert!(duration(".s")
-            .unwrap_err()
-            .starts_with("a number is missing"));
-    }
-
-    #[test]
-    fn invalid_overflow() {
-        assert!(duration("9999999999h").unwrap_err().starts_with("too long"));
-    }
-
-    #[test]
-    fn invalid_huge_number() {
-        let text = format!("{}s", "9".repeat(60));
-        assert!(duration(&text).unwrap_err().starts_with("too long"));
-    }
-
-    #[test]
-    fn bool_go_spellings() {
-        let all: Vec<_> = ["1", "t", "T", "true", "TRUE", "True"]
+    fn table() {
+        let cases = cases();
+        let failures: Vec<String> = cases
             .iter()
-            .map(|t| boolean(t))
-            .chain(
-                ["0", "f", "F", "false", "FALSE", "False"]
-                    .iter()
-                    .map(|t| boolean(t).map(|b| !b)),
-            )
+            .filter_map(|c| {
+                let got = (c.parse)(&c.input);
+                (!holds(&c.want, &got)).then(|| format!("{}: {:?} gave {got:?}", c.name, c.input))
+            })
             .collect();
-        assert!(all.iter().all(|r| *r == Ok(true)), "{all:?}");
-    }
-
-    #[test]
-    fn bool_invalid_yes() {
-        assert!(boolean("yes").is_err());
-    }
-
-    #[test]
-    fn port_valid() {
-        assert_eq!(port("9090"), Ok(9090));
-    }
-
-    #[test]
-    fn port_zero() {
-        assert!(port("0").is_err());
-    }
-
-    #[test]
-    fn port_too_big() {
-        assert!(port("65536").is_err());
-    }
-
-    #[test]
-    fn port_signed() {
-        assert!(port("+80").is_err());
-    }
-
-    #[test]
-    fn count_in_range() {
-        assert_eq!(count_in("64", 1, 64), Ok(64));
-    }
-
-    #[test]
-    fn count_above_range() {
-        assert!(count_in("65", 1, 64).is_err());
-    }
-
-    #[test]
-    fn count_negative() {
-        assert!(count_in("-1", 1, 64).is_err());
-    }
-
-    #[test]
-    fn scheme_https() {
-        assert_eq!(scheme("https"), Ok("https"));
-    }
-
-    #[test]
-    fn scheme_ftp() {
-        assert!(scheme("ftp").is_err());
-    }
-
-    #[test]
-    fn url_with_prefix_trims_slash() {
-        assert_eq!(
-            http_url("https://prom.example:443/prometheus/"),
-            Ok("https://prom.example:443/prometheus".to_string())
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
         );
     }
 
     #[test]
-    fn url_ipv6() {
-        assert!(http_url("http://[::1]:9090").is_ok());
+    fn case_names_are_unique() {
+        let cases = cases();
+        let names: std::collections::BTreeSet<_> = cases.iter().map(|c| c.name).collect();
+        assert_eq!(names.len(), cases.len());
     }
 
+    /// The runner itself fails a case that does not hold.
     #[test]
-    fn url_bad_scheme() {
-        assert!(http_url("ftp://x")
-            .unwrap_err()
-            .starts_with("the scheme must be http or https"));
-    }
-
-    #[test]
-    fn url_no_scheme() {
-        assert!(http_url("prometheus:9090").is_err());
-    }
-
-    #[test]
-    fn url_no_host() {
-        assert!(http_url("http://:9090")
-            .unwrap_err()
-            .starts_with("the host is missing"));
-    }
-
-    #[test]
-    fn url_bad_port() {
-        assert!(http_url("http://prom:99999").unwrap_err().contains("port"));
-    }
-
-    #[test]
-    fn url_query() {
-        assert!(http_url("http://prom:9090/?x=1").is_err());
-    }
-
-    #[test]
-    fn url_credentials() {
-        assert!(http_url("http://user:pw@prom:9090")
-            .unwrap_err()
-            .starts_with("credentials"));
-    }
-
-    #[test]
-    fn url_space() {
-        assert!(http_url("http://prom 9090").is_err());
-    }
-
-    #[test]
-    fn listen_port_only() {
-        assert_eq!(listen_addr(":8080"), Ok(":8080".to_string()));
-    }
-
-    #[test]
-    fn listen_ipv6() {
-        assert!(listen_addr("[::]:9100").is_ok());
-    }
-
-    #[test]
-    fn listen_any_free_port() {
-        assert_eq!(listen_addr("127.0.0.1:0"), Ok("127.0.0.1:0".to_string()));
-    }
-
-    #[test]
-    fn listen_no_port() {
-        assert!(listen_addr("0.0.0.0").is_err());
-    }
-
-    #[test]
-    fn listen_empty_port() {
-        assert!(listen_addr("0.0.0.0:").is_err());
-    }
-
-    #[test]
-    fn listen_bare_ipv6() {
-        assert!(listen_addr("::1:8080").unwrap_err().contains("brackets"));
-    }
-
-    #[test]
-    fn label_valid() {
-        assert_eq!(dns_label("kube-system"), Ok("kube-system".to_string()));
-    }
-
-    #[test]
-    fn label_upper() {
-        assert!(dns_label("Demo").is_err());
-    }
-
-    #[test]
-    fn label_empty() {
-        assert!(dns_label("").is_err());
-    }
-
-    #[test]
-    fn label_trailing_dash() {
-        assert!(dns_label("demo-").is_err());
-    }
-
-    #[test]
-    fn label_too_long() {
-        assert!(dns_label(&"a".repeat(64)).is_err());
-    }
-
-    #[test]
-    fn subdomain_dotted() {
-        assert!(dns_subdomain("memhpa.example.io").is_ok());
-    }
-
-    #[test]
-    fn subdomain_empty_label() {
-        assert!(dns_subdomain("memhpa..io").is_err());
-    }
-
-    #[test]
-    fn blank_query() {
-        assert!(non_blank("  ").is_err());
+    fn a_wrong_expectation_fails() {
+        assert!(!holds(&is(Duration::from_secs(1)), &DURATION("2s")));
+        assert!(!holds(&ErrStarts("negative"), &DURATION("1s")));
+        assert!(!holds(&AnyOk, &PORT("0")));
+        assert!(!holds(&ErrHas("brackets"), &LISTEN("0.0.0.0")));
     }
 }

@@ -8,6 +8,7 @@
 //! memory-bound cache over one day.
 
 mod engine;
+mod json;
 mod output;
 mod scenario;
 mod svg;
@@ -99,16 +100,24 @@ fn read(path: &Path) -> Result<String, SimulateError> {
         path: path.to_path_buf(),
         error,
     };
+    let too_large = || {
+        SimulateError::Scenario(format!(
+            "{}: larger than {MAX_SCENARIO_BYTES} bytes (64 MiB)",
+            path.display()
+        ))
+    };
     let file = std::fs::File::open(path).map_err(read_error)?;
+    // A regular file says its size: refuse before reading any of it. A pipe
+    // or device does not, so at most one byte past the limit is ever read.
+    if file.metadata().is_ok_and(|m| m.len() > MAX_SCENARIO_BYTES) {
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     file.take(MAX_SCENARIO_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
     if bytes.len() as u64 > MAX_SCENARIO_BYTES {
-        return Err(SimulateError::Scenario(format!(
-            "{}: larger than {MAX_SCENARIO_BYTES} bytes",
-            path.display()
-        )));
+        return Err(too_large());
     }
     String::from_utf8(bytes)
         .map_err(|e| SimulateError::Scenario(format!("{}: not UTF-8 ({e})", path.display())))

@@ -1,19 +1,30 @@
-//! Reading a scenario file strictly: unknown keys, wrong types and out-of-range
-//! numbers are refused with the path of the field (`steps[3].pods[0].limitBytes`)
-//! and the offending value. Parsing walks `serde_json::Value` by hand because
-//! serde's derive cannot report a path, and hostile input must never panic.
+//! Reading a scenario file strictly: unknown or repeated keys, wrong types and
+//! out-of-range numbers are refused with the path of the field
+//! (`steps[3].pods[0].limitBytes`) and the offending value. Fields are checked
+//! by hand on `serde_json::Value`s because serde's derive cannot report a path,
+//! and hostile input must never panic; steps, pods and containers are read as
+//! they stream by (`json`), so a limit is enforced before what it refuses is
+//! built.
 
+use super::json::{self, elements, entries, Ctx, Part, Reader};
 use crate::algorithm::{ContainerObservation, PodObservation, PodPhase, Policy};
 use crate::api::{Basis, MemHpaSpec};
+use serde::de::{MapAccess, SeqAccess};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 
-/// The largest byte count accepted anywhere (1 PiB): big enough for any pod,
-/// small enough that sums stay exact in f64.
+/// The byte bound is the controller's own, so a scenario and a live sample are
+/// refused alike.
 pub use crate::api::MAX_BYTES;
-/// Simulated pods are materialized per step, so counts are kept modest.
+/// The most replicas a simulation starts from or may scale to.
 pub const MAX_REPLICAS: i64 = 10_000;
 pub const MAX_STEPS: usize = 100_000;
 pub const MAX_PODS_PER_STEP: usize = 10_000;
+/// Explicit pods are kept for the whole run (about 200 bytes per container)
+/// and each one is visited once per step it appears in, so their containers
+/// over all steps together are bounded: e.g. 100 steps of 10,000 one-container
+/// pods, or 10,000 steps of 100.
+pub const MAX_TOTAL_CONTAINERS: usize = 1_000_000;
 /// About 31 years of simulated time.
 pub const MAX_T: i64 = 1_000_000_000;
 
@@ -46,7 +57,7 @@ pub enum Load {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub String);
 
-type R<T> = Result<T, Invalid>;
+pub type R<T> = Result<T, Invalid>;
 
 fn invalid(path: &str, expected: impl std::fmt::Display, got: &Value) -> Invalid {
     Invalid(format!("{path}: expected {expected}, got {}", show(got)))
@@ -62,30 +73,80 @@ fn show(v: &Value) -> String {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
+/// Longest key written into a path as it is; anything longer, empty or with
+/// control characters is quoted and cut, so a message stays one short line.
+const MAX_PLAIN_KEY: usize = 60;
+
+pub fn join(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.chars().count() <= MAX_PLAIN_KEY
+        && !key.chars().any(char::is_control);
+    let key = if plain {
         key.to_string()
+    } else {
+        crate::quote::quote(key, MAX_PLAIN_KEY)
+    };
+    if path.is_empty() {
+        key
     } else {
         format!("{path}.{key}")
     }
 }
 
+const TOP_KEYS: &[&str] = &[
+    "spec",
+    "replicas",
+    "limitBytes",
+    "requestBytes",
+    "podBaseBytes",
+    "steps",
+];
+
 /// Parses and validates a scenario document.
 pub fn parse(text: &str) -> R<Scenario> {
-    let doc: Value =
-        serde_json::from_str(text).map_err(|e| Invalid(format!("invalid JSON: {e}")))?;
-    let top = object(
-        "",
-        &doc,
-        &[
-            "spec",
-            "replicas",
-            "limitBytes",
-            "requestBytes",
-            "podBaseBytes",
-            "steps",
-        ],
-    )?;
+    parse_within(text, MAX_TOTAL_CONTAINERS)
+}
+
+/// `parse`, with room for `containers` explicit containers over all steps.
+fn parse_within(text: &str, containers: usize) -> R<Scenario> {
+    let containers_left = Cell::new(containers);
+    json::parse(text, Top(&containers_left))
+}
+
+/// The document: an object whose `steps` stream; the rest is checked at its end.
+struct Top<'b>(&'b Cell<usize>);
+
+impl<'de> Part<'de> for Top<'_> {
+    type Out = Scenario;
+
+    fn path(&self) -> &str {
+        ""
+    }
+
+    fn other(self, got: Value) -> R<Scenario> {
+        Err(Invalid(format!(
+            "expected a JSON object, got {}",
+            show(&got)
+        )))
+    }
+
+    fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<Scenario, A::Error> {
+        let mut steps = None;
+        let top = entries(ctx, "", TOP_KEYS, map, |key, map| {
+            if key != "steps" {
+                return Ok(false);
+            }
+            steps = Some(map.next_value_seed(Reader {
+                ctx,
+                part: Steps(self.0),
+            })?);
+            Ok(true)
+        })?;
+        ctx.check(scenario(&top, steps))
+    }
+}
+
+fn scenario(top: &Map<String, Value>, steps: Option<Vec<Step>>) -> R<Scenario> {
     let spec_value = top
         .get("spec")
         .ok_or_else(|| Invalid("spec: required but missing".into()))?;
@@ -103,7 +164,7 @@ pub fn parse(text: &str) -> R<Scenario> {
         Some(v) => integer("podBaseBytes", v, 0, MAX_BYTES as i64)? as u64,
         None => 0,
     };
-    let steps = steps(required(top, "", "steps")?)?;
+    let steps = steps.ok_or_else(|| Invalid("steps: required but missing".into()))?;
     let scenario = Scenario {
         policy,
         replicas,
@@ -306,32 +367,92 @@ fn check_rules_shape(path: &str, v: &Value) -> R<()> {
     Ok(())
 }
 
-fn steps(v: &Value) -> R<Vec<Step>> {
-    let list = array("steps", v, MAX_STEPS)?;
-    if list.is_empty() {
-        return Err(Invalid("steps: expected at least one step, got []".into()));
+/// `steps`: each step checked as it is read, against the one before.
+struct Steps<'b>(&'b Cell<usize>);
+
+impl<'de> Part<'de> for Steps<'_> {
+    type Out = Vec<Step>;
+
+    fn path(&self) -> &str {
+        "steps"
     }
-    let mut out: Vec<Step> = Vec::with_capacity(list.len());
-    for (i, s) in list.iter().enumerate() {
-        let path = format!("steps[{i}]");
-        let step = step(&path, s)?;
-        if let Some(prev) = out.last() {
-            if step.t < prev.t {
-                return Err(Invalid(format!(
-                    "{path}.t: expected at least the previous step's t ({}), got {}",
-                    prev.t, step.t
-                )));
-            }
+
+    fn other(self, got: Value) -> R<Vec<Step>> {
+        Err(invalid("steps", "an array", &got))
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, ctx: &Ctx, seq: A) -> Result<Vec<Step>, A::Error> {
+        let mut last_t = None;
+        let list = elements(ctx, "steps", MAX_STEPS, seq, |seq, i| {
+            let path = format!("steps[{i}]");
+            let part = StepPart {
+                path: &path,
+                containers_left: self.0,
+            };
+            let Some(step) = seq.next_element_seed(Reader { ctx, part })? else {
+                return Ok(None);
+            };
+            ctx.check(in_order(&path, last_t, &step))?;
+            last_t = Some(step.t);
+            Ok(Some(step))
+        })?;
+        if list.is_empty() {
+            return Err(ctx.refuse(Invalid("steps: expected at least one step, got []".into())));
         }
-        out.push(step);
+        Ok(list)
     }
-    Ok(out)
 }
 
-fn step(path: &str, v: &Value) -> R<Step> {
-    let s = object(path, v, &["t", "pods", "totalBytes"])?;
+fn in_order(path: &str, last_t: Option<i64>, step: &Step) -> R<()> {
+    match last_t {
+        Some(prev) if step.t < prev => Err(Invalid(format!(
+            "{path}.t: expected at least the previous step's t ({prev}), got {}",
+            step.t
+        ))),
+        _ => Ok(()),
+    }
+}
+
+const STEP_KEYS: &[&str] = &["t", "pods", "totalBytes"];
+
+/// One step, its `pods` streaming.
+struct StepPart<'p> {
+    path: &'p str,
+    containers_left: &'p Cell<usize>,
+}
+
+impl<'de> Part<'de> for StepPart<'_> {
+    type Out = Step;
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn other(self, got: Value) -> R<Step> {
+        Err(invalid(self.path, "an object", &got))
+    }
+
+    fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<Step, A::Error> {
+        let mut pods = None;
+        let s = entries(ctx, self.path, STEP_KEYS, map, |key, map| {
+            if key != "pods" {
+                return Ok(false);
+            }
+            let path = join(self.path, "pods");
+            let part = Pods {
+                path: &path,
+                containers_left: self.containers_left,
+            };
+            pods = Some(map.next_value_seed(Reader { ctx, part })?);
+            Ok(true)
+        })?;
+        ctx.check(step(self.path, &s, pods))
+    }
+}
+
+fn step(path: &str, s: &Map<String, Value>, pods: Option<Vec<PodObservation>>) -> R<Step> {
     let t = integer(&join(path, "t"), required(s, path, "t")?, 0, MAX_T)?;
-    let load = match (s.get("pods"), s.get("totalBytes")) {
+    let load = match (pods, s.get("totalBytes")) {
         (Some(_), Some(_)) => {
             return Err(Invalid(format!(
                 "{path}: expected either pods or totalBytes, got both"
@@ -342,7 +463,7 @@ fn step(path: &str, v: &Value) -> R<Step> {
                 "{path}: expected pods or totalBytes, got neither"
             )))
         }
-        (Some(p), None) => Load::Pods(pods(&join(path, "pods"), p)?),
+        (Some(p), None) => Load::Pods(p),
         (None, Some(b)) => {
             let at = join(path, "totalBytes");
             match usage(&at, b)? {
@@ -354,28 +475,95 @@ fn step(path: &str, v: &Value) -> R<Step> {
     Ok(Step { t, load })
 }
 
-fn pods(path: &str, v: &Value) -> R<Vec<PodObservation>> {
-    array(path, v, MAX_PODS_PER_STEP)?
-        .iter()
-        .enumerate()
-        .map(|(i, p)| pod(&format!("{path}[{i}]"), p))
-        .collect()
+/// A step's `pods`: each pod's containers are charged to the scenario's budget
+/// as the pod is read.
+struct Pods<'p> {
+    path: &'p str,
+    containers_left: &'p Cell<usize>,
 }
 
-fn pod(path: &str, v: &Value) -> R<PodObservation> {
-    let p = object(
-        path,
-        v,
-        &[
-            "name",
-            "usageBytes",
-            "limitBytes",
-            "requestBytes",
-            "phase",
-            "deleted",
-            "containers",
-        ],
-    )?;
+impl<'de> Part<'de> for Pods<'_> {
+    type Out = Vec<PodObservation>;
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn other(self, got: Value) -> R<Vec<PodObservation>> {
+        Err(invalid(self.path, "an array", &got))
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, ctx: &Ctx, seq: A) -> Result<Vec<PodObservation>, A::Error> {
+        elements(ctx, self.path, MAX_PODS_PER_STEP, seq, |seq, i| {
+            let path = format!("{}[{i}]", self.path);
+            let part = PodPart { path: &path };
+            let Some(pod) = seq.next_element_seed(Reader { ctx, part })? else {
+                return Ok(None);
+            };
+            ctx.check(charge(&path, self.containers_left, pod.containers.len()))?;
+            Ok(Some(pod))
+        })
+    }
+}
+
+fn charge(path: &str, left: &Cell<usize>, containers: usize) -> R<()> {
+    match left.get().checked_sub(containers) {
+        Some(rest) => {
+            left.set(rest);
+            Ok(())
+        }
+        None => Err(Invalid(format!(
+            "{path}: expected at most {MAX_TOTAL_CONTAINERS} containers in the pods of all steps together, got more"
+        ))),
+    }
+}
+
+const POD_KEYS: &[&str] = &[
+    "name",
+    "usageBytes",
+    "limitBytes",
+    "requestBytes",
+    "phase",
+    "deleted",
+    "containers",
+];
+
+/// One pod, its `containers` streaming.
+struct PodPart<'p> {
+    path: &'p str,
+}
+
+impl<'de> Part<'de> for PodPart<'_> {
+    type Out = PodObservation;
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn other(self, got: Value) -> R<PodObservation> {
+        Err(invalid(self.path, "an object", &got))
+    }
+
+    fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<PodObservation, A::Error> {
+        let mut containers = None;
+        let p = entries(ctx, self.path, POD_KEYS, map, |key, map| {
+            if key != "containers" {
+                return Ok(false);
+            }
+            let path = join(self.path, "containers");
+            let part = Containers { path: &path };
+            containers = Some(map.next_value_seed(Reader { ctx, part })?);
+            Ok(true)
+        })?;
+        ctx.check(pod(self.path, &p, containers))
+    }
+}
+
+fn pod(
+    path: &str,
+    p: &Map<String, Value>,
+    containers: Option<Vec<ContainerObservation>>,
+) -> R<PodObservation> {
     let name = string(&join(path, "name"), required(p, path, "name")?)?.to_string();
     let phase = match p.get("phase") {
         None => PodPhase::Running,
@@ -386,9 +574,8 @@ fn pod(path: &str, v: &Value) -> R<PodObservation> {
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(invalid(&join(path, "deleted"), "true or false", other)),
     };
-    let containers = match p.get("containers") {
-        Some(c) => {
-            let list = containers(&join(path, "containers"), c)?;
+    let containers = match containers {
+        Some(list) => {
             check_totals(path, p, &list)?;
             list
         }
@@ -418,26 +605,71 @@ fn phase(path: &str, v: &Value) -> R<PodPhase> {
     }
 }
 
-fn containers(path: &str, v: &Value) -> R<Vec<ContainerObservation>> {
-    let list = array(path, v, 100)?;
-    if list.is_empty() {
-        return Err(Invalid(format!(
-            "{path}: expected at least one container, got []"
-        )));
+/// A pod's `containers`.
+struct Containers<'p> {
+    path: &'p str,
+}
+
+impl<'de> Part<'de> for Containers<'_> {
+    type Out = Vec<ContainerObservation>;
+
+    fn path(&self) -> &str {
+        self.path
     }
-    list.iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let at = format!("{path}[{i}]");
-            let obj = object(
-                &at,
-                c,
-                &["name", "usageBytes", "limitBytes", "requestBytes"],
-            )?;
-            let name = string(&join(&at, "name"), required(obj, &at, "name")?)?.to_string();
-            container_fields(&at, obj, name)
-        })
-        .collect()
+
+    fn other(self, got: Value) -> R<Vec<ContainerObservation>> {
+        Err(invalid(self.path, "an array", &got))
+    }
+
+    fn seq<A: SeqAccess<'de>>(
+        self,
+        ctx: &Ctx,
+        seq: A,
+    ) -> Result<Vec<ContainerObservation>, A::Error> {
+        let list = elements(ctx, self.path, MAX_CONTAINERS_PER_POD, seq, |seq, i| {
+            let path = format!("{}[{i}]", self.path);
+            seq.next_element_seed(Reader {
+                ctx,
+                part: ContainerPart { path: &path },
+            })
+        })?;
+        if list.is_empty() {
+            return Err(ctx.refuse(Invalid(format!(
+                "{}: expected at least one container, got []",
+                self.path
+            ))));
+        }
+        Ok(list)
+    }
+}
+
+const MAX_CONTAINERS_PER_POD: usize = 100;
+
+struct ContainerPart<'p> {
+    path: &'p str,
+}
+
+impl<'de> Part<'de> for ContainerPart<'_> {
+    type Out = ContainerObservation;
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn other(self, got: Value) -> R<ContainerObservation> {
+        Err(invalid(self.path, "an object", &got))
+    }
+
+    fn map<A: MapAccess<'de>>(self, ctx: &Ctx, map: A) -> Result<ContainerObservation, A::Error> {
+        let keys = &["name", "usageBytes", "limitBytes", "requestBytes"];
+        let obj = entries(ctx, self.path, keys, map, |_, _| Ok(false))?;
+        let at = self.path;
+        ctx.check(
+            required(&obj, at, "name")
+                .and_then(|v| string(&join(at, "name"), v))
+                .and_then(|name| container_fields(at, &obj, name.to_string())),
+        )
+    }
 }
 
 /// usageBytes (required, may be null), limitBytes (required), requestBytes.
@@ -512,4 +744,44 @@ fn check_total_steps(s: &Scenario) -> R<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn pods_steps(steps: usize, pods: usize) -> String {
+        let pod = r#"{"name": "a", "usageBytes": 1, "limitBytes": 2}"#;
+        let pods = vec![pod; pods].join(",");
+        let steps: Vec<String> = (0..steps)
+            .map(|t| format!(r#"{{"t": {t}, "pods": [{pods}]}}"#))
+            .collect();
+        format!(
+            r#"{{"spec": {{"maxReplicas": 5}}, "replicas": 1, "steps": [{}]}}"#,
+            steps.join(",")
+        )
+    }
+
+    #[test]
+    fn explicit_containers_are_counted_over_all_steps() {
+        assert!(parse_within(&pods_steps(3, 4), 12).is_ok());
+        assert_eq!(
+            parse_within(&pods_steps(3, 4), 11).map(|_| ()),
+            Err(Invalid(format!(
+                "steps[2].pods[3]: expected at most {MAX_TOTAL_CONTAINERS} containers in the pods of all steps together, got more"
+            )))
+        );
+    }
+
+    #[test]
+    fn a_container_list_is_charged_per_container() {
+        let pod = r#"{"name": "a", "containers": [
+            {"name": "app", "usageBytes": 1, "limitBytes": 2},
+            {"name": "log", "usageBytes": 1, "limitBytes": 2}]}"#;
+        let text = format!(
+            r#"{{"spec": {{"maxReplicas": 5}}, "replicas": 1, "steps": [{{"t": 0, "pods": [{pod}]}}]}}"#
+        );
+        assert!(parse_within(&text, 2).is_ok());
+        assert!(parse_within(&text, 1).is_err());
+    }
 }

@@ -507,3 +507,133 @@ fn the_starting_count_holds_a_scale_down_for_one_window() {
     assert_eq!(rows[0]["recommendedReplicas"], 1);
     assert_eq!(rows[0]["reason"], "ScaleDownStabilized");
 }
+
+/// The valid base scenario as text, with `key: value` text spliced in right
+/// after the opening brace of the object that `anchor` opens (JSON text, since
+/// `serde_json::Value` cannot hold a repeated key).
+fn spliced(anchor: &str, extra: &str) -> String {
+    let text = scenario_with("", Value::Null);
+    let at = text.find(anchor).expect("anchor in the base scenario") + anchor.len();
+    format!("{}{extra},{}", &text[..at], &text[at..])
+}
+
+#[test]
+fn bad_duplicate_keys_are_named_with_their_path() {
+    let cases = [
+        ("{", r#""replicas": 3"#, "replicas"),
+        (r#""spec":{"#, r#""maxReplicas": 7"#, "spec.maxReplicas"),
+        (r#"{"t":0,"#, r#""t": 5"#, "steps[0].t"),
+        (
+            r#""pods":[{"#,
+            r#""usageBytes": 6"#,
+            "steps[1].pods[0].usageBytes",
+        ),
+        (r#""pods":[{"#, r#""name": "b""#, "steps[1].pods[0].name"),
+    ];
+    for (anchor, extra, path) in cases {
+        let text = spliced(anchor, extra);
+        assert_eq!(
+            bad(&text),
+            format!("scenario: {path}: duplicate key (each key may appear once)"),
+            "{text}"
+        );
+    }
+    let nested = scenario_with(
+        "/spec/behavior",
+        serde_json::json!({"scaleDown": {"selectPolicy": "Max"}}),
+    )
+    .replace(
+        r#""selectPolicy":"Max""#,
+        r#""selectPolicy":"Max","selectPolicy":"Min""#,
+    );
+    assert_eq!(
+        bad(&nested),
+        "scenario: spec.behavior.scaleDown.selectPolicy: duplicate key (each key may appear once)"
+    );
+    let container = r#"{"spec": {"maxReplicas": 3}, "replicas": 1, "steps": [{"t": 0, "pods": [
+        {"name": "a", "containers": [{"name": "app", "name": "app", "usageBytes": 1, "limitBytes": 2}]}]}]}"#;
+    assert_eq!(
+        bad(container),
+        "scenario: steps[0].pods[0].containers[0].name: duplicate key (each key may appear once)"
+    );
+}
+
+/// What the parser refuses it refuses as it reads: the rest of the document,
+/// here not even JSON, is never read.
+#[test]
+fn refused_while_reading_before_the_rest_is_read() {
+    let junk_first = r#"{"junk": [1, 2], "spec": {"#;
+    assert!(
+        bad(junk_first).starts_with("scenario: junk: unknown key"),
+        "{}",
+        bad(junk_first)
+    );
+    let pod = r#"{"name": "a", "usageBytes": 1, "limitBytes": 2}"#;
+    let pods = vec![pod; 10_001].join(",");
+    let too_many = format!(r#"{{"steps": [{{"t": 0, "pods": [{pods}]}} !!! not JSON"#);
+    assert_eq!(
+        bad(&too_many),
+        "scenario: steps[0].pods: expected at most 10000 entries, got 10001"
+    );
+}
+
+#[test]
+fn bad_huge_plain_field_is_cut_short() {
+    let zeros = vec!["0"; 20_000].join(",");
+    let text = format!(r#"{{"spec": [{zeros}], "replicas": 1}}"#);
+    assert_eq!(
+        bad(&text),
+        "scenario: spec: expected a small value, got more than 10000 JSON values"
+    );
+    assert_eq!(
+        bad(&format!("[{zeros}]")),
+        "scenario: the document: expected a small value, got more than 10000 JSON values"
+    );
+    // A valid field of any realistic size is far below the bound.
+    let deep = scenario_with("/replicas", serde_json::json!({"a": vec![1; 50]}));
+    assert!(bad(&deep).starts_with("scenario: replicas: expected an integer"));
+}
+
+#[test]
+fn bad_hostile_key_is_quoted_and_cut() {
+    let key = format!("a\nb{}", "x".repeat(100_000));
+    let text = scenario_with(&format!("/steps/1/pods/0/{key}"), serde_json::json!(1));
+    let msg = bad(&text);
+    assert!(
+        msg.starts_with("scenario: steps[1].pods[0].\"a\\nb"),
+        "{}",
+        &msg[..80]
+    );
+    assert!(msg.len() < 400, "{} bytes", msg.len());
+    assert!(msg.contains("(99943 more characters)"), "{msg}");
+}
+
+#[test]
+fn bad_file_larger_than_the_limit_is_refused_unread() {
+    let dir = Scratch::new("huge");
+    let path = dir.0.join("huge.json");
+    // Sparse: a terabyte that costs no disk, and would cost a read if read.
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len(1 << 40).expect("sparse file");
+    let msg = bad_path(&path);
+    assert!(
+        msg.ends_with("huge.json: larger than 67108864 bytes (64 MiB)"),
+        "{msg}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn bad_endless_stream_is_cut_at_the_limit() {
+    let msg = bad_path(Path::new("/dev/zero"));
+    assert_eq!(
+        msg,
+        "scenario: /dev/zero: larger than 67108864 bytes (64 MiB)"
+    );
+}
+
+fn bad_path(path: &Path) -> String {
+    let err = run_text(Some(path), false, None).expect_err("refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    err.to_string()
+}
