@@ -145,6 +145,8 @@ pub struct Harness {
     pub server: FakeApiServer,
     pub usage: Arc<StubUsage>,
     pub token_file: PathBuf,
+    /// The controller's metrics registry, as `/metrics` would render it.
+    pub metrics: Arc<Metrics>,
     synced: Arc<AtomicBool>,
     stop: StopSignal,
     controller: Option<JoinHandle<std::io::Result<()>>>,
@@ -163,6 +165,7 @@ impl Harness {
             server: FakeApiServer::start(),
             usage: Arc::new(StubUsage::default()),
             token_file,
+            metrics: Arc::new(Metrics::new()),
             synced: Arc::new(AtomicBool::new(false)),
             stop: StopSignal::new(),
             controller: None,
@@ -173,12 +176,18 @@ impl Harness {
 
     /// Runs the controller (as the leader) until the harness is dropped.
     pub fn start(&mut self, options: Options) {
+        let usage: Arc<dyn UsageSource> = self.usage.clone();
+        self.start_with_usage(options, usage);
+    }
+
+    /// [`Harness::start`] with another usage source than [`StubUsage`].
+    pub fn start_with_usage(&mut self, options: Options, usage: Arc<dyn UsageSource>) {
         assert!(self.controller.is_none(), "the controller runs once");
         let mut config = KubeConfig::new(&self.server.url());
         config.token_file = Some(self.token_file.clone());
         config.request_timeout = Duration::from_secs(10);
         let client = Client::new(config).expect("a client for the fake");
-        let usage: Arc<dyn UsageSource> = self.usage.clone();
+        let metrics = Arc::clone(&self.metrics);
         let synced = Arc::clone(&self.synced);
         let settings = Settings {
             namespace: options.namespace,
@@ -196,7 +205,7 @@ impl Harness {
                 controller.run(
                     client,
                     usage,
-                    Arc::new(Metrics::new()),
+                    metrics,
                     settings,
                     Arc::new(move |up| synced.store(up, Ordering::SeqCst)),
                     stop,

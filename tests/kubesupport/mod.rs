@@ -63,6 +63,7 @@
 //! Each test file uses a different part of this module.
 #![allow(dead_code, unused_imports)]
 
+pub mod chaos;
 mod controls;
 pub mod faults;
 mod fields;

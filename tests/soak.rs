@@ -1,0 +1,1070 @@
+//! A seeded fault soak (issue 8): the real controller, in-process, against
+//! the fake kube-apiserver, while faults are injected at random and MemHpas,
+//! their targets and the pods' memory change at random. Afterwards the
+//! invariants below are checked on what the fake saw.
+//!
+//! Faults: watch streams cut, watches expired (410, in-stream or after a
+//! compaction), 409 conflicts, 5xx, 429 with Retry-After, slow answers,
+//! token rotation, and lost responses (the write is applied, its answer
+//! never arrives). Changes: MemHpas created, modified (min, max, target) and
+//! deleted; targets created (at any size) and deleted; usage moved; some or
+//! all of a target's pods without samples; a namespace's query failing.
+//!
+//! Invariants, checked once faults stop and the controller has settled:
+//! 1. no panic on any thread;
+//! 2. the controller's store equals the server's MemHpas: the store itself is
+//!    private to the reconcile loop, so it is read through what it causes.
+//!    After settling, every tick reconciles the whole store, so the targets
+//!    whose Scale is read are exactly the stored MemHpas'; and the
+//!    per-MemHpa gauges of the metrics registry name exactly the live ones;
+//! 3. every live MemHpa has a status for its latest generation;
+//! 4. no Scale write left [minReplicas, maxReplicas] of the spec it was
+//!    decided with (the generation the same reconcile's status write
+//!    reports; failing that, any version live in the last [`LAG`]);
+//! 5. no scale-down while the target's metrics were entirely missing (the
+//!    namespace's query failed, or none of its pods had a sample), except a
+//!    Scale above maxReplicas brought down to it;
+//! 6. Scale writes are bounded: no scale-down less than the scale-down
+//!    stabilization window after a scale-up unless the spec or target
+//!    changed in between, and applied writes per target stay within a bound
+//!    of how often its inputs changed;
+//! 7. a Scale write the server applied is not reported as failed
+//!    (AbleToScale FailedUpdateScale) by its reconcile, even when its answer
+//!    was lost: the ambiguous write.
+//!
+//! `SOAK_SEED` (decimal or 0x-hex) picks the seed, else it comes from the
+//! clock; `SOAK_SECS` how long faults run (default 40). The seed fixes the
+//! sequence of changes and faults, not the threads' timing, so a failure
+//! reproduces from its seed as a scenario, usually but not always with the
+//! same interleaving.
+
+mod controllersupport;
+mod httpsupport;
+mod kubesupport;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use controllersupport::{memhpa, pod, Harness, Options, CONTAINER, LIMIT_BYTES};
+use kubesupport::chaos::Seen;
+use kubesupport::Workload;
+use memhpa::controller::UsageSource;
+use memhpa::prom::{PromError, Usage};
+use serde_json::json;
+
+const NAMESPACES: [&str; 3] = ["soak-a", "soak-b", "soak-c"];
+/// MemHpa `m{i}` scales Deployment `d{i}` whose pods are `d{i}-{k}`: one
+/// target per MemHpa, so a target's requests say which MemHpa was reconciled.
+const SLOTS: usize = 9;
+const PODS_PER_TARGET: usize = 3;
+/// Every spec's scale-down window: short, so that many decisions meet it.
+const DOWN_WINDOW_SECONDS: i64 = 6;
+/// A scale-down this soon after a scale-up is a flap. The controller stamps
+/// decisions in whole seconds and the fake stamps arrivals, so a correct
+/// controller keeps them more than `window - 1 s - send time` apart; the
+/// extra 1.5 s is for a loaded machine.
+const FLAP_GAP: Duration = Duration::from_millis(DOWN_WINDOW_SECONDS as u64 * 1000 - 2500);
+const RESYNC: Duration = Duration::from_millis(150);
+const DEFAULT_CHAOS_SECS: u64 = 40;
+/// Hard cap on `SOAK_SECS`, so a typo cannot hang a run.
+const MAX_CHAOS_SECS: u64 = 600;
+/// Steps per second of chaos, at most (the count bound of the main loop).
+const MAX_STEPS_PER_SEC: u64 = 25;
+/// How long the controller may take to settle once faults stop: more than
+/// the watch's longest backoff (30 s).
+const SETTLE: Duration = Duration::from_secs(40);
+/// How long the store check may take.
+const STORE_CHECK: Duration = Duration::from_secs(15);
+/// How stale the controller's copy of a MemHpa may be when a write cannot
+/// be tied to the generation it was decided with: the watch's longest
+/// backoff plus a request timeout.
+const LAG: Duration = Duration::from_secs(40);
+/// Longest injected delay (well under the client's 10 s timeout, so no
+/// request is applied after its client gave up).
+const MAX_DELAY_MS: u64 = 1500;
+
+/// SplitMix64: tiny, seedable, good enough to pick faults.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+
+    fn index(&mut self, len: usize) -> usize {
+        (self.next() % len as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.index(items.len())]
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("SOAK_SEED") {
+        Ok(text) => {
+            let text = text.trim();
+            let parsed = match text.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => text.parse(),
+            };
+            parsed.unwrap_or_else(|e| panic!("SOAK_SEED {text:?} is not a u64: {e}"))
+        }
+        Err(_) => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1),
+    }
+}
+
+fn chaos_for() -> Duration {
+    let secs = std::env::var("SOAK_SECS")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_CHAOS_SECS)
+        .clamp(1, MAX_CHAOS_SECS);
+    Duration::from_secs(secs)
+}
+
+fn namespace_of(slot: usize) -> &'static str {
+    NAMESPACES[slot % NAMESPACES.len()]
+}
+
+fn memhpa_name(slot: usize) -> String {
+    format!("m{slot}")
+}
+
+fn target_name(slot: usize) -> String {
+    format!("d{slot}")
+}
+
+fn scale_path(slot: usize) -> String {
+    Workload::Deployment.scale_path(namespace_of(slot), &target_name(slot))
+}
+
+fn status_path(slot: usize) -> String {
+    format!(
+        "/apis/memhpa.io/v1/namespaces/{}/memhpas/{}/status",
+        namespace_of(slot),
+        memhpa_name(slot)
+    )
+}
+
+/// `d{slot}-{k}` back to `slot`.
+fn slot_of_pod(pod: &str) -> Option<usize> {
+    pod.strip_prefix('d')?.split_once('-')?.0.parse().ok()
+}
+
+/// Which samples a target's pods have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Samples {
+    All,
+    /// Pod 0 has none.
+    SomeMissing,
+    /// No pod has any: the target's metrics are entirely missing.
+    None,
+}
+
+/// One query the controller made, and what it got.
+#[derive(Debug, Clone)]
+struct Query {
+    at: Instant,
+    namespace: String,
+    failed: bool,
+    /// Slots with at least one sample in the answer.
+    sampled: BTreeSet<usize>,
+}
+
+#[derive(Debug)]
+struct UsageState {
+    percent: [f64; SLOTS],
+    samples: [Samples; SLOTS],
+    namespace_down: [bool; NAMESPACES.len()],
+    queries: Vec<Query>,
+}
+
+/// Prometheus as the soak moves it; remembers every answer so that a Scale
+/// write can be tied to the metrics its reconcile saw.
+struct SoakUsage {
+    state: Mutex<UsageState>,
+}
+
+impl SoakUsage {
+    fn new() -> SoakUsage {
+        SoakUsage {
+            state: Mutex::new(UsageState {
+                percent: [50.0; SLOTS],
+                samples: [Samples::All; SLOTS],
+                namespace_down: [false; NAMESPACES.len()],
+                queries: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, UsageState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queries(&self) -> Vec<Query> {
+        self.lock().queries.clone()
+    }
+}
+
+/// Bounds the query log (far above a soak's few thousand).
+const MAX_QUERIES: usize = 200_000;
+
+impl UsageSource for SoakUsage {
+    fn pod_usage(&self, namespace: &str, pods: &[String]) -> Result<Usage, PromError> {
+        let mut state = self.lock();
+        let at = Instant::now();
+        let ns_index = NAMESPACES.iter().position(|n| *n == namespace);
+        let failed = ns_index.is_some_and(|i| state.namespace_down[i]);
+        let mut samples = Vec::new();
+        let mut sampled = BTreeSet::new();
+        if !failed {
+            for pod in pods {
+                let Some(slot) = slot_of_pod(pod).filter(|s| *s < SLOTS) else {
+                    continue;
+                };
+                let first = pod.ends_with("-0");
+                let has = match state.samples[slot] {
+                    Samples::All => true,
+                    Samples::SomeMissing => !first,
+                    Samples::None => false,
+                };
+                if has {
+                    sampled.insert(slot);
+                    samples.push((pod.clone(), state.percent[slot] / 100.0 * LIMIT_BYTES));
+                }
+            }
+        }
+        if state.queries.len() < MAX_QUERIES {
+            state.queries.push(Query {
+                at,
+                namespace: namespace.to_string(),
+                failed,
+                sampled,
+            });
+        }
+        if failed {
+            return Err(PromError::Transport {
+                url: "http://prometheus.invalid".into(),
+                query: format!("soak {namespace}"),
+                detail: "connection refused (injected)".into(),
+            });
+        }
+        Ok(Usage::from_samples(
+            namespace,
+            samples.iter().map(|(p, b)| (p.as_str(), CONTAINER, *b)),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bounds {
+    min: i64,
+    max: i64,
+}
+
+/// One generation of one MemHpa, and while it was the server's.
+#[derive(Debug, Clone)]
+struct Version {
+    slot: usize,
+    uid: String,
+    generation: i64,
+    bounds: Bounds,
+    from: Instant,
+    until: Option<Instant>,
+}
+
+impl Version {
+    fn live_during(&self, from: Instant, to: Instant) -> bool {
+        self.from <= to && !self.until.is_some_and(|u| u < from)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// uid and generation of the live MemHpa.
+    memhpa: Option<(String, i64)>,
+    target: bool,
+    /// When the MemHpa was created, modified or deleted.
+    memhpa_events: Vec<Instant>,
+    /// When the target was created or deleted.
+    target_events: Vec<Instant>,
+    /// Changes of anything a decision depends on.
+    inputs: usize,
+}
+
+/// Everything the soak did, for the checks and the report.
+#[derive(Default)]
+struct World {
+    slots: Vec<Slot>,
+    versions: Vec<Version>,
+    faults: BTreeMap<&'static str, usize>,
+    objects: BTreeMap<&'static str, usize>,
+    tokens: usize,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
+            ..World::default()
+        }
+    }
+
+    fn fault(&mut self, kind: &'static str) {
+        *self.faults.entry(kind).or_insert(0) += 1;
+    }
+
+    fn object(&mut self, what: &'static str) {
+        *self.objects.entry(what).or_insert(0) += 1;
+    }
+
+    fn version(&self, uid: &str, generation: i64) -> Option<&Version> {
+        self.versions
+            .iter()
+            .find(|v| v.uid == uid && v.generation == generation)
+    }
+
+    fn end_version(&mut self, slot: usize, at: Instant) {
+        if let Some((uid, generation)) = self.slots[slot].memhpa.clone() {
+            for v in &mut self.versions {
+                if v.uid == uid && v.generation == generation && v.until.is_none() {
+                    v.until = Some(at);
+                }
+            }
+        }
+    }
+
+    fn begin_version(&mut self, slot: usize, object: &serde_json::Value, bounds: Bounds) {
+        let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
+        let generation = object["metadata"]["generation"].as_i64().unwrap_or(0);
+        let at = Instant::now();
+        self.end_version(slot, at);
+        self.slots[slot].memhpa = Some((uid.to_string(), generation));
+        self.slots[slot].memhpa_events.push(at);
+        self.slots[slot].inputs += 1;
+        if self.version(uid, generation).is_none() {
+            self.versions.push(Version {
+                slot,
+                uid: uid.to_string(),
+                generation,
+                bounds,
+                from: at,
+                until: None,
+            });
+        }
+    }
+}
+
+/// The driver: one random change or fault per step.
+struct Soak {
+    h: Harness,
+    usage: Arc<SoakUsage>,
+    rng: Rng,
+    world: World,
+    seed: u64,
+}
+
+/// Where 5xx, 429 and delays go: (method, substring of `path?query`).
+const FAULT_TARGETS: &[(&str, &str)] = &[
+    ("GET", "/scale"),
+    ("PUT", "/scale"),
+    ("GET", "/pods"),
+    ("PUT", "/status"),
+    ("POST", "/events"),
+    ("GET", "memhpas"),
+    ("GET", "watch=true"),
+    ("*", ""),
+];
+
+impl Soak {
+    fn new(seed: u64) -> Soak {
+        let mut h = Harness::new();
+        let usage = Arc::new(SoakUsage::new());
+        let mut rng = Rng(seed);
+        h.server.set_bookmark_interval(Duration::from_millis(500));
+        h.server.set_expired_as_http_410(rng.chance(50));
+        let mut world = World::new();
+        for slot in 0..SLOTS {
+            let ns = namespace_of(slot);
+            let target = target_name(slot);
+            for k in 0..PODS_PER_TARGET {
+                h.server
+                    .put_pod(ns, pod(&format!("{target}-{k}"), &target, Some("100Mi")));
+            }
+        }
+        h.start_with_usage(
+            Options {
+                resync: RESYNC,
+                workers: 2,
+                ..Options::default()
+            },
+            usage.clone(),
+        );
+        for slot in 0..SLOTS {
+            world.slots[slot].target = true;
+            h.server.put_deployment(
+                namespace_of(slot),
+                &target_name(slot),
+                2,
+                &[("app", &target_name(slot))],
+            );
+        }
+        let mut soak = Soak {
+            h,
+            usage,
+            rng,
+            world,
+            seed,
+        };
+        for slot in 0..SLOTS {
+            if soak.rng.chance(70) {
+                soak.create_memhpa(slot);
+            }
+        }
+        soak
+    }
+
+    fn bounds(&mut self) -> Bounds {
+        let min = self.rng.range(1, 3) as i64;
+        let max = min + self.rng.range(1, 5) as i64;
+        Bounds { min, max }
+    }
+
+    fn create_memhpa(&mut self, slot: usize) {
+        let bounds = self.bounds();
+        let percent = self.rng.range(40, 80) as i64;
+        let mut object = memhpa(
+            namespace_of(slot),
+            &memhpa_name(slot),
+            &target_name(slot),
+            bounds.min,
+            bounds.max,
+            percent,
+        );
+        object["spec"]["behavior"] =
+            json!({ "scaleDown": { "stabilizationWindowSeconds": DOWN_WINDOW_SECONDS } });
+        let stored = self.h.server.create_memhpa(object);
+        self.world.begin_version(slot, &stored, bounds);
+        self.world.object("memhpa created");
+    }
+
+    fn modify_memhpa(&mut self, slot: usize) {
+        let bounds = self.bounds();
+        let percent = self.rng.range(40, 80) as i64;
+        let stored =
+            self.h
+                .server
+                .update_memhpa_spec(namespace_of(slot), &memhpa_name(slot), |spec| {
+                    spec["minReplicas"] = json!(bounds.min);
+                    spec["maxReplicas"] = json!(bounds.max);
+                    spec["targetUtilizationPercentage"] = json!(percent);
+                });
+        self.world.begin_version(slot, &stored, bounds);
+        self.world.object("memhpa modified");
+    }
+
+    fn delete_memhpa(&mut self, slot: usize) {
+        assert!(self
+            .h
+            .server
+            .delete_memhpa(namespace_of(slot), &memhpa_name(slot)));
+        let at = Instant::now();
+        self.world.end_version(slot, at);
+        let s = &mut self.world.slots[slot];
+        s.memhpa = None;
+        s.memhpa_events.push(at);
+        s.inputs += 1;
+        self.world.object("memhpa deleted");
+    }
+
+    fn toggle_target(&mut self, slot: usize) {
+        let (ns, target) = (namespace_of(slot), target_name(slot));
+        if self.world.slots[slot].target {
+            self.h
+                .server
+                .delete_workload(Workload::Deployment, ns, &target);
+            self.world.object("target deleted");
+        } else {
+            let replicas = self.rng.range(1, 10) as i64;
+            self.h
+                .server
+                .put_deployment(ns, &target, replicas, &[("app", &target)]);
+            self.world.object("target created");
+        }
+        let s = &mut self.world.slots[slot];
+        s.target = !s.target;
+        s.target_events.push(Instant::now());
+        s.inputs += 1;
+    }
+
+    fn change_memhpa(&mut self) {
+        let slot = self.rng.index(SLOTS);
+        match (
+            self.world.slots[slot].memhpa.is_some(),
+            self.rng.range(0, 9),
+        ) {
+            (false, _) => self.create_memhpa(slot),
+            (true, 0..=1) => self.delete_memhpa(slot),
+            (true, _) => self.modify_memhpa(slot),
+        }
+    }
+
+    fn move_usage(&mut self) {
+        let slot = self.rng.index(SLOTS);
+        let percent = self.rng.range(10, 150) as f64;
+        self.usage.lock().percent[slot] = percent;
+        self.world.slots[slot].inputs += 1;
+        self.world.object("usage moved");
+    }
+
+    fn change_samples(&mut self) {
+        let slot = self.rng.index(SLOTS);
+        let samples = *self.rng.pick(&[
+            Samples::All,
+            Samples::All,
+            Samples::SomeMissing,
+            Samples::None,
+        ]);
+        self.usage.lock().samples[slot] = samples;
+        self.world.slots[slot].inputs += 1;
+        self.world.object("samples changed");
+    }
+
+    fn toggle_namespace_query(&mut self) {
+        let ns = self.rng.index(NAMESPACES.len());
+        let down = {
+            let mut state = self.usage.lock();
+            state.namespace_down[ns] = !state.namespace_down[ns];
+            state.namespace_down[ns]
+        };
+        for slot in (0..SLOTS).filter(|s| s % NAMESPACES.len() == ns) {
+            self.world.slots[slot].inputs += 1;
+        }
+        if down {
+            self.world.fault("prometheus down");
+        }
+    }
+
+    fn inject_fault(&mut self) {
+        let server = &self.h.server;
+        let (method, contains) = *self.rng.pick(FAULT_TARGETS);
+        match self.rng.range(0, 8) {
+            0 => {
+                if self.rng.chance(50) {
+                    server.cut_open_watches();
+                } else {
+                    server.cut_next_watches(self.rng.range(1, 3) as usize);
+                }
+                self.world.fault("watch cut");
+            }
+            1 => {
+                if self.rng.chance(50) {
+                    server.expire_next_watches(1);
+                } else {
+                    server.compact();
+                    server.cut_open_watches();
+                }
+                self.world.fault("410 expired");
+            }
+            2 => {
+                let path = *self.rng.pick(&["/scale", "/status"]);
+                server.fail_next("PUT", path, self.rng.range(1, 2) as usize, 409);
+                self.world.fault("409 conflict");
+            }
+            3 => {
+                let code = *self.rng.pick(&[500, 502, 503, 504]);
+                server.fail_next(method, contains, self.rng.range(1, 3) as usize, code);
+                self.world.fault("5xx");
+            }
+            4 => {
+                server.throttle_next(method, contains, self.rng.range(1, 2) as usize, 1);
+                self.world.fault("429 throttled");
+            }
+            5 => {
+                let delay = Duration::from_millis(self.rng.range(100, MAX_DELAY_MS));
+                server.delay(method, contains, delay);
+                self.world.fault("slow answers");
+            }
+            6 => {
+                self.world.tokens += 1;
+                self.h
+                    .rotate_token(&format!("soak-token-{}", self.world.tokens));
+                self.world.fault("token rotated");
+            }
+            _ => {
+                let path = *self.rng.pick(&["/scale", "/status"]);
+                server.chaos_lose_next_responses("PUT", path, 1);
+                self.world.fault("lost PUT response");
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        match self.rng.range(0, 99) {
+            0..=19 => self.move_usage(),
+            20..=27 => self.change_samples(),
+            28..=30 => self.toggle_namespace_query(),
+            31..=45 => self.change_memhpa(),
+            46..=51 => {
+                let slot = self.rng.index(SLOTS);
+                self.toggle_target(slot);
+            }
+            52..=54 => {
+                // Slow answers last until cleared; so do queued failures.
+                self.h.server.clear_faults();
+                self.h.server.chaos_clear();
+                self.world.fault("(faults cleared)");
+            }
+            _ => self.inject_fault(),
+        }
+    }
+
+    fn run(&mut self, for_: Duration) {
+        let until = Instant::now() + for_;
+        let max_steps = for_.as_secs().max(1) * MAX_STEPS_PER_SEC;
+        for _ in 0..max_steps {
+            if Instant::now() >= until {
+                break;
+            }
+            self.step();
+            thread::sleep(Duration::from_millis(self.rng.range(20, 120)));
+        }
+    }
+
+    /// Faults stop; the inputs stay as they are.
+    fn calm(&self) {
+        self.h.server.clear_faults();
+        self.h.server.chaos_clear();
+    }
+
+    fn live(&self) -> Vec<usize> {
+        (0..SLOTS)
+            .filter(|s| self.world.slots[*s].memhpa.is_some())
+            .collect()
+    }
+
+    /// Waits until every live MemHpa's status is for its generation.
+    fn settle(&self) -> Result<Duration, String> {
+        let started = Instant::now();
+        loop {
+            let behind: Vec<String> = self
+                .live()
+                .into_iter()
+                .filter(|s| !self.h.observed_current(namespace_of(*s), &memhpa_name(*s)))
+                .map(|s| format!("{}/{}", namespace_of(s), memhpa_name(s)))
+                .collect();
+            if behind.is_empty() {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() >= SETTLE {
+                let shown: Vec<String> = behind
+                    .iter()
+                    .filter_map(|key| {
+                        let (ns, name) = key.split_once('/')?;
+                        let m = self.h.server.memhpa(ns, name)?;
+                        Some(format!(
+                            "{key}: generation {} status {}",
+                            m["metadata"]["generation"], m["status"]
+                        ))
+                    })
+                    .collect();
+                return Err(format!(
+                    "invariant 3: after {SETTLE:?} without faults, these MemHpas have no status for their latest generation:\n  {}",
+                    shown.join("\n  ")
+                ));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Invariant 2, read through the ticks: after `mark`, the Scales read are
+    /// exactly those of live MemHpas' targets, and the metrics name exactly
+    /// the live MemHpas.
+    fn check_store(&self) -> Vec<String> {
+        let mark = Instant::now();
+        let live = self.live();
+        let started = Instant::now();
+        let reads_since = |slot: usize| {
+            let path = scale_path(slot);
+            self.h
+                .server
+                .chaos_seen()
+                .iter()
+                .filter(|r| r.at > mark && r.path == path)
+                .count()
+        };
+        while started.elapsed() < STORE_CHECK && !live.iter().all(|s| reads_since(*s) >= 3) {
+            thread::sleep(Duration::from_millis(50));
+        }
+        let mut violations = Vec::new();
+        for slot in 0..SLOTS {
+            let reads = reads_since(slot);
+            let is_live = live.contains(&slot);
+            if is_live && reads < 3 {
+                violations.push(format!(
+                    "invariant 2: live MemHpa {}/{} is not reconciled by the ticks ({reads} Scale requests in {STORE_CHECK:?}): missing from the store",
+                    namespace_of(slot),
+                    memhpa_name(slot)
+                ));
+            }
+            if !is_live && reads > 0 {
+                violations.push(format!(
+                    "invariant 2: deleted MemHpa {}/{} is still reconciled ({reads} requests for its target's Scale after settling): stale in the store",
+                    namespace_of(slot),
+                    memhpa_name(slot)
+                ));
+            }
+        }
+        let in_metrics = memhpas_in_metrics(&self.h.metrics.render());
+        let expected: BTreeSet<String> = live
+            .iter()
+            .map(|s| format!("{}/{}", namespace_of(*s), memhpa_name(*s)))
+            .collect();
+        if in_metrics != expected {
+            violations.push(format!(
+                "invariant 2: memhpa_desired_replicas names {:?}, the server has {:?}",
+                in_metrics, expected
+            ));
+        }
+        violations
+    }
+}
+
+/// `namespace/name` of every `memhpa_desired_replicas` series.
+fn memhpas_in_metrics(text: &str) -> BTreeSet<String> {
+    let label = |line: &str, name: &str| -> Option<String> {
+        let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = line[start..].find('"')?;
+        Some(line[start..start + len].to_string())
+    };
+    text.lines()
+        .filter(|l| l.starts_with("memhpa_desired_replicas{"))
+        .filter_map(|l| Some(format!("{}/{}", label(l, "namespace")?, label(l, "name")?)))
+        .collect()
+}
+
+/// `memhpa_reconciles_total` by result.
+fn reconciles(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("memhpa_reconciles_total{result=\""))
+        .filter_map(|rest| {
+            let (result, value) = rest.split_once("\"} ")?;
+            Some((result.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// One applied Scale write, with what the soak can tell of its decision.
+struct Write<'a> {
+    seen: &'a Seen,
+    slot: usize,
+    /// The version the same reconcile's status write names.
+    decided: Option<&'a Version>,
+    /// That status write says the Scale could not be updated.
+    reported_failed: bool,
+}
+
+impl Write<'_> {
+    fn down(&self) -> bool {
+        matches!((self.seen.before, self.seen.wanted), (Some(b), Some(w)) if w < b)
+    }
+
+    fn up(&self) -> bool {
+        matches!((self.seen.before, self.seen.wanted), (Some(b), Some(w)) if w > b)
+    }
+}
+
+/// The applied Scale writes of every slot, each tied (when possible) to the
+/// generation its reconcile then reported in the status it wrote. A
+/// reconcile writes the Scale, then the status; the next one starts with a
+/// Scale GET, so a status write before that GET is the same reconcile's.
+fn applied_writes<'a>(seen: &'a [Seen], world: &'a World) -> Vec<Write<'a>> {
+    let mut writes = Vec::new();
+    for slot in 0..SLOTS {
+        let (scale, status) = (scale_path(slot), status_path(slot));
+        for (i, s) in seen.iter().enumerate() {
+            if s.path != scale || !s.applied() {
+                continue;
+            }
+            let report = same_reconcile_status(&seen[i..], &scale, &status);
+            let decided =
+                report.and_then(|r| world.version(r.uid.as_deref()?, r.observed_generation?));
+            writes.push(Write {
+                seen: s,
+                slot,
+                decided,
+                reported_failed: report
+                    .is_some_and(|r| r.able_to_scale.as_deref() == Some("FailedUpdateScale")),
+            });
+        }
+    }
+    writes
+}
+
+/// The first status write after the Scale write `from[0]`, if it comes
+/// before the next reconcile's Scale GET. A GET right after a 409 on the
+/// Scale is the same reconcile re-reading it for its conflict retry.
+fn same_reconcile_status<'a>(from: &'a [Seen], scale: &str, status: &str) -> Option<&'a Seen> {
+    let mut previous = &from[0];
+    for r in &from[1..] {
+        if r.path == status && r.is_write() {
+            return Some(r);
+        }
+        if r.path == scale {
+            let conflict_retry = previous.is_write() && previous.status == 409;
+            if r.method == "GET" && !conflict_retry {
+                return None;
+            }
+            previous = r;
+        }
+    }
+    None
+}
+
+/// The versions a write may have been decided with: the one its reconcile
+/// named, else any live during the last [`LAG`].
+fn candidates<'a>(w: &Write<'a>, world: &'a World) -> Vec<&'a Version> {
+    match w.decided {
+        Some(v) => vec![v],
+        None => {
+            let from = w.seen.at.checked_sub(LAG).unwrap_or(w.seen.at);
+            world
+                .versions
+                .iter()
+                .filter(|v| v.slot == w.slot && v.live_during(from, w.seen.at))
+                .collect()
+        }
+    }
+}
+
+/// Invariant 4.
+fn check_bounds(writes: &[Write], world: &World, out: &mut Vec<String>) {
+    for w in writes {
+        let Some(wanted) = w.seen.wanted else {
+            out.push(format!(
+                "invariant 4: a Scale write to {} without spec.replicas",
+                w.seen.path
+            ));
+            continue;
+        };
+        let versions = candidates(w, world);
+        let within = versions
+            .iter()
+            .any(|v| (v.bounds.min..=v.bounds.max).contains(&wanted));
+        if !within {
+            out.push(format!(
+                "invariant 4: {} set to {wanted} (from {:?}), outside every spec it can have been decided with: {:?}",
+                w.seen.path,
+                w.seen.before,
+                versions.iter().map(|v| (v.generation, v.bounds)).collect::<Vec<_>>()
+            ));
+        }
+    }
+}
+
+/// Invariant 5: the query a reconcile made comes just before its Scale
+/// write; namespaces are reconciled one job at a time, so it is the last
+/// query of the namespace before the write arrived.
+fn check_missing(writes: &[Write], world: &World, queries: &[Query], out: &mut Vec<String>) {
+    for w in writes.iter().filter(|w| w.down()) {
+        let ns = namespace_of(w.slot);
+        let Some(q) = queries
+            .iter()
+            .rev()
+            .find(|q| q.namespace == ns && q.at <= w.seen.at)
+        else {
+            continue;
+        };
+        if !q.failed && q.sampled.contains(&w.slot) {
+            continue;
+        }
+        let (before, wanted) = (w.seen.before.unwrap_or(0), w.seen.wanted.unwrap_or(0));
+        let to_max = candidates(w, world)
+            .iter()
+            .any(|v| before > v.bounds.max && wanted == v.bounds.max);
+        if !to_max {
+            out.push(format!(
+                "invariant 5: {} scaled down {before} -> {wanted} while its metrics were entirely missing ({})",
+                w.seen.path,
+                if q.failed { "the namespace's query failed" } else { "no pod had a sample" }
+            ));
+        }
+    }
+}
+
+/// Invariant 6.
+fn check_flapping(writes: &[Write], world: &World, out: &mut Vec<String>) {
+    for slot in 0..SLOTS {
+        let mine: Vec<&Write> = writes.iter().filter(|w| w.slot == slot).collect();
+        let s = &world.slots[slot];
+        for (i, up) in mine.iter().enumerate().filter(|(_, w)| w.up()) {
+            let Some(down) = mine[i + 1..].iter().find(|w| w.down()) else {
+                continue;
+            };
+            let (t0, t1) = (up.seen.at, down.seen.at);
+            if t1.duration_since(t0) >= FLAP_GAP {
+                continue;
+            }
+            let same_spec = match (up.decided, down.decided) {
+                (Some(a), Some(b)) => a.uid == b.uid && a.generation == b.generation,
+                _ => {
+                    let from = t0.checked_sub(LAG).unwrap_or(t0);
+                    !s.memhpa_events.iter().any(|e| *e >= from && *e <= t1)
+                }
+            };
+            let from = t0.checked_sub(Duration::from_secs(2)).unwrap_or(t0);
+            let target_changed = s.target_events.iter().any(|e| *e >= from && *e <= t1);
+            if same_spec && !target_changed {
+                out.push(format!(
+                    "invariant 6: {} flapped: up {:?} -> {:?}, then down {:?} -> {:?} {:?} later, inside the {DOWN_WINDOW_SECONDS} s scale-down window, with no spec or target change",
+                    scale_path(slot),
+                    up.seen.before,
+                    up.seen.wanted,
+                    down.seen.before,
+                    down.seen.wanted,
+                    t1.duration_since(t0)
+                ));
+            }
+        }
+        let bound = 4 * (s.inputs + 1);
+        if mine.len() > bound {
+            out.push(format!(
+                "invariant 6: {} written {} times for {} input changes (bound {bound})",
+                scale_path(slot),
+                mine.len(),
+                s.inputs
+            ));
+        }
+    }
+}
+
+/// Invariant 7: a write the server applied is not reported as failed, even
+/// when its answer was lost and the client's retry of it met a 409.
+fn check_ambiguous(writes: &[Write], out: &mut Vec<String>) {
+    for w in writes.iter().filter(|w| w.reported_failed) {
+        out.push(format!(
+            "invariant 7: {} was set to {:?} (answer lost: {}), yet its reconcile reported AbleToScale FailedUpdateScale",
+            w.seen.path, w.seen.wanted, w.seen.lost
+        ));
+    }
+}
+
+/// Every panic on any thread, with its message.
+static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn count_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("{} on thread {:?}", info, thread::current().name()));
+        default(info);
+    }));
+}
+
+fn counters(soak: &Soak, seen: &[Seen], writes: &[Write], violations: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "soak seed {} (SOAK_SEED={})", soak.seed, soak.seed);
+    let _ = writeln!(out, "  faults injected: {:?}", soak.world.faults);
+    let _ = writeln!(out, "  objects: {:?}", soak.world.objects);
+    let metrics = soak.h.metrics.render();
+    let _ = writeln!(out, "  reconciles: {:?}", reconciles(&metrics));
+    let scale_writes = seen.iter().filter(|s| s.is_scale() && s.is_write()).count();
+    let status_writes: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.is_status() && s.is_write())
+        .collect();
+    let _ = writeln!(
+        out,
+        "  Scale writes: {scale_writes} sent, {} applied ({} up, {} down, {} tied to their generation), {} answers lost",
+        writes.len(),
+        writes.iter().filter(|w| w.up()).count(),
+        writes.iter().filter(|w| w.down()).count(),
+        writes.iter().filter(|w| w.decided.is_some()).count(),
+        seen.iter().filter(|s| s.is_scale() && s.lost).count(),
+    );
+    let _ = writeln!(
+        out,
+        "  applied Scale writes whose reconcile reported FailedUpdateScale (ambiguous writes): {}",
+        writes.iter().filter(|w| w.reported_failed).count()
+    );
+    let _ = writeln!(
+        out,
+        "  status writes: {} sent, {} applied, {} answers lost",
+        status_writes.len(),
+        status_writes.iter().filter(|s| s.applied()).count(),
+        status_writes.iter().filter(|s| s.lost).count(),
+    );
+    let _ = writeln!(
+        out,
+        "  usage queries: {}, requests to the fake: {}",
+        soak.usage.queries().len(),
+        soak.h.server.requests().len()
+    );
+    let _ = writeln!(out, "  violations: {violations}");
+    out
+}
+
+#[test]
+fn seeded_fault_soak_keeps_the_invariants() {
+    let seed = seed();
+    eprintln!("soak seed {seed} (rerun with SOAK_SEED={seed})");
+    count_panics();
+    let mut soak = Soak::new(seed);
+    soak.run(chaos_for());
+    soak.calm();
+    let mut violations = Vec::new();
+    let settled = soak.settle();
+    if let Err(e) = &settled {
+        violations.push(e.clone());
+    }
+    violations.extend(soak.check_store());
+
+    let seen = soak.h.server.chaos_seen();
+    let queries = soak.usage.queries();
+    let writes = applied_writes(&seen, &soak.world);
+    check_bounds(&writes, &soak.world, &mut violations);
+    check_missing(&writes, &soak.world, &queries, &mut violations);
+    check_flapping(&writes, &soak.world, &mut violations);
+    check_ambiguous(&writes, &mut violations);
+    let panics = PANICS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for p in &panics {
+        violations.push(format!("invariant 1: panic: {p}"));
+    }
+
+    let mut report = counters(&soak, &seen, &writes, violations.len());
+    if let Ok(took) = settled {
+        let _ = writeln!(report, "  settled {took:?} after faults stopped");
+    }
+    eprintln!("{report}");
+    if !violations.is_empty() {
+        let shown: Vec<&String> = violations.iter().take(20).collect();
+        panic!(
+            "soak seed {seed} broke {} invariant check(s); rerun with SOAK_SEED={seed}\n{}\n{report}{}",
+            violations.len(),
+            shown.iter().map(|v| format!("- {v}")).collect::<Vec<_>>().join("\n"),
+            soak.h.log_tail(40)
+        );
+    }
+}
