@@ -483,6 +483,31 @@ impl Soak {
         self.world.object("memhpa modified");
     }
 
+    /// A spec change that surely bumps the generation: the target
+    /// percentage moves by one, the bounds stay.
+    fn barrier(&mut self, slot: usize) {
+        let (ns, name) = (namespace_of(slot), memhpa_name(slot));
+        let stored = self.h.server.update_memhpa_spec(ns, &name, |spec| {
+            let percent = spec["targetUtilizationPercentage"].as_i64().unwrap_or(50);
+            spec["targetUtilizationPercentage"] = json!(if percent < 80 {
+                percent + 1
+            } else {
+                percent - 1
+            });
+        });
+        let bounds = stored["spec"]
+            .as_object()
+            .and_then(|spec| {
+                Some(Bounds {
+                    min: spec.get("minReplicas")?.as_i64()?,
+                    max: spec.get("maxReplicas")?.as_i64()?,
+                })
+            })
+            .expect("the soak's MemHpas have bounds");
+        self.world.begin_version(slot, &stored, bounds);
+        self.world.object("memhpa modified");
+    }
+
     fn delete_memhpa(&mut self, slot: usize) {
         assert!(self
             .h
@@ -667,9 +692,16 @@ impl Soak {
             .collect()
     }
 
-    /// Waits until every live MemHpa's status is for its generation.
-    fn settle(&self) -> Result<Duration, String> {
+    /// Waits until every live MemHpa's status is for its generation. One of
+    /// them is modified first, as a barrier: the watch delivers in order, so
+    /// once that generation is observed the controller has seen every
+    /// earlier change, deletes included.
+    fn settle(&mut self) -> Result<Duration, String> {
         let started = Instant::now();
+        match self.live().first() {
+            Some(&slot) => self.barrier(slot),
+            None => self.create_memhpa(0),
+        }
         loop {
             let behind: Vec<String> = self
                 .live()
@@ -781,6 +813,8 @@ fn reconciles(text: &str) -> BTreeMap<String, u64> {
 /// One applied Scale write, with what the soak can tell of its decision.
 struct Write<'a> {
     seen: &'a Seen,
+    /// Where `seen` is in the log.
+    index: usize,
     slot: usize,
     /// The version the same reconcile's status write names.
     decided: Option<&'a Version>,
@@ -815,6 +849,7 @@ fn applied_writes<'a>(seen: &'a [Seen], world: &'a World) -> Vec<Write<'a>> {
                 report.and_then(|r| world.version(r.uid.as_deref()?, r.observed_generation?));
             writes.push(Write {
                 seen: s,
+                index: i,
                 slot,
                 decided,
                 reported_failed: report
@@ -964,11 +999,24 @@ fn check_flapping(writes: &[Write], world: &World, out: &mut Vec<String>) {
 
 /// Invariant 7: a write the server applied is not reported as failed, even
 /// when its answer was lost and the client's retry of it met a 409.
-fn check_ambiguous(writes: &[Write], out: &mut Vec<String>) {
+fn check_ambiguous(writes: &[Write], seen: &[Seen], out: &mut Vec<String>) {
     for w in writes.iter().filter(|w| w.reported_failed) {
+        let status = status_path(w.slot);
+        let then: Vec<String> = seen[w.index + 1..]
+            .iter()
+            .filter(|r| r.path == w.seen.path || r.path == status)
+            .take(4)
+            .map(|r| {
+                let what = if r.is_scale() { "Scale" } else { "status" };
+                format!("{} {what} -> {}", r.method, r.status)
+            })
+            .collect();
         out.push(format!(
-            "invariant 7: {} was set to {:?} (answer lost: {}), yet its reconcile reported AbleToScale FailedUpdateScale",
-            w.seen.path, w.seen.wanted, w.seen.lost
+            "invariant 7: {} was set to {:?} (answer lost: {}), yet its reconcile reported AbleToScale FailedUpdateScale; then: {}",
+            w.seen.path,
+            w.seen.wanted,
+            w.seen.lost,
+            then.join(", ")
         ));
     }
 }
@@ -1020,6 +1068,19 @@ fn counters(soak: &Soak, seen: &[Seen], writes: &[Write], violations: usize) -> 
         writes.iter().filter(|w| w.decided.is_some()).count(),
         seen.iter().filter(|s| s.is_scale() && s.lost).count(),
     );
+    let codes = |pick: fn(&Seen) -> bool| {
+        let mut codes: BTreeMap<u16, usize> = BTreeMap::new();
+        for s in seen.iter().filter(|s| s.is_write() && pick(s)) {
+            *codes.entry(s.status).or_insert(0) += 1;
+        }
+        codes
+    };
+    let _ = writeln!(
+        out,
+        "  answers to Scale writes by code: {:?}; to status writes: {:?}",
+        codes(Seen::is_scale),
+        codes(Seen::is_status)
+    );
     let _ = writeln!(
         out,
         "  applied Scale writes whose reconcile reported FailedUpdateScale (ambiguous writes): {}",
@@ -1063,7 +1124,7 @@ fn seeded_fault_soak_keeps_the_invariants() {
     check_bounds(&writes, &soak.world, &mut violations);
     check_missing(&writes, &soak.world, &queries, &mut violations);
     check_flapping(&writes, &soak.world, &mut violations);
-    check_ambiguous(&writes, &mut violations);
+    check_ambiguous(&writes, &seen, &mut violations);
     let panics = PANICS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for p in &panics {
         violations.push(format!("invariant 1: panic: {p}"));
