@@ -923,8 +923,15 @@ fn check_bounds(writes: &[Write], world: &World, out: &mut Vec<String>) {
 
 /// Invariant 5: the query a reconcile made comes just before its Scale
 /// write; namespaces are reconciled one job at a time, so it is the last
-/// query of the namespace before the write arrived.
-fn check_missing(writes: &[Write], world: &World, queries: &[Query], out: &mut Vec<String>) {
+/// query of the namespace before the write arrived. Returns how many
+/// scale-downs met entirely missing metrics (each must be a clamp to max).
+fn check_missing(
+    writes: &[Write],
+    world: &World,
+    queries: &[Query],
+    out: &mut Vec<String>,
+) -> usize {
+    let mut blind = 0;
     for w in writes.iter().filter(|w| w.down()) {
         let ns = namespace_of(w.slot);
         let Some(q) = queries
@@ -937,6 +944,7 @@ fn check_missing(writes: &[Write], world: &World, queries: &[Query], out: &mut V
         if !q.failed && q.sampled.contains(&w.slot) {
             continue;
         }
+        blind += 1;
         let (before, wanted) = (w.seen.before.unwrap_or(0), w.seen.wanted.unwrap_or(0));
         let to_max = candidates(w, world)
             .iter()
@@ -949,10 +957,13 @@ fn check_missing(writes: &[Write], world: &World, queries: &[Query], out: &mut V
             ));
         }
     }
+    blind
 }
 
-/// Invariant 6.
-fn check_flapping(writes: &[Write], world: &World, out: &mut Vec<String>) {
+/// Invariant 6. Returns how many scale-downs came inside the window after
+/// a scale-up (each must follow a spec or target change).
+fn check_flapping(writes: &[Write], world: &World, out: &mut Vec<String>) -> usize {
+    let mut quick = 0;
     for slot in 0..SLOTS {
         let mine: Vec<&Write> = writes.iter().filter(|w| w.slot == slot).collect();
         let s = &world.slots[slot];
@@ -964,6 +975,7 @@ fn check_flapping(writes: &[Write], world: &World, out: &mut Vec<String>) {
             if t1.duration_since(t0) >= FLAP_GAP {
                 continue;
             }
+            quick += 1;
             let same_spec = match (up.decided, down.decided) {
                 (Some(a), Some(b)) => a.uid == b.uid && a.generation == b.generation,
                 _ => {
@@ -995,6 +1007,7 @@ fn check_flapping(writes: &[Write], world: &World, out: &mut Vec<String>) {
             ));
         }
     }
+    quick
 }
 
 /// Invariant 7: a write the server applied is not reported as failed, even
@@ -1122,8 +1135,8 @@ fn seeded_fault_soak_keeps_the_invariants() {
     let queries = soak.usage.queries();
     let writes = applied_writes(&seen, &soak.world);
     check_bounds(&writes, &soak.world, &mut violations);
-    check_missing(&writes, &soak.world, &queries, &mut violations);
-    check_flapping(&writes, &soak.world, &mut violations);
+    let blind = check_missing(&writes, &soak.world, &queries, &mut violations);
+    let quick = check_flapping(&writes, &soak.world, &mut violations);
     check_ambiguous(&writes, &seen, &mut violations);
     let panics = PANICS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for p in &panics {
@@ -1131,6 +1144,11 @@ fn seeded_fault_soak_keeps_the_invariants() {
     }
 
     let mut report = counters(&soak, &seen, &writes, violations.len());
+    let _ = writeln!(
+        report,
+        "  checked: {} Scale writes against their spec, {blind} scale-downs on entirely missing metrics, {quick} scale-downs inside a window after a scale-up",
+        writes.len()
+    );
     if let Ok(took) = settled {
         let _ = writeln!(report, "  settled {took:?} after faults stopped");
     }
