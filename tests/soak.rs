@@ -32,8 +32,12 @@
 //!    (AbleToScale FailedUpdateScale) by its reconcile, even when its answer
 //!    was lost: the ambiguous write.
 //!
-//! `SOAK_SEED` (decimal or 0x-hex) picks the seed, else it comes from the
-//! clock; `SOAK_SECS` how long faults run (default 40). The seed fixes the
+//! What a soak finds is pinned by a deterministic test in this file too
+//! (`a_memhpa_deleted_mid_reconcile_leaves_no_gauges`).
+//!
+//! Time: faults for `SOAK_SECS`, then at most [`SETTLE`] and [`STORE_CHECK`]:
+//! under two minutes in all. `SOAK_SEED` (decimal or 0x-hex) picks the seed,
+//! else it comes from the clock; `SOAK_SECS` how long faults run (default 40). The seed fixes the
 //! sequence of changes and faults, not the threads' timing, so a failure
 //! reproduces from its seed as a scenario, usually but not always with the
 //! same interleaving.
