@@ -5,8 +5,9 @@
 //!
 //! Faults: watch streams cut, watches expired (410, in-stream or after a
 //! compaction), 409 conflicts, 5xx, 429 with Retry-After, slow answers,
-//! token rotation, and lost responses (the write is applied, its answer
-//! never arrives). Changes: MemHpas created, modified (min, max, target) and
+//! token rotation, lost responses (the write is applied, its answer never
+//! arrives), and leadership lost for a few steps (writes that arrive well
+//! into a follower period are counted, not asserted: that is timing). Changes: MemHpas created, modified (min, max, target) and
 //! deleted; targets created (at any size) and deleted; usage moved; some or
 //! all of a target's pods without samples; a namespace's query failing.
 //!
@@ -324,6 +325,10 @@ struct World {
     faults: BTreeMap<&'static str, usize>,
     objects: BTreeMap<&'static str, usize>,
     tokens: usize,
+    /// When this replica stopped leading, and when it led again.
+    follower: Vec<(Instant, Option<Instant>)>,
+    /// Steps left until a follower leads again.
+    regain_in: Option<u64>,
 }
 
 impl World {
@@ -634,6 +639,12 @@ impl Soak {
                 server.delay(method, contains, delay);
                 self.world.fault("slow answers");
             }
+            6 if self.world.regain_in.is_none() && self.rng.chance(30) => {
+                self.h.set_leader(false);
+                self.world.follower.push((Instant::now(), None));
+                self.world.regain_in = Some(self.rng.range(3, 15));
+                self.world.fault("leadership lost");
+            }
             6 => {
                 self.world.tokens += 1;
                 self.h
@@ -648,7 +659,24 @@ impl Soak {
         }
     }
 
+    /// Leads again once the follower period is over (or now, with `now`).
+    fn regain(&mut self, now: bool) {
+        let Some(left) = self.world.regain_in else {
+            return;
+        };
+        if now || left == 0 {
+            self.h.set_leader(true);
+            if let Some(period) = self.world.follower.last_mut() {
+                period.1 = Some(Instant::now());
+            }
+            self.world.regain_in = None;
+        } else {
+            self.world.regain_in = Some(left - 1);
+        }
+    }
+
     fn step(&mut self) {
+        self.regain(false);
         match self.rng.range(0, 99) {
             0..=19 => self.move_usage(),
             20..=27 => self.change_samples(),
@@ -685,7 +713,8 @@ impl Soak {
     }
 
     /// Faults stop; the inputs stay as they are.
-    fn calm(&self) {
+    fn calm(&mut self) {
+        self.regain(true);
         self.h.server.clear_faults();
         self.h.server.chaos_clear();
     }
@@ -810,6 +839,23 @@ fn reconciles(text: &str) -> BTreeMap<String, u64> {
         .filter_map(|rest| {
             let (result, value) = rest.split_once("\"} ")?;
             Some((result.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// How long a reconcile already past its leadership check may still send
+/// its writes once leadership is lost. Only counted, not asserted: whether
+/// a write lands inside it is a matter of scheduling.
+const FOLLOWER_GRACE: Duration = Duration::from_secs(1);
+
+/// Scale and status writes that arrived well into a follower period.
+fn follower_writes<'a>(seen: &'a [Seen], follower: &[(Instant, Option<Instant>)]) -> Vec<&'a Seen> {
+    seen.iter()
+        .filter(|s| s.is_write())
+        .filter(|s| {
+            follower.iter().any(|(from, until)| {
+                s.at > *from + FOLLOWER_GRACE && !until.is_some_and(|u| u <= s.at)
+            })
         })
         .collect()
 }
@@ -1115,6 +1161,13 @@ fn counters(soak: &Soak, seen: &[Seen], writes: &[Write], violations: usize) -> 
         "  usage queries: {}, requests to the fake: {}",
         soak.usage.queries().len(),
         soak.h.server.requests().len()
+    );
+    let late = follower_writes(seen, &soak.world.follower);
+    let _ = writeln!(
+        out,
+        "  writes arriving over {FOLLOWER_GRACE:?} into a follower period: {} Scale, {} status",
+        late.iter().filter(|s| s.is_scale()).count(),
+        late.iter().filter(|s| s.is_status()).count(),
     );
     let _ = writeln!(out, "  violations: {violations}");
     out

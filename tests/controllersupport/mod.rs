@@ -227,6 +227,14 @@ impl Harness {
         leadership.set(true);
     }
 
+    /// Makes this replica the leader (true) or a follower (false).
+    pub fn set_leader(&self, leader: bool) {
+        self.leadership
+            .as_ref()
+            .expect("start the controller first")
+            .set(leader);
+    }
+
     /// Whether the watch reported itself in sync last.
     pub fn synced(&self) -> bool {
         self.synced.load(Ordering::SeqCst)
