@@ -1092,6 +1092,7 @@ static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 const TEST_THREADS: &[&str] = &[
     "seeded_fault_soak_keeps_the_invariants",
     "a_memhpa_deleted_mid_reconcile_leaves_no_gauges",
+    "a_deposed_leader_writes_no_status",
 ];
 
 fn count_panics() {
@@ -1254,5 +1255,43 @@ fn a_memhpa_deleted_mid_reconcile_leaves_no_gauges() {
         !gauged(),
         "the gauges of deleted MemHpa gone/web are back:\n{}",
         h.metrics.render()
+    );
+}
+
+/// Pinned from the soak (seed 5: status writes arriving over a second into
+/// a follower period): a reconcile that passed its leadership check goes on
+/// writing the status (and Events) after leadership is lost; only the Scale
+/// write checks again. A deposed leader then races the new one on the
+/// status. The reconcile is held in its pod list (a slow answer) while
+/// leadership goes.
+#[test]
+fn a_deposed_leader_writes_no_status() {
+    let mut h = Harness::new();
+    h.app("deposed", "web", 2, 2, 50.0);
+    h.start(Options::default());
+    h.server
+        .create_memhpa(memhpa("deposed", "web", "web", 1, 10, 50));
+    h.wait_until("the first reconcile", WAIT, || {
+        h.observed_current("deposed", "web")
+    });
+    let done = || reconciles(&h.metrics.render()).values().sum::<u64>();
+    let before = done();
+    let writes = h.status_writes("deposed", "web");
+
+    h.server.delay("GET", "/pods", Duration::from_secs(5));
+    let reads = h.scale_reads("deposed", "web");
+    h.server.update_memhpa_spec("deposed", "web", |spec| {
+        spec["targetUtilizationPercentage"] = json!(52);
+    });
+    h.wait_until("a reconcile reading the Scale", WAIT, || {
+        h.scale_reads("deposed", "web") > reads
+    });
+    h.set_leader(false);
+    h.wait_until("the held reconcile to end", WAIT, || done() > before);
+    assert_eq!(
+        h.status_writes("deposed", "web"),
+        writes,
+        "a follower wrote the status of deposed/web\n{}",
+        h.log_tail(20)
     );
 }
