@@ -1093,6 +1093,7 @@ const TEST_THREADS: &[&str] = &[
     "seeded_fault_soak_keeps_the_invariants",
     "a_memhpa_deleted_mid_reconcile_leaves_no_gauges",
     "a_deposed_leader_writes_no_status",
+    "a_lost_scale_answer_is_not_reported_as_a_failure",
 ];
 
 fn count_panics() {
@@ -1292,6 +1293,34 @@ fn a_deposed_leader_writes_no_status() {
         h.status_writes("deposed", "web"),
         writes,
         "a follower wrote the status of deposed/web\n{}",
+        h.log_tail(20)
+    );
+}
+
+/// Pinned from the soak (invariant 7, every seed): the server applies the
+/// Scale write but its answer is lost; the client's retry of the PUT then
+/// meets a 409 (its resourceVersion is the one the first write replaced),
+/// and the reconcile reports AbleToScale FailedUpdateScale for a write that
+/// happened.
+#[test]
+fn a_lost_scale_answer_is_not_reported_as_a_failure() {
+    let mut h = Harness::new();
+    h.app("ambiguous", "web", 2, 2, 80.0);
+    h.server.chaos_lose_next_responses("PUT", "/scale", 1);
+    h.start(Options::default());
+    h.server
+        .create_memhpa(memhpa("ambiguous", "web", "web", 1, 10, 50));
+    h.wait_until("the lost Scale write", WAIT, || h.server.chaos_lost() == 1);
+    h.wait_until("the status of ambiguous/web", WAIT, || {
+        h.observed_current("ambiguous", "web")
+    });
+    assert_eq!(h.replicas("ambiguous", "web"), Some(4));
+    let m = h.memhpa("ambiguous", "web");
+    let able = controllersupport::condition(&m, "AbleToScale");
+    assert_ne!(
+        able.as_ref().map(|c| c.1.as_str()),
+        Some("FailedUpdateScale"),
+        "the write was applied: {able:?}\n{}",
         h.log_tail(20)
     );
 }
