@@ -391,6 +391,8 @@ struct Soak {
     rng: Rng,
     world: World,
     seed: u64,
+    /// When faults stopped.
+    calm_at: Option<Instant>,
 }
 
 /// Where 5xx, 429 and delays go: (method, substring of `path?query`).
@@ -444,6 +446,7 @@ impl Soak {
             rng,
             world,
             seed,
+            calm_at: None,
         };
         for slot in 0..SLOTS {
             if soak.rng.chance(70) {
@@ -714,6 +717,7 @@ impl Soak {
 
     /// Faults stop; the inputs stay as they are.
     fn calm(&mut self) {
+        self.calm_at = Some(Instant::now());
         self.regain(true);
         self.h.server.clear_faults();
         self.h.server.chaos_clear();
@@ -1163,6 +1167,14 @@ fn counters(soak: &Soak, seen: &[Seen], writes: &[Write], violations: usize) -> 
         "  usage queries: {}, requests to the fake: {}",
         soak.usage.queries().len(),
         soak.h.server.requests().len()
+    );
+    let calm = soak.calm_at.unwrap_or_else(Instant::now);
+    let _ = writeln!(
+        out,
+        "  status writes answered 409 after faults stopped: {}",
+        seen.iter()
+            .filter(|s| s.is_status() && s.is_write() && s.status == 409 && s.at > calm)
+            .count()
     );
     let late = follower_writes(seen, &soak.world.follower);
     let _ = writeln!(
