@@ -33,8 +33,10 @@
 //!    (AbleToScale FailedUpdateScale) by its reconcile, even when its answer
 //!    was lost: the ambiguous write.
 //!
-//! What a soak finds is pinned by a deterministic test in this file too
-//! (`a_memhpa_deleted_mid_reconcile_leaves_no_gauges`).
+//! What the soak found is pinned by deterministic tests at the end of this
+//! file: `a_memhpa_deleted_mid_reconcile_leaves_no_gauges`,
+//! `a_deposed_leader_writes_no_status` and
+//! `a_lost_scale_answer_is_not_reported_as_a_failure`.
 //!
 //! Time: faults for `SOAK_SECS`, then at most [`SETTLE`] and [`STORE_CHECK`]:
 //! under two minutes in all. `SOAK_SEED` (decimal or 0x-hex) picks the seed,
