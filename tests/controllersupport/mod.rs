@@ -164,11 +164,12 @@ pub struct Harness {
     pub server: FakeApiServer,
     pub usage: Arc<StubUsage>,
     pub token_file: PathBuf,
+    /// The controller's metrics registry, as `/metrics` would render it.
+    pub metrics: Arc<Metrics>,
     synced: Arc<AtomicBool>,
     stop: StopSignal,
     controller: Option<JoinHandle<std::io::Result<()>>>,
     leadership: Option<Leadership>,
-    metrics: Arc<Metrics>,
     // Last: removed after the controller stopped reading the token.
     _dir: TempDir,
 }
@@ -183,23 +184,28 @@ impl Harness {
             server: FakeApiServer::start(),
             usage: Arc::new(StubUsage::default()),
             token_file,
+            metrics: Arc::new(Metrics::new()),
             synced: Arc::new(AtomicBool::new(false)),
             stop: StopSignal::new(),
             controller: None,
             leadership: None,
-            metrics: Arc::new(Metrics::new()),
             _dir: dir,
         }
     }
 
     /// Runs the controller (as the leader) until the harness is dropped.
     pub fn start(&mut self, options: Options) {
+        let usage: Arc<dyn UsageSource> = self.usage.clone();
+        self.start_with_usage(options, usage);
+    }
+
+    /// [`Harness::start`] with another usage source than [`StubUsage`].
+    pub fn start_with_usage(&mut self, options: Options, usage: Arc<dyn UsageSource>) {
         assert!(self.controller.is_none(), "the controller runs once");
         let mut config = KubeConfig::new(&self.server.url());
         config.token_file = Some(self.token_file.clone());
         config.request_timeout = Duration::from_secs(10);
         let client = Client::new(config).expect("a client for the fake");
-        let usage: Arc<dyn UsageSource> = self.usage.clone();
         let synced = Arc::clone(&self.synced);
         let settings = Settings {
             namespace: options.namespace,
@@ -253,6 +259,14 @@ impl Harness {
             .find_map(|l| l.strip_prefix("memhpa_reconcile_duration_seconds_count "))
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Makes this replica the leader (true) or a follower (false).
+    pub fn set_leader(&self, leader: bool) {
+        self.leadership
+            .as_ref()
+            .expect("start the controller first")
+            .set(leader);
     }
 
     /// Whether the watch reported itself in sync last.

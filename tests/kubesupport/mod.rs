@@ -47,6 +47,9 @@
 //!   `delay`, `forbid`, `cut_watches_after_events`, `cut_watches_after`,
 //!   `cut_next_watches`, `cut_open_watches`, `expire_next_watches`,
 //!   `clear_faults`.
+//! - Lost responses and a log of `/scale` and `/status` requests, for the
+//!   soak: `chaos_lose_next_responses`, `chaos_seen`, `chaos_lost`,
+//!   `chaos_clear` ([`chaos`]).
 //! - Waiting: [`eventually`] polls a condition up to a deadline.
 //! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]).
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
@@ -63,6 +66,7 @@
 //! Each test file uses a different part of this module.
 #![allow(dead_code, unused_imports)]
 
+pub mod chaos;
 mod controls;
 pub mod faults;
 mod fields;

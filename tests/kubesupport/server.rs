@@ -38,6 +38,7 @@ pub struct Shared {
     pub stop: AtomicBool,
     open: AtomicUsize,
     pub accepted: AtomicUsize,
+    pub chaos: super::chaos::Chaos,
 }
 
 impl Shared {
@@ -49,6 +50,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             open: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
+            chaos: Default::default(),
         }
     }
 
@@ -158,6 +160,7 @@ fn respond(shared: &Shared, request: &Request, writer: &mut TcpStream) -> bool {
     if !sleep_unless_stopped(shared, delay) {
         return false;
     }
+    let arrival = super::chaos::arrive(shared, request, delay);
     match answer(shared, request, &target) {
         Reply::Json {
             code,
@@ -165,11 +168,11 @@ fn respond(shared: &Shared, request: &Request, writer: &mut TcpStream) -> bool {
             retry_after,
         } => {
             shared.record(request, code);
-            if shared
+            let lost = shared
                 .controls()
-                .take_lost_response(&request.method, &target)
-            {
-                // Carried out, never answered: the client cannot tell.
+                .take_lost_response(&request.method, &target);
+            // Carried out, never answered: the client cannot tell.
+            if lost || super::chaos::lose_answer(shared, request, &target, arrival, code) {
                 return false;
             }
             let mut headers = Vec::new();
