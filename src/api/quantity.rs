@@ -10,7 +10,9 @@ pub struct QuantityError {
 
 impl fmt::Display for QuantityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid quantity {:?}: {}", self.input, self.why)
+        // Bounded: the input comes from a pod spec and ends up in logs.
+        let input = crate::quote::quote(&self.input, 64);
+        write!(f, "invalid quantity {input}: {}", self.why)
     }
 }
 

@@ -29,6 +29,10 @@ pub fn rewrite(args: Vec<OsString>, table: &[Flag]) -> Result<Split, CliError> {
             split.positionals.extend(args.by_ref());
             break;
         }
+        if let Some((flag, value)) = inline_not_utf8(&arg, table) {
+            push_pair(&mut split, flag, value, table)?;
+            continue;
+        }
         let Some(text) = arg.to_str() else {
             // Not UTF-8, so not one of our flag names.
             if arg.to_string_lossy().starts_with('-') {
@@ -54,16 +58,47 @@ pub fn rewrite(args: Vec<OsString>, table: &[Flag]) -> Result<Split, CliError> {
                 .next()
                 .ok_or(CliError::MissingValue { flag: flag.name() })?,
         };
-        // pico-args finds a key by its first occurrence anywhere in the list, so a
-        // value spelled like one of our keys would be taken for that flag. Go would
-        // accept it as a value; it is nearly always a forgotten value instead.
-        if table.iter().any(|f| value == f.key) {
-            return Err(CliError::MissingValue { flag: flag.name() });
-        }
-        split.flags.push(OsString::from(flag.key));
-        split.flags.push(value);
+        push_pair(&mut split, flag, value, table)?;
     }
     Ok(split)
+}
+
+fn push_pair(
+    split: &mut Split,
+    flag: &Flag,
+    value: OsString,
+    table: &[Flag],
+) -> Result<(), CliError> {
+    // pico-args finds a key by its first occurrence anywhere in the list, so a
+    // value spelled like one of our keys would be taken for that flag. Go would
+    // accept it as a value; it is nearly always a forgotten value instead.
+    if table.iter().any(|f| value == f.key) {
+        return Err(CliError::MissingValue { flag: flag.name() });
+    }
+    split.flags.push(OsString::from(flag.key));
+    split.flags.push(value);
+    Ok(())
+}
+
+/// `-name=VALUE` of a known flag whose VALUE is not UTF-8: the same flag as
+/// `-name VALUE` (a path may be any bytes; text values are refused later as
+/// not UTF-8), not an unknown flag named by the whole argument.
+#[cfg(unix)]
+fn inline_not_utf8<'t>(arg: &OsString, table: &'t [Flag]) -> Option<(&'t Flag, OsString)> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let bytes = arg.as_bytes();
+    let eq = bytes.iter().position(|&b| b == b'=')?;
+    let name = std::str::from_utf8(&bytes[..eq]).ok()?;
+    if arg.to_str().is_some() || !name.starts_with('-') || name == "--" {
+        return None;
+    }
+    let (flag, _) = lookup(name, table)?;
+    Some((flag, OsString::from_vec(bytes[eq + 1..].to_vec())))
+}
+
+#[cfg(not(unix))]
+fn inline_not_utf8<'t>(_arg: &OsString, _table: &'t [Flag]) -> Option<(&'t Flag, OsString)> {
+    None
 }
 
 /// `-name`, `--name`, `-name=value` or `--name=value` of a flag in `table`, with

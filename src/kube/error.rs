@@ -372,7 +372,9 @@ impl fmt::Display for KubeError {
                 body,
             } => write!(
                 f,
-                "{verb} {path}: cannot decode the answer: {detail}; body {}",
+                // serde's detail quotes a wrong-typed string whole: cut it too.
+                "{verb} {path}: cannot decode the answer: {}; body {}",
+                excerpt(detail.as_bytes()),
                 quote(body)
             ),
             KubeError::UnsupportedTarget {
