@@ -17,7 +17,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use memhpa::api::parse_quantity;
+use memhpa::algorithm::Policy;
+use memhpa::api::{parse_quantity, MemHpa};
 use memhpa::cli::{self, CliError, Command};
 use memhpa::kube::{Client, KubeConfig, ScaleTarget, Watch};
 use memhpa::prom::{self, PromOptions};
@@ -219,4 +220,29 @@ fn sample_that_is_not_a_number_is_quoted_short() {
         text
     );
     assert!(text.contains("is not a number (e.g. pod"), "{text:.200}");
+}
+
+// Found by `scenario`: a selectPolicy (or basis) that is not one of the words
+// was quoted whole in the SpecError, which a MemHpa's conditions and Events
+// carry too.
+#[test]
+fn unknown_spec_word_is_quoted_short() {
+    let word = format!("Di{}", "a".repeat(70_000));
+    let text = format!(
+        r#"{{"spec":{{"scaleTargetRef":{{"apiVersion":"apps/v1","kind":"Deployment","name":"web"}},"maxReplicas":3,"behavior":{{"scaleDown":{{"selectPolicy":"{word}"}}}}}}}}"#
+    );
+    let hpa: MemHpa = serde_json::from_str(&text).expect("a MemHpa");
+    let err = Policy::from_spec(&hpa.spec).expect_err("no such selectPolicy");
+    let message = err.to_string();
+    assert!(
+        message.len() < SHORT,
+        "{} bytes: {:.200}",
+        message.len(),
+        message
+    );
+    assert!(
+        message.starts_with("spec.behavior.scaleDown.selectPolicy: expected"),
+        "{message:.200}"
+    );
+    assert!(message.contains("got \"Diaaa"), "{message:.200}");
 }
