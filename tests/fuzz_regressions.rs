@@ -63,6 +63,42 @@ fn seeds_are_valid_inputs_for_their_targets() {
     }
 }
 
+/// Remembers a digest of every input it is given.
+struct Recorder(Vec<u64>);
+
+impl driver::Target for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn seeds(&self) -> Vec<Vec<u8>> {
+        vec![b"{\"a\":[1,2.5,\"x\"]}".to_vec(), b"app=web".to_vec()]
+    }
+
+    fn check(&mut self, input: &[u8], _rng: &mut driver::rng::Rng) -> Result<(), String> {
+        self.0.push(driver::rng::hash(input));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_seed_gives_the_same_inputs_in_the_same_order() {
+    let budget = driver::Budget {
+        time: Duration::from_secs(60),
+        max_execs: 500,
+    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashes-test");
+    let mut runs = Vec::new();
+    for seed in [7, 7, 9] {
+        let mut recorder = Recorder(Vec::new());
+        driver::engine::run(&mut recorder, seed, budget, &dir);
+        assert_eq!(recorder.0.len(), 500);
+        runs.push(recorder.0);
+    }
+    assert_eq!(runs[0], runs[1], "same seed, same inputs");
+    assert_ne!(runs[0], runs[2], "another seed, other inputs");
+}
+
 fn args(list: &[&[u8]]) -> Vec<OsString> {
     list.iter()
         .map(|a| OsString::from_vec(a.to_vec()))

@@ -7,8 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use memhpa::algorithm::{PodObservation, Policy};
-use memhpa::api::{parse_quantity, Basis, MemHpa, ObjectList, Pod, Scale, Status};
+use memhpa::algorithm::{
+    decide, ContainerObservation, History, Observation, PodObservation, Policy,
+};
+use memhpa::api::{parse_quantity, Basis, MemHpa, MemHpaSpec, ObjectList, Pod, Scale, Status};
 use memhpa::kube::{Client, KubeConfig, KubeError, ScaleTarget};
 
 use super::super::fixtures;
@@ -155,7 +157,12 @@ fn check_memhpa(input: &[u8], client: &Client, rng: &mut Rng) -> Result<(), Stri
     round_trip("MemHpa", &hpa)?;
     match Policy::from_spec(&hpa.spec) {
         Ok(policy) => {
-            let _ = policy.longest_lookback_seconds();
+            let replicas = *rng.pick(&[1, 3, policy.max_replicas, i64::from(i32::MAX)]);
+            decides(
+                &policy,
+                observation(replicas, replicas, standard_pods()),
+                rng,
+            )?;
         }
         Err(err) => message_ok("MemHpa spec", &err)?,
     }
@@ -182,10 +189,12 @@ fn path_stays_put(scale: &ScaleTarget, namespace: &str) -> Result<(), String> {
 fn check_scale(input: &[u8], client: &Client, rng: &mut Rng) -> Result<(), String> {
     let target = ScaleTarget::from_ref("apps/v1", "Deployment", "web").expect("a Deployment");
     through_client(input, rng, || client.get_scale("demo", &target))?;
-    if let Ok(scale) = serde_json::from_slice::<Scale>(input) {
-        round_trip("Scale", &scale)?;
-    }
-    Ok(())
+    let Ok(scale) = serde_json::from_slice::<Scale>(input) else {
+        return Ok(());
+    };
+    round_trip("Scale", &scale)?;
+    let obs = observation(scale.spec.replicas, scale.status.replicas, standard_pods());
+    decides(&fixed_policy(), obs, rng)
 }
 
 fn check_pod(input: &[u8], client: &Client, rng: &mut Rng) -> Result<(), String> {
@@ -199,7 +208,91 @@ fn check_pod(input: &[u8], client: &Client, rng: &mut Rng) -> Result<(), String>
         round_trip("Pod", &pod)?;
         pods.push(pod);
     }
-    pods.iter().try_for_each(observe)
+    pods.iter().try_for_each(observe)?;
+    let bytes = *rng.pick(&[0.0, 1.0, 5e8, (1u64 << 50) as f64, 1e18]);
+    let observed = pods
+        .iter()
+        .map(|pod| {
+            let usage = pod
+                .spec
+                .containers
+                .iter()
+                .map(|c| (c.name.clone(), bytes))
+                .collect();
+            PodObservation::from_pod(pod, &usage)
+        })
+        .collect();
+    let replicas = *rng.pick(&[1, 2, 3, i64::from(i32::MAX)]);
+    decides(
+        &fixed_policy(),
+        observation(replicas, replicas, observed),
+        rng,
+    )
+}
+
+/// A valid policy: the built-in example's spec, for a Deployment.
+fn fixed_policy() -> Policy {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(example_policy).clone()
+}
+
+fn example_policy() -> Policy {
+    let example: serde_json::Value =
+        serde_json::from_str(memhpa::simulate::EXAMPLE).expect("the built-in example is JSON");
+    let mut spec: MemHpaSpec =
+        serde_json::from_value(example["spec"].clone()).expect("the example spec");
+    spec.scale_target_ref
+        .get_or_insert_with(Default::default)
+        .api_version = "apps/v1".into();
+    let target = spec.scale_target_ref.as_mut().expect("set above");
+    target.kind = "Deployment".into();
+    target.name = "web".into();
+    Policy::from_spec(&spec).expect("the example spec is valid")
+}
+
+/// Three running pods at 90% of a 1 GiB limit.
+fn standard_pods() -> Vec<PodObservation> {
+    (0..3)
+        .map(|i| PodObservation {
+            name: format!("web-{i}"),
+            phase: memhpa::algorithm::PodPhase::Running,
+            deleted: false,
+            containers: vec![ContainerObservation {
+                name: "app".into(),
+                usage_bytes: Some(0.9 * (1u64 << 30) as f64),
+                limit_bytes: Some(1 << 30),
+                request_bytes: Some(1 << 29),
+            }],
+        })
+        .collect()
+}
+
+fn observation(spec: i64, status: i64, pods: Vec<PodObservation>) -> Observation {
+    Observation {
+        spec_replicas: spec,
+        status_replicas: status,
+        pods,
+        metrics_error: None,
+    }
+}
+
+/// The algorithm on what the server said: a rescale stays within the policy's
+/// bounds and starts from the Scale's count, and the history takes it.
+fn decides(policy: &Policy, obs: Observation, rng: &mut Rng) -> Result<(), String> {
+    let now = *rng.pick(&[0, 1_800_000_000, i64::from(i32::MAX), 1 << 52]);
+    let mut history = History::starting_at(now - 600, obs.spec_replicas);
+    let decision = decide(&obs, policy, &history, now);
+    if let Some(r) = &decision.rescale {
+        let in_bounds = (policy.min_replicas..=policy.max_replicas).contains(&r.to);
+        if !in_bounds || r.from != obs.spec_replicas || r.to == r.from {
+            return Err(format!(
+                "decide: rescale {} -> {} outside [{}, {}] from a Scale at {}",
+                r.from, r.to, policy.min_replicas, policy.max_replicas, obs.spec_replicas
+            ));
+        }
+    }
+    history.apply(&decision, policy, now, true);
+    Ok(())
 }
 
 /// The observation keeps exactly the memory quantities that parse.

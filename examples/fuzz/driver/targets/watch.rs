@@ -4,7 +4,8 @@
 
 use std::io::{self, Read};
 
-use memhpa::kube::Watch;
+use memhpa::api::ObjectList;
+use memhpa::kube::{Reflector, Watch};
 
 use super::super::fixtures;
 use super::super::rng::Rng;
@@ -89,9 +90,18 @@ impl Target for WatchStream {
     }
 }
 
-/// Every item as text, events re-checked by a round trip on the way.
+/// Every item as text, events re-checked by a round trip on the way and
+/// applied to a reflector, as the controller's watch loop does.
 fn events(watch: Watch) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
+    let mut reflector = Reflector::new();
+    let mut applied = 0;
+    reflector.listed(ObjectList {
+        api_version: None,
+        kind: None,
+        metadata: Default::default(),
+        items: Vec::new(),
+    });
     for item in watch {
         match item {
             Ok(event) => {
@@ -100,6 +110,11 @@ fn events(watch: Watch) -> Result<Vec<String>, String> {
                     "ok {}",
                     serde_json::to_string(&event).unwrap_or_default()
                 ));
+                applied += usize::from(matches!(event.type_.as_str(), "ADDED" | "MODIFIED"));
+                let _ = reflector.event(event);
+                if reflector.store().len() > applied {
+                    return Err("watch: the store holds more objects than were added".into());
+                }
             }
             Err(err) => {
                 message_ok("watch", &err)?;
