@@ -282,3 +282,21 @@ fn unknown_spec_word_is_quoted_short() {
     );
     assert!(message.contains("got \"Diaaa"), "{message:.200}");
 }
+
+// Found by `memhpa`: an unsupported scaleTargetRef named its kind and name
+// whole.
+#[test]
+fn unsupported_target_is_named_short() {
+    let kind = format!("Deploy{}", "%".repeat(70_000));
+    let name = "w".repeat(70_000);
+    let err = ScaleTarget::from_ref("apps/v1", &kind, &name).expect_err("no such kind");
+    let text = err.to_string();
+    assert!(
+        text.len() < 4 * SHORT,
+        "{} bytes: {:.200}",
+        text.len(),
+        text
+    );
+    assert!(text.starts_with("scaleTargetRef Deploy%%"), "{text:.200}");
+    assert!(text.contains("is not supported"), "{text:.200}");
+}

@@ -385,8 +385,9 @@ impl fmt::Display for KubeError {
                 f,
                 "scaleTargetRef {}/{} (apiVersion {}) is not supported: memhpa scales \
                  apps/v1 Deployment, StatefulSet and ReplicaSet, and v1 ReplicationController",
-                kind,
-                name,
+                // From the MemHpa's spec, so of any length: cut like a body.
+                excerpt(kind.as_bytes()),
+                excerpt(name.as_bytes()),
                 quote(api_version)
             ),
         }
