@@ -295,7 +295,8 @@ fn decides(policy: &Policy, obs: Observation, rng: &mut Rng) -> Result<(), Strin
     Ok(())
 }
 
-/// The observation keeps exactly the memory quantities that parse.
+/// The observation keeps exactly the memory limits that parse (what it makes of
+/// one that does not is the calculator's business).
 fn observe(pod: &Pod) -> Result<(), String> {
     let usage: HashMap<String, f64> = pod
         .spec
@@ -306,7 +307,10 @@ fn observe(pod: &Pod) -> Result<(), String> {
     let observed = PodObservation::from_pod(pod, &usage);
     for (container, seen) in pod.spec.containers.iter().zip(&observed.containers) {
         let limit = container.resources.limits.get("memory").map(parse_quantity);
-        let expected = limit.and_then(Result::ok);
+        let expected = match limit {
+            Some(Err(_)) => continue,
+            parsed => parsed.and_then(Result::ok),
+        };
         if seen.capacity(Basis::Limits) != expected {
             return Err(format!(
                 "pod container {:?}: limit {:?} observed as {:?}",

