@@ -37,6 +37,10 @@ pub struct Budget {
 
 /// An input that took longer than this is reported as slow.
 pub const SLOW: Duration = Duration::from_secs(1);
+/// An input that raised the process' peak memory by more than this is
+/// reported as a hog: the inputs are at most 256 KiB, so this is a decoder
+/// building something out of proportion.
+pub const HOG_KIB: u64 = 256 * 1024;
 /// At most this many crashing inputs are written per target.
 const MAX_SAVED: usize = 20;
 
@@ -48,6 +52,9 @@ pub struct Stats {
     pub elapsed: Duration,
     pub crashes: u64,
     pub slow: u64,
+    pub hogs: u64,
+    /// The process' peak resident memory after this target, in KiB.
+    pub peak_kib: u64,
     /// The first distinct failure messages, each with the file its input went to.
     pub failures: Vec<(String, Option<PathBuf>)>,
 }
@@ -109,6 +116,7 @@ pub fn run(target: &mut dyn Target, seed: u64, budget: Budget, crash_dir: &Path)
         ..Stats::default()
     };
     let start = Instant::now();
+    let mut peak = peak_kib();
     // Seeds first, unmutated: a valid input must pass before damage means anything.
     let mut queue = seeds.clone().into_iter();
     while stats.execs < budget.max_execs && start.elapsed() < budget.time {
@@ -120,6 +128,18 @@ pub fn run(target: &mut dyn Target, seed: u64, budget: Budget, crash_dir: &Path)
         let outcome = run_one(target, &input);
         let took = began.elapsed();
         stats.execs += 1;
+        // The peak only grows, so the last reading is the one before this input.
+        let peak_before = std::mem::replace(&mut peak, peak_kib());
+        if peak.saturating_sub(peak_before) > HOG_KIB {
+            stats.hogs += 1;
+            let path = save(crash_dir, "hog", target.name(), &input);
+            eprintln!(
+                "fuzz {}: input raised peak memory by over {} MiB, saved to {}",
+                target.name(),
+                HOG_KIB / 1024,
+                show(&path)
+            );
+        }
         if took > SLOW {
             stats.slow += 1;
             let path = save(crash_dir, "slow", target.name(), &input);
@@ -135,7 +155,19 @@ pub fn run(target: &mut dyn Target, seed: u64, budget: Budget, crash_dir: &Path)
         }
     }
     stats.elapsed = start.elapsed();
+    stats.peak_kib = peak_kib();
     stats
+}
+
+/// VmHWM of /proc/self/status: the peak resident set so far (0 elsewhere).
+fn peak_kib() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 fn next_input(target: &mut dyn Target, rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {

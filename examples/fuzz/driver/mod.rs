@@ -69,17 +69,19 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
 /// The table `make fuzz` prints.
 pub fn table(stats: &[Stats]) -> String {
     let mut out = format!(
-        "{:<10} {:>10} {:>10} {:>8} {:>5}  {}\n",
-        "target", "execs", "execs/s", "crashes", "slow", "seed"
+        "{:<10} {:>10} {:>10} {:>8} {:>5} {:>5} {:>9}  {}\n",
+        "target", "execs", "execs/s", "crashes", "slow", "hogs", "peak MiB", "seed"
     );
     for s in stats {
         out.push_str(&format!(
-            "{:<10} {:>10} {:>10.0} {:>8} {:>5}  {}\n",
+            "{:<10} {:>10} {:>10.0} {:>8} {:>5} {:>5} {:>9}  {}\n",
             s.name,
             s.execs,
             s.per_second(),
             s.crashes,
             s.slow,
+            s.hogs,
+            s.peak_kib / 1024,
             s.seed
         ));
     }
