@@ -17,7 +17,7 @@ pub use objects::{
     Container, Event, EventSource, Lease, LeaseSpec, Pod, PodSpec, PodStatus, ResourceRequirements,
     Scale, ScaleSpec, ScaleStatus,
 };
-pub use quantity::{parse_quantity, QuantityError};
+pub use quantity::{is_byte_count, parse_quantity, QuantityError, QuantityErrorKind, MAX_BYTES};
 pub use spec::{
     Basis, Behavior, Condition, CrossVersionObjectReference, MemHpa, MemHpaSpec, MemHpaStatus,
     ScalingPolicy, ScalingRules,
