@@ -3,7 +3,7 @@ IMAGE ?= memhpa:$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n
 MUSL_TARGET := x86_64-unknown-linux-musl
 GNU_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: build test static static-path docker-build push simulate clean
+.PHONY: build test fuzz static static-path docker-build push simulate clean
 
 build:
 	cargo build --release
@@ -13,6 +13,14 @@ test:
 
 simulate:
 	cargo run --release -- simulate
+
+# Every fuzz target (examples/fuzz) for FUZZ_SECONDS each, on stable Rust, in
+# the dev profile so panics unwind and overflow is checked. FUZZ_SEED=N
+# reproduces a run; FUZZ_TARGETS=watch,argv picks targets. Crashing inputs go
+# to target/fuzz-crashes/, and the exit status is 1 if there is any.
+FUZZ_SECONDS ?= 20
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) cargo run --example fuzz
 
 # A fully static binary. musl is the real target (ring's C code needs Debian's
 # musl-tools); where the musl target is not installed, fall back to glibc with

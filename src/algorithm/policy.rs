@@ -333,8 +333,10 @@ fn in_range(field: &str, v: i64, lo: i64, hi: i64) -> Result<i64, SpecError> {
     }
 }
 
+/// The spec is the user's (or a hostile writer's): quoted bounded, since the
+/// message goes to conditions, Events and logs.
 fn quote(s: &str) -> String {
-    format!("{s:?}")
+    crate::quote::quote(s, 64)
 }
 
 #[cfg(test)]

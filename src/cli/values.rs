@@ -1,6 +1,7 @@
 //! Small pure parsers for flag values. Each returns the problem as text that says
 //! what was expected; the caller adds the flag and the quoted input.
 
+use super::error::quote;
 use std::time::Duration;
 
 const DURATION_FORM: &str = "expected a duration such as 500ms, 30s, 1m or 1m30s";
@@ -69,7 +70,8 @@ fn unit_nanos(unit: &str) -> Result<u128, String> {
         "" => return Err(format!("a unit is missing; {DURATION_FORM}")),
         other => {
             return Err(format!(
-                "unknown unit {other:?}; expected ns, us, ms, s, m or h"
+                "unknown unit {}; expected ns, us, ms, s, m or h",
+                quote(other)
             ))
         }
     })
@@ -238,7 +240,10 @@ fn host_port(
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
     if !host_chars_ok {
-        return Err(format!("the host {host:?} is not a name or an address"));
+        return Err(format!(
+            "the host {} is not a name or an address",
+            quote(host)
+        ));
     }
     match port_text {
         Some(p) => check(p).map(Some),

@@ -392,7 +392,9 @@ impl fmt::Display for KubeError {
                 body,
             } => write!(
                 f,
-                "{verb} {path}: cannot decode the answer: {detail}; body {}",
+                // serde's detail quotes a wrong-typed string whole: cut it too.
+                "{verb} {path}: cannot decode the answer: {}; body {}",
+                excerpt(detail.as_bytes()),
                 quote(body)
             ),
             KubeError::ListTooLarge {
@@ -426,8 +428,9 @@ impl fmt::Display for KubeError {
                 f,
                 "scaleTargetRef {}/{} (apiVersion {}) is not supported: memhpa scales \
                  apps/v1 Deployment, StatefulSet and ReplicaSet, and v1 ReplicationController",
-                kind,
-                name,
+                // From the MemHpa's spec, so of any length: cut like a body.
+                excerpt(kind.as_bytes()),
+                excerpt(name.as_bytes()),
                 quote(api_version)
             ),
         }

@@ -153,6 +153,8 @@ impl fmt::Display for PromError {
                     quote(namespace)
                 )?;
                 if let Some(first) = problems.first() {
+                    // The sample and labels are Prometheus' text: cut like a body.
+                    let first = excerpt(first.to_string().as_bytes());
                     write!(f, " (e.g. {first}; {} in all)", problems.len())?;
                 }
                 write!(f, "; query {}", quote(query))

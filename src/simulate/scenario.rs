@@ -190,9 +190,12 @@ fn object<'v>(path: &str, v: &'v Value, allowed: &[&str]) -> R<&'v Map<String, V
         return Err(invalid(path, "an object", v));
     };
     if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        // The key is the file's: a hostile one may be megabytes, so cut it.
+        let shown: String = key.chars().take(60).collect();
+        let cut = if shown.len() < key.len() { "..." } else { "" };
         return Err(Invalid(format!(
-            "{}: unknown key (expected one of: {})",
-            join(path, key),
+            "{}{cut}: unknown key (expected one of: {})",
+            join(path, &shown),
             allowed.join(", ")
         )));
     }
