@@ -148,7 +148,26 @@ impl Metrics {
         desired: i64,
         utilization: Option<i64>,
     ) {
+        self.set_memhpa_if_live(|| true, namespace, name, current, desired, utilization);
+    }
+
+    /// [`Metrics::set_memhpa`], unless `live` says the MemHpa is gone. `live`
+    /// is asked under the registry's lock: a delete marks the object gone
+    /// before it calls [`Metrics::forget_memhpa`], so a reconcile that ends
+    /// after the forget never brings the deleted MemHpa's series back.
+    pub fn set_memhpa_if_live(
+        &self,
+        live: impl Fn() -> bool,
+        namespace: &str,
+        name: &str,
+        current: i64,
+        desired: i64,
+        utilization: Option<i64>,
+    ) {
         let mut families = self.lock();
+        if !live() {
+            return;
+        }
         let key = [namespace, name];
         families.current_replicas.set(&key, current as f64);
         families.desired_replicas.set(&key, desired as f64);
@@ -444,6 +463,39 @@ mod test {
         text.lines()
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
             .and_then(|value| value.parse().ok())
+    }
+
+    #[test]
+    fn a_forgotten_memhpa_is_not_set_again_once_gone() {
+        let metrics = Metrics::new();
+        metrics.set_memhpa("demo", "web", 2, 3, Some(85));
+        let gone = std::sync::atomic::AtomicBool::new(true);
+        metrics.forget_memhpa("demo", "web");
+        metrics.set_memhpa_if_live(
+            || !gone.load(std::sync::atomic::Ordering::SeqCst),
+            "demo",
+            "web",
+            2,
+            3,
+            Some(85),
+        );
+        assert!(
+            !metrics.render().contains("name=\"web\""),
+            "{}",
+            metrics.render()
+        );
+        gone.store(false, std::sync::atomic::Ordering::SeqCst);
+        metrics.set_memhpa_if_live(
+            || !gone.load(std::sync::atomic::Ordering::SeqCst),
+            "demo",
+            "web",
+            2,
+            3,
+            Some(85),
+        );
+        assert!(metrics
+            .render()
+            .contains("memhpa_desired_replicas{namespace=\"demo\",name=\"web\"} 3"));
     }
 
     #[test]

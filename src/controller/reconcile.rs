@@ -267,7 +267,8 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
             false
         }
     };
-    ctx.metrics.set_memhpa(
+    ctx.metrics.set_memhpa_if_live(
+        || !item.state.retired.load(Ordering::SeqCst),
         namespace,
         hpa.metadata.name.as_deref().unwrap_or_default(),
         status_replicas.unwrap_or(decision.current_replicas),
