@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::decode::{SampleValue, Series};
-use super::error::PromError;
+use super::error::{quote, PromError};
 use crate::api::is_byte_count;
 
 /// Memory of the wanted pods of one namespace, in bytes.
@@ -215,35 +215,61 @@ impl PodUsage {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.container {
-            Some(container) => write!(f, "pod {:?} container {:?}", self.pod, container)?,
-            None => write!(f, "pod {:?}", self.pod)?,
+            Some(container) => {
+                write!(f, "pod {} container {}", quote(&self.pod), quote(container))?
+            }
+            None => write!(f, "pod {}", quote(&self.pod))?,
         }
         write!(
             f,
-            ": sample {:?} is not a byte count (a finite number from 0 to 1 PiB)",
-            self.value
+            ": sample {} is not a byte count (a finite number from 0 to 1 PiB)",
+            quote(&self.value)
         )
     }
 }
 
 impl std::error::Error for Missing {}
 
+// Every name and value here is Prometheus' text, so each is quoted bounded: a
+// hostile answer cannot flood a condition, an Event or the log.
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Missing::NoSeries { pod } => write!(f, "Prometheus has no memory series for pod {pod:?}"),
-            Missing::NoContainerSeries { pod, container } => {
-                write!(f, "Prometheus has no memory series for container {container:?} of pod {pod:?}")
+            Missing::NoSeries { pod } => {
+                write!(f, "Prometheus has no memory series for pod {}", quote(pod))
             }
-            Missing::NotANumber { pod, container: Some(container), value } => {
-                write!(f, "the memory sample of container {container:?} of pod {pod:?} is {value:?}, not a byte count")
-            }
-            Missing::NotANumber { pod, container: None, value } => {
-                write!(f, "the memory sample of pod {pod:?} is {value:?}, not a byte count")
-            }
+            Missing::NoContainerSeries { pod, container } => write!(
+                f,
+                "Prometheus has no memory series for container {} of pod {}",
+                quote(container),
+                quote(pod)
+            ),
+            Missing::NotANumber {
+                pod,
+                container: Some(container),
+                value,
+            } => write!(
+                f,
+                "the memory sample of container {} of pod {} is {}, not a byte count",
+                quote(container),
+                quote(pod),
+                quote(value)
+            ),
+            Missing::NotANumber {
+                pod,
+                container: None,
+                value,
+            } => write!(
+                f,
+                "the memory sample of pod {} is {}, not a byte count",
+                quote(pod),
+                quote(value)
+            ),
             Missing::PerPodOnly { pod, container } => write!(
                 f,
-                "the query returns one value per pod, so container {container:?} of pod {pod:?} cannot be picked"
+                "the query returns one value per pod, so container {} of pod {} cannot be picked",
+                quote(container),
+                quote(pod)
             ),
         }
     }
@@ -366,6 +392,25 @@ fn fill(namespace: &str, slots: BTreeMap<SlotKey, Slot>, warnings: Vec<String>) 
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn a_huge_sample_text_is_quoted_short_in_the_message() {
+        let missing = Missing::NotANumber {
+            pod: "web-1".into(),
+            container: Some("app".into()),
+            value: format!("1e{}", "9".repeat(100_000)),
+        };
+        let text = missing.to_string();
+        assert!(text.len() < 1_000, "{} bytes: {:.200}", text.len(), text);
+        assert!(
+            text.starts_with("the memory sample of container \"app\" of pod \"web-1\" is \"1e99"),
+            "{text:.200}"
+        );
+        assert!(
+            text.ends_with("more characters), not a byte count"),
+            "{text:.200}"
+        );
+    }
 
     fn series(pod: &str, container: Option<&str>, value: SampleValue) -> Series {
         Series {
