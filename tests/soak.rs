@@ -1253,7 +1253,8 @@ fn a_memhpa_deleted_mid_reconcile_leaves_no_gauges() {
         h.observed_current("gone", "web")
     });
     let gauged = || memhpas_in_metrics(&h.metrics.render()).contains("gone/web");
-    assert!(gauged(), "{}", h.metrics.render());
+    // The status is written before the gauges are set: wait for both.
+    h.wait_until("the first reconcile's gauges", WAIT, gauged);
     let done = || reconciles(&h.metrics.render()).values().sum::<u64>();
     let before = done();
 
