@@ -330,7 +330,7 @@ fn with_metric(current: i64, calc: Result<Recommendation, String>, basis: Basis)
         conditions: vec![got_scale()],
         rescale: None,
         events: Vec::new(),
-        // Both arms below set the real one.
+        // Until the calculator's result, below, says which.
         reason: Reason::FailedGetResourceMetric,
         stabilization_sample: None,
     };
