@@ -27,6 +27,39 @@ const PROM_QUERY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /// The label values of one series, in the order of the family's label names.
 type LabelValues = Vec<String>;
 
+/// How one reconcile of one MemHpa ended: the `result` label of
+/// `memhpa_reconciles_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileResult {
+    Success,
+    Error,
+    /// Nothing was decided or written: a follower, a deleted MemHpa, an
+    /// object without identity, or leadership lost before a write.
+    Skipped,
+}
+
+impl ReconcileResult {
+    pub const ALL: [ReconcileResult; 3] = [
+        ReconcileResult::Success,
+        ReconcileResult::Error,
+        ReconcileResult::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconcileResult::Success => "success",
+            ReconcileResult::Error => "error",
+            ReconcileResult::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for ReconcileResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The registry. Share it as `Arc<Metrics>`; every method takes `&self`.
 pub struct Metrics {
     version: &'static str,
@@ -63,8 +96,8 @@ impl Metrics {
         );
         // Zero series exist from the start so rate() has a baseline before the
         // first error rather than a series that appears out of nowhere.
-        for result in ["success", "error", "skipped"] {
-            reconciles.add(&[result], 0);
+        for result in ReconcileResult::ALL {
+            reconciles.add(&[result.as_str()], 0);
         }
         let mut scale_writes = CounterVec::new(
             "memhpa_scale_writes_total",
@@ -125,10 +158,10 @@ impl Metrics {
         }
     }
 
-    /// One finished reconcile: `result` is "success", "error" or "skipped".
-    pub fn reconcile(&self, result: &str, seconds: f64) {
+    /// One finished reconcile of one MemHpa.
+    pub fn reconcile(&self, result: ReconcileResult, seconds: f64) {
         let mut families = self.lock();
-        families.reconciles.add(&[result], 1);
+        families.reconciles.add(&[result.as_str()], 1);
         families.reconcile_duration.observe(seconds);
     }
 
@@ -541,9 +574,9 @@ mod test {
     #[test]
     fn counters_count_by_label() {
         let metrics = Metrics::new();
-        metrics.reconcile("success", 0.1);
-        metrics.reconcile("success", 0.2);
-        metrics.reconcile("error", 0.3);
+        metrics.reconcile(ReconcileResult::Success, 0.1);
+        metrics.reconcile(ReconcileResult::Success, 0.2);
+        metrics.reconcile(ReconcileResult::Error, 0.3);
         metrics.scale_write("up");
         metrics.api_request("get", 200);
         metrics.api_request("get", 200);
@@ -572,7 +605,7 @@ mod test {
     fn histogram_buckets_are_cumulative_with_inf_sum_and_count() {
         let metrics = Metrics::new();
         for seconds in [0.003, 0.05, 0.07, 3.0, 60.0] {
-            metrics.reconcile("success", seconds);
+            metrics.reconcile(ReconcileResult::Success, seconds);
         }
         let text = metrics.render();
         let bucket = |le: &str| {

@@ -1107,8 +1107,8 @@ mod test {
             return;
         };
         let (server, metrics, _) = server(true);
-        metrics.reconcile("success", 0.04);
-        metrics.reconcile("error", 12.0);
+        metrics.reconcile(crate::metrics::ReconcileResult::Success, 0.04);
+        metrics.reconcile(crate::metrics::ReconcileResult::Error, 12.0);
         metrics.scale_write("down");
         metrics.set_memhpa("demo", "web \"quoted\"\nline", 2, 3, Some(91));
         metrics.prom_query(0.2, Some("timeout"));

@@ -4,6 +4,7 @@
 
 use super::history::History;
 use super::policy::{Policy, RateKind, Rules, Select};
+use super::reason::Reason;
 
 /// Stabilization's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +56,13 @@ pub enum Limit {
 }
 
 impl Limit {
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            Limit::DesiredWithinRange => "DesiredWithinRange",
-            Limit::ScaleUpLimit => "ScaleUpLimit",
-            Limit::ScaleDownLimit => "ScaleDownLimit",
-            Limit::TooManyReplicas => "TooManyReplicas",
-            Limit::TooFewReplicas => "TooFewReplicas",
+            Limit::DesiredWithinRange => Reason::DesiredWithinRange,
+            Limit::ScaleUpLimit => Reason::ScaleUpLimit,
+            Limit::ScaleDownLimit => Reason::ScaleDownLimit,
+            Limit::TooManyReplicas => Reason::TooManyReplicas,
+            Limit::TooFewReplicas => Reason::TooFewReplicas,
         }
     }
 

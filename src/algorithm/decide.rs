@@ -3,27 +3,29 @@
 //! The order of the phases is Kubernetes' `reconcileAutoscaler`: a Scale at 0
 //! disables autoscaling; a Scale outside [min, max] is brought back in range;
 //! otherwise the calculator recommends, stabilization smooths, rate policies and
-//! bounds limit. Nothing here performs I/O: the controller writes the Scale,
-//! emits the events and stores the status, then feeds the outcome back with
-//! `History::apply`.
+//! bounds limit. Nothing here performs I/O: `decide` only says which Scale
+//! write it wants (`Decision.rescale`). The controller attempts it, and
+//! `Decision::settle` records what came of it (written, dry run or failed)
+//! before the events are emitted and the status is stored, as Kubernetes'
+//! `horizontal.go` sets SucceededRescale only once `Update` has succeeded.
+//! `History::apply` then feeds the settled outcome back.
 
 use super::behavior::{self, Limit};
 use super::history::History;
 use super::observe::Observation;
 use super::policy::Policy;
+use super::reason::{ConditionType, Reason};
 use super::replicas::{self, CalcError, Recommendation, Target};
 use crate::api::Basis;
 
-pub const ABLE_TO_SCALE: &str = "AbleToScale";
-pub const SCALING_ACTIVE: &str = "ScalingActive";
-pub const SCALING_LIMITED: &str = "ScalingLimited";
+use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
 
 /// One status condition as decided (the controller adds transition times).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConditionOutcome {
-    pub type_: &'static str,
+    pub type_: ConditionType,
     pub status: bool,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -32,11 +34,12 @@ pub struct ConditionOutcome {
 pub struct EventOutcome {
     /// `Warning` rather than `Normal`.
     pub warning: bool,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
-/// A Scale write to perform.
+/// A Scale write `decide` asks for; nothing claims it happened until
+/// `Decision::settle` is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rescale {
     pub from: i64,
@@ -45,15 +48,15 @@ pub struct Rescale {
     pub why: String,
 }
 
-impl Rescale {
-    /// The `SuccessfulRescale` event, to emit once the write succeeded.
-    pub fn event(&self) -> EventOutcome {
-        EventOutcome {
-            warning: false,
-            reason: "SuccessfulRescale",
-            message: format!("New size: {}; reason: {}", self.to, self.why),
-        }
-    }
+/// What became of the Scale write a decision asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The Scale now says `rescale.to`.
+    Written,
+    /// `-dry-run`: the write was only logged.
+    DryRun,
+    /// The write failed with this error.
+    Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,33 +71,28 @@ pub struct Decision {
     /// Average working set per pod with a sample.
     pub memory_bytes: Option<u64>,
     pub conditions: Vec<ConditionOutcome>,
-    /// Set when the Scale must be written.
+    /// The Scale write wanted, if any. `settle` keeps it only if it was
+    /// written or dry-run.
     pub rescale: Option<Rescale>,
-    /// Warnings to emit now (the rescale's own event comes from `Rescale::event`).
+    /// Events to emit (the rescale's own event is added by `settle`).
     pub events: Vec<EventOutcome>,
     /// One token saying why: a condition reason (ScaleUpLimit, ScaleDownStabilized,
     /// FailedGetResourceMetric, ...) or the calculator's verdict (AboveTarget,
     /// BelowTarget, WithinTolerance, HeldForUnsampledPods).
-    pub reason: &'static str,
+    pub reason: Reason,
     /// The recommendation `History::apply` keeps for stabilization.
     pub stabilization_sample: Option<i64>,
 }
 
 impl Decision {
     /// An outcome the controller detected itself: FailedGetScale, InvalidSelector,
-    /// InvalidSpec, FailedGetResourceMetric, ... Nothing is scaled. Scale
-    /// failures go to AbleToScale, all others to ScalingActive; a Warning event
-    /// with the same reason and message goes with it.
-    pub fn failed(
-        reason: &'static str,
-        message: impl Into<String>,
-        current_replicas: i64,
-    ) -> Decision {
+    /// InvalidSpec, FailedGetResourceMetric, ... Nothing is scaled. The
+    /// condition is the reason's own (Scale failures go to AbleToScale, the
+    /// others to ScalingActive); a Warning event with the same reason and
+    /// message goes with it.
+    pub fn failed(reason: Reason, message: impl Into<String>, current_replicas: i64) -> Decision {
         let message = message.into();
-        let type_ = match reason {
-            "FailedGetScale" | "FailedUpdateScale" => ABLE_TO_SCALE,
-            _ => SCALING_ACTIVE,
-        };
+        let type_ = reason.condition_type().unwrap_or(ScalingActive);
         Decision {
             current_replicas,
             recommended_replicas: None,
@@ -113,30 +111,79 @@ impl Decision {
         }
     }
 
-    /// Turns a decision whose Scale write failed into its honest outcome:
-    /// AbleToScale False FailedUpdateScale and a FailedRescale warning. The
-    /// History must then be applied with `rescaled = false`.
-    pub fn update_failed(mut self, error: &str) -> Decision {
+    /// Records what became of the Scale write this decision asked for: the
+    /// one place that sets AbleToScale for a rescale and adds its event.
+    /// - `Written`: AbleToScale True SucceededRescale, a SuccessfulRescale event;
+    /// - `DryRun`: AbleToScale stays SucceededGetScale and says what it would
+    ///   have done, a DryRunRescale event;
+    /// - `Failed`: AbleToScale False FailedUpdateScale, a FailedRescale warning,
+    ///   the decision's reason becomes FailedUpdateScale and `rescale` is
+    ///   dropped, so the history records no scale event.
+    ///
+    /// A decision that asked for no write is returned as it is.
+    pub fn settle(mut self, outcome: WriteOutcome) -> Decision {
         let Some(r) = self.rescale.take() else {
             return self;
         };
-        let message =
-            format!("the MemHpa controller was unable to update the target scale: {error}");
-        set(
-            &mut self.conditions,
-            condition(ABLE_TO_SCALE, false, "FailedUpdateScale", message),
-        );
-        self.events.push(EventOutcome {
-            warning: true,
-            reason: "FailedRescale",
-            message: format!("New size: {}; reason: {}; error: {error}", r.to, r.why),
-        });
-        self.reason = "FailedUpdateScale";
+        let (able, event) = match &outcome {
+            WriteOutcome::Written => (
+                condition(
+                    AbleToScale,
+                    true,
+                    Reason::SucceededRescale,
+                    format!(
+                        "the MemHpa controller was able to update the target scale to {}",
+                        r.to
+                    ),
+                ),
+                EventOutcome {
+                    warning: false,
+                    reason: Reason::SuccessfulRescale,
+                    message: format!("New size: {}; reason: {}", r.to, r.why),
+                },
+            ),
+            WriteOutcome::DryRun => (
+                condition(
+                    AbleToScale,
+                    true,
+                    Reason::SucceededGetScale,
+                    format!(
+                        "dry run: the MemHpa controller would update the target scale to {}",
+                        r.to
+                    ),
+                ),
+                EventOutcome {
+                    warning: false,
+                    reason: Reason::DryRunRescale,
+                    message: format!("Would set size: {}; reason: {}", r.to, r.why),
+                },
+            ),
+            WriteOutcome::Failed(error) => (
+                condition(
+                    AbleToScale,
+                    false,
+                    Reason::FailedUpdateScale,
+                    format!("the MemHpa controller was unable to update the target scale: {error}"),
+                ),
+                EventOutcome {
+                    warning: true,
+                    reason: Reason::FailedRescale,
+                    message: format!("New size: {}; reason: {}; error: {error}", r.to, r.why),
+                },
+            ),
+        };
+        set(&mut self.conditions, able);
+        self.events.push(event);
+        if let WriteOutcome::Failed(_) = outcome {
+            self.reason = Reason::FailedUpdateScale;
+        } else {
+            self.rescale = Some(r);
+        }
         self
     }
 
     /// The condition of `type_`, if this decision sets it.
-    pub fn condition(&self, type_: &str) -> Option<&ConditionOutcome> {
+    pub fn condition(&self, type_: ConditionType) -> Option<&ConditionOutcome> {
         self.conditions.iter().find(|c| c.type_ == type_)
     }
 }
@@ -162,7 +209,7 @@ pub fn decide_copies(
     }
     if current < 0 {
         return Decision::failed(
-            "FailedGetScale",
+            Reason::FailedGetScale,
             format!("the target's Scale has spec.replicas {current}"),
             current,
         );
@@ -203,38 +250,39 @@ fn scale_on_metric(
     d.desired_replicas = desired;
     let limited = limit != Limit::DesiredWithinRange;
     d.conditions.push(condition(
-        SCALING_LIMITED,
+        ScalingLimited,
         limited,
         limit.reason(),
         limit.message(),
     ));
-    let stabilized_reason = if rec.replicas > current {
-        "ScaleUpStabilized"
+    let up = rec.replicas > current;
+    let stabilized_reason = if up {
+        Reason::ScaleUpStabilized
     } else {
-        "ScaleDownStabilized"
+        Reason::ScaleDownStabilized
     };
     d.reason = if limited {
         limit.reason()
     } else if stabilized.held {
         stabilized_reason
     } else {
-        rec.verdict.as_str()
+        rec.verdict.reason()
     };
     if desired != current {
-        set_rescale(
+        want_rescale(
             &mut d,
             desired,
             utilization_why(policy.basis, desired > current),
         );
     } else if stabilized.held {
-        let message = if stabilized_reason == "ScaleUpStabilized" {
+        let message = if up {
             "recent recommendations were lower than current one, applying the lowest recent recommendation"
         } else {
             "recent recommendations were higher than current one, applying the highest recent recommendation"
         };
         set(
             &mut d.conditions,
-            condition(ABLE_TO_SCALE, true, stabilized_reason, message),
+            condition(AbleToScale, true, stabilized_reason, message),
         );
     }
     d
@@ -261,12 +309,12 @@ fn out_of_range(current: i64, policy: &Policy, calc: Result<Recommendation, Stri
     d.desired_replicas = bound;
     d.reason = limit.reason();
     d.conditions.push(condition(
-        SCALING_LIMITED,
+        ScalingLimited,
         true,
         limit.reason(),
         limit.message(),
     ));
-    set_rescale(&mut d, bound, why.to_string());
+    want_rescale(&mut d, bound, why.to_string());
     d
 }
 
@@ -279,15 +327,11 @@ fn with_metric(current: i64, calc: Result<Recommendation, String>, basis: Basis)
         desired_replicas: current,
         utilization_percentage: None,
         memory_bytes: None,
-        conditions: vec![condition(
-            ABLE_TO_SCALE,
-            true,
-            "SucceededGetScale",
-            "the MemHpa controller was able to get the target's current scale",
-        )],
+        conditions: vec![got_scale()],
         rescale: None,
         events: Vec::new(),
-        reason: "",
+        // Until the calculator's result, below, says which.
+        reason: Reason::FailedGetResourceMetric,
         stabilization_sample: None,
     };
     match calc {
@@ -295,26 +339,30 @@ fn with_metric(current: i64, calc: Result<Recommendation, String>, basis: Basis)
             d.recommended_replicas = Some(rec.replicas);
             d.utilization_percentage = Some(rec.utilization);
             d.memory_bytes = Some(rec.average_bytes);
-            d.reason = rec.verdict.as_str();
+            d.reason = rec.verdict.reason();
             let message = format!(
                 "the MemHpa was able to successfully calculate a replica count from memory utilization (percentage of {})",
                 singular(basis)
             );
-            d.conditions
-                .push(condition(SCALING_ACTIVE, true, "ValidMetricFound", message));
+            d.conditions.push(condition(
+                ScalingActive,
+                true,
+                Reason::ValidMetricFound,
+                message,
+            ));
         }
         Err(e) => {
             let message = format!("the MemHpa was unable to compute the replica count: failed to get memory utilization: {e}");
-            d.reason = "FailedGetResourceMetric";
+            d.reason = Reason::FailedGetResourceMetric;
             d.conditions.push(condition(
-                SCALING_ACTIVE,
+                ScalingActive,
                 false,
-                "FailedGetResourceMetric",
+                Reason::FailedGetResourceMetric,
                 message,
             ));
             d.events.push(EventOutcome {
                 warning: true,
-                reason: "FailedGetResourceMetric",
+                reason: Reason::FailedGetResourceMetric,
                 message: format!("failed to get memory utilization: {e}"),
             });
         }
@@ -330,32 +378,34 @@ fn disabled() -> Decision {
         utilization_percentage: None,
         memory_bytes: None,
         conditions: vec![
+            got_scale(),
             condition(
-                ABLE_TO_SCALE,
-                true,
-                "SucceededGetScale",
-                "the MemHpa controller was able to get the target's current scale",
-            ),
-            condition(
-                SCALING_ACTIVE,
+                ScalingActive,
                 false,
-                "ScalingDisabled",
+                Reason::ScalingDisabled,
                 "scaling is disabled since the replica count of the target is zero",
             ),
         ],
         rescale: None,
         events: Vec::new(),
-        reason: "ScalingDisabled",
+        reason: Reason::ScalingDisabled,
         stabilization_sample: None,
     }
 }
 
-fn set_rescale(d: &mut Decision, to: i64, why: String) {
-    let message = format!("the MemHpa controller was able to update the target scale to {to}");
-    set(
-        &mut d.conditions,
-        condition(ABLE_TO_SCALE, true, "SucceededRescale", message),
-    );
+/// AbleToScale once the Scale was read, until `settle` says more.
+fn got_scale() -> ConditionOutcome {
+    condition(
+        AbleToScale,
+        true,
+        Reason::SucceededGetScale,
+        "the MemHpa controller was able to get the target's current scale",
+    )
+}
+
+/// Asks for a Scale write; AbleToScale keeps saying only that the Scale was
+/// read, since nothing is written yet.
+fn want_rescale(d: &mut Decision, to: i64, why: String) {
     d.rescale = Some(Rescale {
         from: d.current_replicas,
         to,
@@ -379,9 +429,9 @@ fn singular(basis: Basis) -> &'static str {
 }
 
 fn condition(
-    type_: &'static str,
+    type_: ConditionType,
     status: bool,
-    reason: &'static str,
+    reason: Reason,
     message: impl Into<String>,
 ) -> ConditionOutcome {
     ConditionOutcome {

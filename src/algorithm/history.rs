@@ -2,8 +2,8 @@
 //! recommendations (for stabilization) and recent scale events (for rate
 //! policies).
 //!
-//! The controller keeps one `History` per MemHpa and, after acting on a
-//! `Decision`, calls [`History::apply`]. Time is always passed in (Unix seconds),
+//! The controller keeps one `History` per MemHpa and, once a `Decision` is
+//! settled on what came of its Scale write, calls [`History::apply`]. Time is always passed in (Unix seconds),
 //! so tests never touch a clock. Entries older than the policy's longest window
 //! or period are pruned on every write, and each list is also capped in length,
 //! so the state stays bounded however often reconciles run.

@@ -163,11 +163,11 @@ mod test {
         absurd.containers[0].limit_bytes = Some(u64::MAX);
         let d = decide_on(vec![running("a", 50.0 * MI), absurd]);
         assert!(d.rescale.is_none(), "{d:?}");
-        assert_eq!(d.reason, "FailedGetResourceMetric");
+        assert_eq!(d.reason, crate::algorithm::Reason::FailedGetResourceMetric);
         let active = d
             .conditions
             .iter()
-            .find(|c| c.type_ == crate::algorithm::SCALING_ACTIVE)
+            .find(|c| c.type_ == crate::algorithm::ConditionType::ScalingActive)
             .expect("ScalingActive");
         assert!(
             active.message.contains(
@@ -223,7 +223,11 @@ mod test {
         for bad in [1e308, f64::INFINITY, f64::NEG_INFINITY, -1.0, f64::NAN] {
             let d = decide_on(vec![running("a", bad), running("b", bad)]);
             assert!(d.rescale.is_none(), "{bad}: {d:?}");
-            assert_eq!(d.reason, "FailedGetResourceMetric", "{bad}");
+            assert_eq!(
+                d.reason,
+                crate::algorithm::Reason::FailedGetResourceMetric,
+                "{bad}"
+            );
             assert_eq!(d.utilization_percentage, None, "{bad}");
         }
     }

@@ -6,6 +6,7 @@
 //! the final `ceil` are floating point, exactly as in Kubernetes.
 
 use super::observe::{ContainerObservation, PodObservation, PodPhase};
+use super::reason::Reason;
 use crate::api::{Basis, MAX_BYTES};
 use std::fmt;
 
@@ -37,13 +38,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str {
+    /// The verdict as a decision's reason.
+    pub fn reason(self) -> Reason {
         match self {
-            Verdict::WithinTolerance => "WithinTolerance",
-            Verdict::AboveTarget => "AboveTarget",
-            Verdict::BelowTarget => "BelowTarget",
-            Verdict::HeldForUnsampledPods => "HeldForUnsampledPods",
+            Verdict::WithinTolerance => Reason::WithinTolerance,
+            Verdict::AboveTarget => Reason::AboveTarget,
+            Verdict::BelowTarget => Reason::BelowTarget,
+            Verdict::HeldForUnsampledPods => Reason::HeldForUnsampledPods,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.reason().as_str()
     }
 }
 

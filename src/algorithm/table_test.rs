@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::api::Basis;
+use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
 
 const NOW: i64 = 1_700_000_000;
 
@@ -924,7 +925,7 @@ fn table() {
             d.recommended_replicas,
             d.desired_replicas,
             d.utilization_percentage,
-            d.reason,
+            d.reason.as_str(),
         );
         let want = (
             case.want_recommended,
@@ -960,19 +961,19 @@ fn check_invariants(case: &Case, d: &Decision, failures: &mut Vec<String>) {
     }
     if case.current > 0
         && !(case.min..=case.max).contains(&d.desired_replicas)
-        && d.reason != "FailedGetResourceMetric"
+        && d.reason != Reason::FailedGetResourceMetric
     {
         failures.push(format!(
             "{}: desired {} outside bounds",
             case.name, d.desired_replicas
         ));
     }
-    let metric_failed = d.reason == "FailedGetResourceMetric";
+    let metric_failed = d.reason == Reason::FailedGetResourceMetric;
     if metric_failed
         && (d.rescale.is_some()
             || d.events
                 .iter()
-                .all(|e| e.reason != "FailedGetResourceMetric"))
+                .all(|e| e.reason != Reason::FailedGetResourceMetric))
     {
         failures.push(format!(
             "{}: a metric failure must not scale and must warn",
@@ -988,18 +989,18 @@ fn conditions_for_a_limited_scale_up() {
         pods: pods_at(3, 900.0),
         ..Default::default()
     };
-    let d = run(&case);
-    let active = d.condition(SCALING_ACTIVE).expect("ScalingActive");
+    let d = run(&case).settle(WriteOutcome::Written);
+    let active = d.condition(ScalingActive).expect("ScalingActive");
     assert!(active.status);
-    assert_eq!(active.reason, "ValidMetricFound");
-    let limited = d.condition(SCALING_LIMITED).expect("ScalingLimited");
+    assert_eq!(active.reason, Reason::ValidMetricFound);
+    let limited = d.condition(ScalingLimited).expect("ScalingLimited");
     assert!(limited.status);
-    assert_eq!(limited.reason, "TooManyReplicas");
-    let able = d.condition(ABLE_TO_SCALE).expect("AbleToScale");
-    assert_eq!((able.status, able.reason), (true, "SucceededRescale"));
-    let r = d.rescale.as_ref().expect("rescale");
+    assert_eq!(limited.reason, Reason::TooManyReplicas);
+    let able = d.condition(AbleToScale).expect("AbleToScale");
+    assert_eq!((able.status, able.reason), (true, Reason::SucceededRescale));
+    assert_eq!(d.rescale.as_ref().map(|r| r.to), Some(5));
     assert_eq!(
-        r.event().message,
+        rescale_event(&d),
         "New size: 5; reason: memory utilization (percentage of limit) above target"
     );
     assert_eq!(d.memory_bytes, Some(900));
@@ -1011,14 +1012,14 @@ fn conditions_when_within_range() {
         pods: pods_at(3, 500.0),
         ..Default::default()
     });
-    let limited = d.condition(SCALING_LIMITED).expect("ScalingLimited");
+    let limited = d.condition(ScalingLimited).expect("ScalingLimited");
     assert_eq!(
         (limited.status, limited.reason),
-        (false, "DesiredWithinRange")
+        (false, Reason::DesiredWithinRange)
     );
     assert_eq!(
-        d.condition(ABLE_TO_SCALE).map(|c| c.reason),
-        Some("SucceededGetScale")
+        d.condition(AbleToScale).map(|c| c.reason),
+        Some(Reason::SucceededGetScale)
     );
     assert!(d.rescale.is_none());
 }
@@ -1030,10 +1031,10 @@ fn scale_down_message_under_requests() {
         basis: Basis::Requests,
         pods: pods_at(5, 50.0),
         ..Default::default()
-    });
-    let r = d.rescale.expect("rescale");
+    })
+    .settle(WriteOutcome::Written);
     assert_eq!(
-        r.event().message,
+        rescale_event(&d),
         "New size: 1; reason: memory utilization (percentage of request) below target"
     );
 }
@@ -1047,8 +1048,11 @@ fn stabilized_scale_down_sets_able_to_scale_reason() {
         pods: pods_at(5, 100.0),
         ..Default::default()
     });
-    let able = d.condition(ABLE_TO_SCALE).expect("AbleToScale");
-    assert_eq!((able.status, able.reason), (true, "ScaleDownStabilized"));
+    let able = d.condition(AbleToScale).expect("AbleToScale");
+    assert_eq!(
+        (able.status, able.reason),
+        (true, Reason::ScaleDownStabilized)
+    );
 }
 
 #[test]
@@ -1059,7 +1063,7 @@ fn metric_failure_names_pod_and_container() {
         pods: vec![p],
         ..Default::default()
     });
-    let active = d.condition(SCALING_ACTIVE).expect("ScalingActive");
+    let active = d.condition(ScalingActive).expect("ScalingActive");
     assert!(!active.status);
     assert!(
         active
@@ -1071,7 +1075,7 @@ fn metric_failure_names_pod_and_container() {
     assert!(d
         .events
         .iter()
-        .any(|e| e.warning && e.reason == "FailedGetResourceMetric"));
+        .any(|e| e.warning && e.reason == Reason::FailedGetResourceMetric));
 }
 
 #[test]
@@ -1082,7 +1086,7 @@ fn prometheus_error_message_is_carried() {
         ..Default::default()
     });
     assert!(d
-        .condition(SCALING_ACTIVE)
+        .condition(ScalingActive)
         .is_some_and(|c| !c.status && c.message.contains("query timed out")));
     assert!(
         d.stabilization_sample.is_none(),
@@ -1091,34 +1095,116 @@ fn prometheus_error_message_is_carried() {
 }
 
 #[test]
-fn failed_helper_and_update_failed() {
-    let d = Decision::failed("InvalidSelector", "selector \"a=(\" does not parse", 3);
+fn failed_helper_and_a_failed_write() {
+    let d = Decision::failed(
+        Reason::InvalidSelector,
+        "selector \"a=(\" does not parse",
+        3,
+    );
     assert_eq!(d.desired_replicas, 3);
     assert_eq!(
-        d.condition(SCALING_ACTIVE).map(|c| (c.status, c.reason)),
-        Some((false, "InvalidSelector"))
+        d.condition(ScalingActive).map(|c| (c.status, c.reason)),
+        Some((false, Reason::InvalidSelector))
     );
     assert!(d.events[0].warning);
-    let d = Decision::failed("FailedGetScale", "deployments.apps \"web\" not found", 0);
+    let d = Decision::failed(
+        Reason::FailedGetScale,
+        "deployments.apps \"web\" not found",
+        0,
+    );
     assert_eq!(
-        d.condition(ABLE_TO_SCALE).map(|c| c.reason),
-        Some("FailedGetScale")
+        d.condition(AbleToScale).map(|c| c.reason),
+        Some(Reason::FailedGetScale)
     );
 
     let d = run(&Case {
         pods: pods_at(3, 900.0),
         ..Default::default()
     })
-    .update_failed("409 Conflict");
+    .settle(WriteOutcome::Failed("409 Conflict".into()));
     assert!(d.rescale.is_none());
+    assert_eq!(d.reason, Reason::FailedUpdateScale);
     assert_eq!(
-        d.condition(ABLE_TO_SCALE).map(|c| (c.status, c.reason)),
-        Some((false, "FailedUpdateScale"))
+        d.condition(AbleToScale).map(|c| (c.status, c.reason)),
+        Some((false, Reason::FailedUpdateScale))
     );
     assert!(d
         .events
         .iter()
-        .any(|e| e.reason == "FailedRescale" && e.message.contains("409 Conflict")));
+        .any(|e| e.reason == Reason::FailedRescale && e.message.contains("409 Conflict")));
+}
+
+/// The message of the settled decision's SuccessfulRescale event.
+fn rescale_event(d: &Decision) -> &str {
+    let e = d
+        .events
+        .iter()
+        .find(|e| e.reason == Reason::SuccessfulRescale)
+        .expect("a SuccessfulRescale event");
+    assert!(!e.warning);
+    &e.message
+}
+
+#[test]
+fn decide_claims_no_rescale_before_it_is_settled() {
+    // Kubernetes' horizontal.go sets SucceededRescale only once Update has
+    // succeeded: `decide` asks for the write and says only that it read the
+    // Scale.
+    let wanted = run(&Case {
+        pods: pods_at(3, 900.0),
+        ..Default::default()
+    });
+    let r = wanted.rescale.clone().expect("a rescale is wanted");
+    assert_eq!((r.from, r.to), (3, 6));
+    let able = wanted.condition(AbleToScale).expect("AbleToScale");
+    assert_eq!(
+        (able.status, able.reason),
+        (true, Reason::SucceededGetScale)
+    );
+    assert!(wanted.events.is_empty(), "{:?}", wanted.events);
+
+    let written = wanted.clone().settle(WriteOutcome::Written);
+    let able = written.condition(AbleToScale).expect("AbleToScale");
+    assert_eq!((able.status, able.reason), (true, Reason::SucceededRescale));
+    assert_eq!(
+        able.message,
+        "the MemHpa controller was able to update the target scale to 6"
+    );
+    assert_eq!(written.reason, wanted.reason);
+    assert_eq!(written.rescale, wanted.rescale);
+
+    let dry = wanted.clone().settle(WriteOutcome::DryRun);
+    let able = dry.condition(AbleToScale).expect("AbleToScale");
+    assert_eq!(
+        (able.status, able.reason),
+        (true, Reason::SucceededGetScale)
+    );
+    assert_eq!(
+        able.message,
+        "dry run: the MemHpa controller would update the target scale to 6"
+    );
+    assert_eq!(
+        dry.events.iter().map(|e| e.reason).collect::<Vec<_>>(),
+        vec![Reason::DryRunRescale]
+    );
+    assert!(!dry.events[0].warning);
+    assert_eq!(dry.reason, wanted.reason);
+}
+
+#[test]
+fn settling_a_decision_without_a_rescale_changes_nothing() {
+    let held = run(&Case {
+        pods: pods_at(3, 500.0),
+        ..Default::default()
+    });
+    assert!(held.rescale.is_none());
+    for outcome in [
+        WriteOutcome::Written,
+        WriteOutcome::DryRun,
+        WriteOutcome::Failed("x".into()),
+    ] {
+        assert_eq!(held.clone().settle(outcome), held);
+    }
 }
 
 #[test]
@@ -1150,10 +1236,13 @@ fn history_apply_drives_the_next_decision() {
     history.apply(&d, &policy, 1000, false);
     spec_pods = pods_at(5, 100.0);
     let d = decide(&obs(&spec_pods), &policy, &history, 1100);
-    assert_eq!((d.desired_replicas, d.reason), (5, "ScaleDownStabilized"));
+    assert_eq!(
+        (d.desired_replicas, d.reason),
+        (5, Reason::ScaleDownStabilized)
+    );
     history.apply(&d, &policy, 1100, false);
     let d = decide(&obs(&spec_pods), &policy, &history, 1300);
-    assert_eq!((d.desired_replicas, d.reason), (1, "BelowTarget"));
+    assert_eq!((d.desired_replicas, d.reason), (1, Reason::BelowTarget));
     history.apply(&d, &policy, 1300, true);
     assert_eq!(history.removed_since(1301, 15), 4);
     // Everything older than the 300 s lookback is gone.

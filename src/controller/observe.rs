@@ -97,7 +97,7 @@ fn pod_observation(pod: &Pod, usage: Option<&Usage>, only: Option<&str>) -> PodO
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::algorithm::{decide, History, Policy};
+    use crate::algorithm::{decide, History, Policy, Reason};
     use serde_json::json;
 
     fn pod(name: &str, phase: &str, containers: &[(&str, &str)]) -> Pod {
@@ -194,7 +194,7 @@ mod test {
         let policy = Policy::from_spec(&spec).expect("valid spec");
         let d = decide(&obs, &policy, &History::new(), 1_000);
         assert!(d.rescale.is_none());
-        assert_eq!(d.reason, "FailedGetResourceMetric");
+        assert_eq!(d.reason, Reason::FailedGetResourceMetric);
     }
 
     #[test]
@@ -210,7 +210,7 @@ mod test {
         let policy = Policy::from_spec(&spec).expect("valid spec");
         let d = decide(&obs, &policy, &History::new(), 1_000);
         assert!(d.rescale.is_none());
-        assert_eq!(d.reason, "FailedGetResourceMetric");
+        assert_eq!(d.reason, Reason::FailedGetResourceMetric);
         let event = &d.events[0].message;
         assert!(
             event.contains("pod \"a\" container \"app\": memory limit of 16 EiB or more is beyond any physical memory"),

@@ -3,9 +3,15 @@
 //! The phases are separate functions so each reads on its own:
 //! - `prepare` validates the spec and reads the Scale and the pods;
 //! - one Prometheus query covers the pods of every prepared MemHpa;
-//! - `algorithm::decide` makes each decision;
-//! - `act` writes the Scale (not under `-dry-run`), emits the events, and
-//!   writes the status only when it differs from what the object says.
+//! - `decide_and_scale` makes each decision (`algorithm::decide`), attempts the
+//!   Scale write it asks for (`attempt_rescale`, only logged under
+//!   `-dry-run`), settles the decision on what came of it
+//!   (`Decision::settle`) and feeds that to the history;
+//! - `record` emits the events and writes the status, only when it differs
+//!   from what the object says.
+//!
+//! The clock is read once per reconcile, and each MemHpa's history is locked
+//! once, from its decision to the record of that decision's outcome.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::cluster::{Cluster, UsageSource};
-use super::observe;
+use super::observe::{self, UsageResult};
 use super::status::{next_status, Outcome};
-use crate::algorithm::{decide, Decision, History, Policy, ABLE_TO_SCALE};
+use crate::algorithm::{decide, Decision, History, Policy, Reason, WriteOutcome};
 use crate::api::{self, MemHpa, ObjectReference, Pod, Scale};
 use crate::kube::{KubeError, ScaleTarget};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReconcileResult};
 use crate::prom::{PromError, Usage};
 
 /// Status writes and Scale writes retried after a 409 before giving up until
@@ -60,11 +66,11 @@ pub struct Item {
 pub struct Report {
     pub key: String,
     /// The decision's reason token (AboveTarget, FailedGetScale, ...).
-    pub reason: &'static str,
+    pub reason: Reason,
     pub rescaled_to: Option<i64>,
     pub status_written: bool,
-    /// `success`, `error` or `skipped`, as the reconcile metric counts them.
-    pub result: &'static str,
+    /// As the reconcile metric counts it.
+    pub result: ReconcileResult,
 }
 
 /// A MemHpa whose Scale and pods were read.
@@ -79,6 +85,9 @@ struct Prepared<'a> {
 /// Reconciles `items`, all of `namespace`, with at most one Prometheus query.
 pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Vec<Report> {
     let started = Instant::now();
+    // One reading for the whole pass, so the history, the events and the
+    // status of one decision all carry the same time.
+    let now = (ctx.clock)();
     let mut reports = Vec::with_capacity(items.len());
     let mut prepared = Vec::with_capacity(items.len());
     for item in items {
@@ -95,21 +104,13 @@ pub fn reconcile_namespace(ctx: &Context, namespace: &str, items: &[Item]) -> Ve
         }
         match prepare(ctx, namespace, item) {
             Ok(p) => prepared.push(p),
-            Err(failed) => reports.push(act(ctx, item, None, *failed)),
+            Err(failed) => reports.push(record(ctx, item, &failed, None, None, now)),
         }
     }
     let usage = query_usage(ctx, namespace, &prepared);
     let usage_ref = usage.as_ref().map_err(|e| e.as_str());
     for p in prepared {
-        let obs = observe::observation(&p.scale, &p.pods, usage_ref, p.policy.container.as_deref());
-        let now = (ctx.clock)();
-        let decision = {
-            let mut history = lock(&p.item.state.history);
-            let history =
-                history.get_or_insert_with(|| History::starting_at(now, p.scale.spec.replicas));
-            decide(&obs, &p.policy, history, now)
-        };
-        reports.push(act(ctx, p.item, Some(&p), decision));
+        reports.push(decide_and_scale(ctx, &p, usage_ref, now));
     }
     let per_item = started.elapsed().as_secs_f64() / items.len().max(1) as f64;
     for r in &reports {
@@ -130,14 +131,25 @@ fn prepare<'a>(
         .as_ref()
         .and_then(|s| s.current_replicas)
         .unwrap_or(0);
-    let policy = Policy::from_spec(&hpa.spec)
-        .map_err(|e| failed("InvalidSpec", format!("invalid MemHpa spec: {e}"), known))?;
+    let policy = Policy::from_spec(&hpa.spec).map_err(|e| {
+        failed(
+            Reason::InvalidSpec,
+            format!("invalid MemHpa spec: {e}"),
+            known,
+        )
+    })?;
     let target = ScaleTarget::from_ref(
         &policy.target.api_version,
         &policy.target.kind,
         &policy.target.name,
     )
-    .map_err(|e| failed("InvalidSpec", format!("spec.scaleTargetRef: {e}"), known))?;
+    .map_err(|e| {
+        failed(
+            Reason::InvalidSpec,
+            format!("spec.scaleTargetRef: {e}"),
+            known,
+        )
+    })?;
     let scale = ctx.cluster.get_scale(namespace, &target).map_err(|e| {
         let what = match e {
             KubeError::NotFound { .. } => format!(
@@ -146,14 +158,14 @@ fn prepare<'a>(
             ),
             _ => format!("the MemHpa controller was unable to get the target's current scale: {e}"),
         };
-        failed("FailedGetScale", what, known)
+        failed(Reason::FailedGetScale, what, known)
     })?;
     let current = scale.spec.replicas;
     let selector = match scale.status.selector.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => s.to_string(),
         _ => {
             return Err(failed(
-                "InvalidSelector",
+                Reason::InvalidSelector,
                 format!(
                     "the Scale of {} {namespace}/{} has no status.selector",
                     policy.target.kind, policy.target.name
@@ -167,12 +179,12 @@ fn prepare<'a>(
         .list_pods(namespace, &selector)
         .map_err(|e| match e {
             KubeError::Http { status: 400, .. } | KubeError::Invalid { .. } => failed(
-                "InvalidSelector",
+                Reason::InvalidSelector,
                 format!("couldn't convert selector {selector:?} into a corresponding internal selector object: {e}"),
                 current,
             ),
             _ => failed(
-                "FailedGetResourceMetric",
+                Reason::FailedGetResourceMetric,
                 format!("unable to get pods for selector {selector:?}: {e}"),
                 current,
             ),
@@ -188,7 +200,7 @@ fn prepare<'a>(
 
 /// A decision that ends the reconcile before the calculator, boxed because it
 /// is large beside the `Ok` side.
-fn failed(reason: &'static str, message: String, current: i64) -> Box<Decision> {
+fn failed(reason: Reason, message: String, current: i64) -> Box<Decision> {
     Box::new(Decision::failed(reason, message, current))
 }
 
@@ -226,29 +238,53 @@ fn prom_error_kind(e: &PromError) -> &'static str {
     }
 }
 
-/// Carries a decision out and records it.
-fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision) -> Report {
+/// Decides for one prepared MemHpa and carries the decision out. The history
+/// stays locked from `decide` to `History::apply`, so what it records is the
+/// outcome of the very decision it fed, even should two reconciles of one
+/// MemHpa ever overlap.
+fn decide_and_scale(ctx: &Context, p: &Prepared, usage: UsageResult<'_>, now: i64) -> Report {
+    let obs = observe::observation(&p.scale, &p.pods, usage, p.policy.container.as_deref());
+    let (decision, rescaled_to) = {
+        let mut history = lock(&p.item.state.history);
+        let history =
+            history.get_or_insert_with(|| History::starting_at(now, p.scale.spec.replicas));
+        let wanted = decide(&obs, &p.policy, history, now);
+        let Ok(outcome) = attempt_rescale(ctx, p, &wanted) else {
+            return skipped(p.item);
+        };
+        let rescaled_to = match (&outcome, &wanted.rescale) {
+            (Some(WriteOutcome::Written), Some(r)) => Some(r.to),
+            _ => None,
+        };
+        let decision = match outcome {
+            Some(outcome) => wanted.settle(outcome),
+            None => wanted,
+        };
+        history.apply(&decision, &p.policy, now, rescaled_to.is_some());
+        (decision, rescaled_to)
+    };
+    let status_replicas = Some(p.scale.status.replicas);
+    record(ctx, p.item, &decision, status_replicas, rescaled_to, now)
+}
+
+/// Emits a settled decision's events, writes the status it leads to, and
+/// reports. `status_replicas` is the Scale's, when it was read.
+fn record(
+    ctx: &Context,
+    item: &Item,
+    decision: &Decision,
+    status_replicas: Option<i64>,
+    rescaled_to: Option<i64>,
+    now: i64,
+) -> Report {
     let hpa = &item.hpa;
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
-    let now = (ctx.clock)();
     let mut failed = decision.events.iter().any(|e| e.warning);
-    let mut rescaled_to = None;
-    if let Some(p) = p {
-        match carry_out_rescale(ctx, item, p, &mut decision) {
-            Rescaled::No => {}
-            Rescaled::To(n) => rescaled_to = Some(n),
-            Rescaled::Failed => failed = true,
-            Rescaled::Abandoned => return skipped(item),
-        }
-    }
-    if let (Some(p), Some(history)) = (p, lock(&item.state.history).as_mut()) {
-        history.apply(&decision, &p.policy, now, rescaled_to.is_some());
-    }
     let abandoned = Report {
         rescaled_to,
         ..skipped(item)
     };
-    if !emit_events(ctx, item, &decision, now) {
+    if !emit_events(ctx, item, decision, now) {
         return abandoned;
     }
     let outcome = Outcome {
@@ -256,8 +292,7 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
         now,
         generation: hpa.metadata.generation,
     };
-    let status_replicas = p.map(|p| p.scale.status.replicas);
-    let status_written = match write_status(ctx, item, &decision, status_replicas, outcome) {
+    let status_written = match write_status(ctx, item, decision, status_replicas, outcome) {
         Ok(Wrote::Yes) => true,
         Ok(Wrote::Nothing) => false,
         Ok(Wrote::NotOurs) => return abandoned,
@@ -280,35 +315,32 @@ fn act(ctx: &Context, item: &Item, p: Option<&Prepared>, mut decision: Decision)
         reason: decision.reason,
         rescaled_to,
         status_written,
-        result: if failed { "error" } else { "success" },
+        result: if failed {
+            ReconcileResult::Error
+        } else {
+            ReconcileResult::Success
+        },
     }
 }
 
-/// What became of the rescale a decision asked for.
-enum Rescaled {
-    /// None was asked for, or `-dry-run` only logged it.
-    No,
-    To(i64),
-    /// The write failed; the decision now says FailedUpdateScale.
-    Failed,
-    /// The MemHpa was deleted, or this replica stopped leading, meanwhile:
-    /// the target is no longer ours to write.
-    Abandoned,
-}
+/// The MemHpa was deleted, or this replica stopped leading, before the Scale
+/// write: the target is no longer ours to write.
+struct Abandoned;
 
-fn carry_out_rescale(
+/// Performs the Scale write `decision` asks for, or under `-dry-run` only
+/// logs it. `Ok(None)`: none was asked for.
+fn attempt_rescale(
     ctx: &Context,
-    item: &Item,
     p: &Prepared,
-    decision: &mut Decision,
-) -> Rescaled {
-    let Some(r) = decision.rescale.clone() else {
-        return Rescaled::No;
+    decision: &Decision,
+) -> Result<Option<WriteOutcome>, Abandoned> {
+    let Some(r) = &decision.rescale else {
+        return Ok(None);
     };
+    let item = p.item;
     let key = item.hpa.metadata.key();
     let target = &p.policy.target;
     if ctx.dry_run {
-        mark_dry_run(decision, r.to);
         log::info!(
             "{key}: dry run: would scale {} {} from {} to {} ({})",
             target.kind,
@@ -317,16 +349,11 @@ fn carry_out_rescale(
             r.to,
             r.why
         );
-        decision.events.push(crate::algorithm::EventOutcome {
-            warning: false,
-            reason: "DryRunRescale",
-            message: format!("Would set size: {}; reason: {}", r.to, r.why),
-        });
-        return Rescaled::No;
+        return Ok(Some(WriteOutcome::DryRun));
     }
     let namespace = item.hpa.metadata.namespace.as_deref().unwrap_or_default();
     match write_scale(ctx, item, namespace, p, r.to) {
-        Ok(Wrote::NotOurs) => Rescaled::Abandoned,
+        Ok(Wrote::NotOurs) => Err(Abandoned),
         Ok(_) => {
             log::info!(
                 "{key}: scaled {} {} from {} to {} ({})",
@@ -338,26 +365,12 @@ fn carry_out_rescale(
             );
             ctx.metrics
                 .scale_write(if r.to > r.from { "up" } else { "down" });
-            decision.events.push(r.event());
-            Rescaled::To(r.to)
+            Ok(Some(WriteOutcome::Written))
         }
         Err(e) => {
             log::warn!("{key}: cannot update the Scale: {e}");
-            *decision = decision.clone().update_failed(&e.to_string());
-            Rescaled::Failed
+            Ok(Some(WriteOutcome::Failed(e.to_string())))
         }
-    }
-}
-
-/// Under `-dry-run` nothing is written, so AbleToScale must not claim it was.
-fn mark_dry_run(decision: &mut Decision, to: i64) {
-    if let Some(c) = decision
-        .conditions
-        .iter_mut()
-        .find(|c| c.type_ == ABLE_TO_SCALE)
-    {
-        c.reason = "SucceededGetScale";
-        c.message = format!("dry run: the MemHpa controller would update the target scale to {to}");
     }
 }
 
@@ -512,7 +525,7 @@ fn emit_events(ctx: &Context, item: &Item, decision: &Decision, now: i64) -> boo
         }
         if let Err(err) = ctx
             .cluster
-            .emit(&involved, e.warning, e.reason, &e.message, now)
+            .emit(&involved, e.warning, e.reason.as_str(), &e.message, now)
         {
             log::warn!(
                 "{}: cannot record event {}: {err}",
@@ -527,10 +540,10 @@ fn emit_events(ctx: &Context, item: &Item, decision: &Decision, now: i64) -> boo
 fn skipped(item: &Item) -> Report {
     Report {
         key: item.hpa.metadata.key(),
-        reason: "Skipped",
+        reason: Reason::Skipped,
         rescaled_to: None,
         status_written: false,
-        result: "skipped",
+        result: ReconcileResult::Skipped,
     }
 }
 
@@ -884,7 +897,7 @@ mod test {
         let s = setup(80.0, false);
         *s.cluster.scale.lock().unwrap() = None;
         let r = run(&s);
-        assert_eq!(r.reason, "FailedGetScale");
+        assert_eq!(r.reason, Reason::FailedGetScale);
         assert_eq!(
             condition(&s, "AbleToScale"),
             ("False".into(), "FailedGetScale".into())
@@ -906,7 +919,7 @@ mod test {
             false,
         );
         let r = run(&s);
-        assert_eq!(r.reason, "InvalidSpec");
+        assert_eq!(r.reason, Reason::InvalidSpec);
         let st = written_status(&s);
         let active = st
             .conditions
@@ -932,7 +945,7 @@ mod test {
             json!({"scaleTargetRef": {"apiVersion": "batch/v1", "kind": "CronJob", "name": "x"}, "maxReplicas": 3}),
             false,
         );
-        assert_eq!(run(&s).reason, "InvalidSpec");
+        assert_eq!(run(&s).reason, Reason::InvalidSpec);
     }
 
     #[test]
@@ -984,7 +997,7 @@ mod test {
         s.cluster.fail("update scale", forbidden);
         let r = run(&s);
         assert_eq!(r.rescaled_to, None);
-        assert_eq!(r.result, "error");
+        assert_eq!(r.result, ReconcileResult::Error);
         assert_eq!(
             condition(&s, "AbleToScale"),
             ("False".into(), "FailedUpdateScale".into())
@@ -1020,8 +1033,12 @@ mod test {
                 .store(true, Ordering::SeqCst);
             s.cluster.fail("update scale", err);
             let r = run(&s);
-            assert_eq!((r.reason, r.rescaled_to), ("AboveTarget", Some(4)), "{r:?}");
-            assert_eq!(r.result, "success");
+            assert_eq!(
+                (r.reason, r.rescaled_to),
+                (Reason::AboveTarget, Some(4)),
+                "{r:?}"
+            );
+            assert_eq!(r.result, ReconcileResult::Success);
             assert_eq!(condition(&s, "AbleToScale").1, "SucceededRescale");
             assert!(
                 !s.cluster
@@ -1057,7 +1074,7 @@ mod test {
             },
         );
         let r = run(&s);
-        assert_eq!(r.reason, "FailedUpdateScale", "{r:?}");
+        assert_eq!(r.reason, Reason::FailedUpdateScale, "{r:?}");
         assert_eq!(r.rescaled_to, None);
     }
 
@@ -1070,7 +1087,7 @@ mod test {
             let seen = Arc::clone(&calls);
             s.ctx.may_write = Arc::new(move || seen.fetch_add(1, Ordering::SeqCst) == 0);
             let r = run(&s);
-            assert_eq!(r.result, "skipped", "{r:?}");
+            assert_eq!(r.result, ReconcileResult::Skipped, "{r:?}");
             assert!(
                 s.cluster.writes().is_empty(),
                 "{percent}%: writes: {:?}",
@@ -1096,7 +1113,7 @@ mod test {
                 ns
             };
             let reports = reconcile_namespace(&s.ctx, &ns, std::slice::from_ref(&s.item));
-            assert_eq!(reports[0].result, "skipped", "{metadata}");
+            assert_eq!(reports[0].result, ReconcileResult::Skipped, "{metadata}");
             assert!(
                 s.cluster.actions().is_empty(),
                 "{metadata}: {:?}",
@@ -1110,7 +1127,7 @@ mod test {
         let s = setup(80.0, false);
         s.item.state.retired.store(true, Ordering::SeqCst);
         let r = run(&s);
-        assert_eq!(r.result, "skipped");
+        assert_eq!(r.result, ReconcileResult::Skipped);
         assert!(s.cluster.actions().is_empty());
     }
 
@@ -1118,7 +1135,7 @@ mod test {
     fn a_follower_does_nothing() {
         let mut s = setup(80.0, false);
         s.ctx.may_write = Arc::new(|| false);
-        assert_eq!(run(&s).result, "skipped");
+        assert_eq!(run(&s).result, ReconcileResult::Skipped);
         assert!(s.cluster.actions().is_empty());
     }
 
@@ -1130,7 +1147,7 @@ mod test {
         // Leader when the job starts, no longer when the Scale is due.
         s.ctx.may_write = Arc::new(move || seen.fetch_add(1, Ordering::SeqCst) == 0);
         let r = run(&s);
-        assert_eq!(r.result, "skipped");
+        assert_eq!(r.result, ReconcileResult::Skipped);
         assert!(
             calls.load(Ordering::SeqCst) >= 2,
             "leadership asked again before the write"
@@ -1155,9 +1172,56 @@ mod test {
             first.rescaled_to, None,
             "a restart must not scale down at once"
         );
-        assert_eq!(first.reason, "ScaleDownStabilized");
+        assert_eq!(first.reason, Reason::ScaleDownStabilized);
         now.fetch_add(301, Ordering::SeqCst);
         assert_eq!(run(&s).rescaled_to, Some(1), "after the window it does");
+    }
+
+    #[test]
+    fn the_clock_is_read_once_per_reconcile() {
+        // A rescale, a failed spec beside it: every time stamp of the pass
+        // (history, event, status) comes from one reading.
+        let mut s = setup(80.0, false);
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&reads);
+        s.ctx.clock = Arc::new(move || 1_700_000_000 + seen.fetch_add(1, Ordering::SeqCst) as i64);
+        let mut broken = s.item.clone();
+        broken.hpa.spec = serde_json::from_value(json!({})).unwrap();
+        broken.state = Arc::new(ObjectState::default());
+        let reports = reconcile_namespace(&s.ctx, "demo", &[s.item.clone(), broken]);
+        // Failures found while preparing are reported first.
+        assert_eq!(reports[0].reason, Reason::InvalidSpec, "{reports:?}");
+        assert_eq!(reports[1].rescaled_to, Some(4), "{reports:?}");
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        let history = s.item.state.history.lock().unwrap().clone().unwrap();
+        assert_eq!(history.added_since(1_700_000_000, 1), 2, "{history:?}");
+    }
+
+    #[test]
+    fn dry_run_says_what_it_would_have_done() {
+        let s = setup(80.0, true);
+        let r = run(&s);
+        assert_eq!(
+            (r.reason, r.result),
+            (Reason::AboveTarget, ReconcileResult::Success)
+        );
+        let able = written_status(&s)
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "AbleToScale")
+            .unwrap();
+        assert_eq!(
+            able.message.as_deref(),
+            Some("dry run: the MemHpa controller would update the target scale to 4")
+        );
+        assert!(s.cluster.actions().iter().any(|a| a
+            == "event web Normal DryRunRescale: Would set size: 4; reason: memory utilization (percentage of limit) above target"));
+        let history = s.item.state.history.lock().unwrap().clone().unwrap();
+        assert_eq!(
+            history.added_since(1_700_000_000, 60),
+            0,
+            "nothing was scaled"
+        );
     }
 
     #[test]
@@ -1165,7 +1229,7 @@ mod test {
         let s = setup(80.0, false);
         *s.cluster.scale.lock().unwrap() = Some(scale(0));
         let r = run(&s);
-        assert_eq!(r.reason, "ScalingDisabled");
+        assert_eq!(r.reason, Reason::ScalingDisabled);
         assert_eq!(r.rescaled_to, None);
     }
 }

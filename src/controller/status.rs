@@ -6,7 +6,7 @@
 //! keeps its `lastTransitionTime` while its status stays the same (as
 //! Kubernetes' HPA does), and `lastScaleTime` only moves on a real rescale.
 
-use crate::algorithm::{ConditionOutcome, Decision};
+use crate::algorithm::{ConditionOutcome, ConditionType, Decision};
 use crate::api::{Condition, MemHpaStatus};
 use crate::rfc3339;
 
@@ -57,10 +57,10 @@ fn conditions(previous: &[Condition], decided: &[ConditionOutcome], now: &str) -
         let status = if d.status { "True" } else { "False" };
         let kept_time = previous
             .iter()
-            .find(|c| c.type_ == d.type_ && c.status == status)
+            .find(|c| c.type_ == d.type_.as_str() && c.status == status)
             .and_then(|c| c.last_transition_time.clone());
         let c = Condition {
-            type_: d.type_.to_string(),
+            type_: d.type_.as_str().to_string(),
             status: status.to_string(),
             last_transition_time: Some(kept_time.unwrap_or_else(|| now.to_string())),
             reason: Some(d.reason.to_string()),
@@ -75,22 +75,24 @@ fn conditions(previous: &[Condition], decided: &[ConditionOutcome], now: &str) -
     out
 }
 
-fn order(type_: &str) -> (u8, String) {
-    let rank = match type_ {
-        "AbleToScale" => 0,
-        "ScalingActive" => 1,
-        "ScalingLimited" => 2,
-        _ => 3,
-    };
-    (rank, type_.to_string())
+/// Ours in `ConditionType` order, then any other writer's by name.
+fn order(type_: &str) -> (bool, Option<ConditionType>, String) {
+    let ours = ConditionType::parse(type_);
+    (ours.is_none(), ours, type_.to_string())
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::algorithm::Reason;
+    use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
 
     fn decision(conditions: Vec<ConditionOutcome>) -> Decision {
-        let mut d = Decision::failed("InvalidSpec", "spec.maxReplicas: required but missing", 2);
+        let mut d = Decision::failed(
+            Reason::InvalidSpec,
+            "spec.maxReplicas: required but missing",
+            2,
+        );
         d.conditions = conditions;
         d.desired_replicas = 3;
         d.utilization_percentage = Some(90);
@@ -98,7 +100,7 @@ mod test {
         d
     }
 
-    fn cond(type_: &'static str, status: bool, reason: &'static str) -> ConditionOutcome {
+    fn cond(type_: ConditionType, status: bool, reason: Reason) -> ConditionOutcome {
         ConditionOutcome {
             type_,
             status,
@@ -111,8 +113,8 @@ mod test {
 
     fn first() -> MemHpaStatus {
         let d = decision(vec![
-            cond("ScalingActive", true, "ValidMetricFound"),
-            cond("AbleToScale", true, "SucceededRescale"),
+            cond(ScalingActive, true, Reason::ValidMetricFound),
+            cond(AbleToScale, true, Reason::SucceededRescale),
         ]);
         let outcome = Outcome {
             rescaled: true,
@@ -140,11 +142,43 @@ mod test {
     }
 
     #[test]
+    fn another_writers_condition_is_kept_after_ours() {
+        let mut previous = first();
+        previous.conditions.insert(
+            0,
+            Condition {
+                type_: "Audited".into(),
+                status: "True".into(),
+                ..Condition::default()
+            },
+        );
+        let d = decision(vec![cond(
+            ScalingLimited,
+            false,
+            Reason::DesiredWithinRange,
+        )]);
+        let later = Outcome {
+            rescaled: false,
+            now: T0 + 1,
+            generation: Some(1),
+        };
+        let types: Vec<_> = next_status(Some(&previous), &d, Some(2), later)
+            .conditions
+            .into_iter()
+            .map(|c| c.type_)
+            .collect();
+        assert_eq!(
+            types,
+            vec!["AbleToScale", "ScalingActive", "ScalingLimited", "Audited"]
+        );
+    }
+
+    #[test]
     fn the_same_decision_later_gives_an_equal_status() {
         let s = first();
         let d = decision(vec![
-            cond("ScalingActive", true, "ValidMetricFound"),
-            cond("AbleToScale", true, "SucceededRescale"),
+            cond(ScalingActive, true, Reason::ValidMetricFound),
+            cond(AbleToScale, true, Reason::SucceededRescale),
         ]);
         let later = Outcome {
             rescaled: false,
@@ -158,9 +192,9 @@ mod test {
     fn a_flipped_condition_gets_a_new_transition_time() {
         let s = first();
         let d = decision(vec![cond(
-            "ScalingActive",
+            ScalingActive,
             false,
-            "FailedGetResourceMetric",
+            Reason::FailedGetResourceMetric,
         )]);
         let later = Outcome {
             rescaled: false,
@@ -190,7 +224,7 @@ mod test {
     #[test]
     fn a_new_generation_is_observed() {
         let s = first();
-        let d = decision(vec![cond("ScalingActive", true, "ValidMetricFound")]);
+        let d = decision(vec![cond(ScalingActive, true, Reason::ValidMetricFound)]);
         let later = Outcome {
             rescaled: false,
             now: T0 + 1,

@@ -11,8 +11,8 @@
 
 use super::scenario::{Load, Scenario};
 use crate::algorithm::{
-    decide_copies, ContainerObservation, History, Observation, PodObservation, PodPhase,
-    SCALING_ACTIVE,
+    decide_copies, ConditionType, ContainerObservation, History, Observation, PodObservation,
+    PodPhase, WriteOutcome,
 };
 
 /// One step's outcome.
@@ -58,7 +58,9 @@ fn run(s: &Scenario, pods_of: PodsOf) -> Vec<Row> {
             pods,
             metrics_error: None,
         };
-        let d = decide_copies(&obs, copies, &s.policy, &history, step.t);
+        // The simulated Scale write always lands.
+        let d =
+            decide_copies(&obs, copies, &s.policy, &history, step.t).settle(WriteOutcome::Written);
         history.apply(&d, &s.policy, step.t, d.rescale.is_some());
         rows.push(Row {
             t: step.t,
@@ -66,9 +68,9 @@ fn run(s: &Scenario, pods_of: PodsOf) -> Vec<Row> {
             utilization_percentage: d.utilization_percentage,
             recommended_replicas: d.recommended_replicas,
             desired_replicas: d.desired_replicas,
-            reason: d.reason,
+            reason: d.reason.as_str(),
             detail: d
-                .condition(SCALING_ACTIVE)
+                .condition(ConditionType::ScalingActive)
                 .filter(|c| !c.status)
                 .map(|c| c.message.clone()),
         });
