@@ -1,9 +1,18 @@
 //! Self-tests of the fake kube-apiserver in tests/kubesupport, over plain
 //! ureq: its semantics (versions, watches, subresources, selectors, auth,
 //! faults) and, wherever a fixture captured the real answer, the same shape.
+//!
+//! This binary alone also compiles the unit tests of the support modules'
+//! insides (`kubesupport_selftest`, `httpsupport_selftest`), so that they run
+//! once instead of once per test binary that includes the modules.
 
 mod httpsupport;
 mod kubesupport;
+
+#[path = "httpsupport/selftest/mod.rs"]
+mod httpsupport_selftest;
+#[path = "kubesupport/selftest/mod.rs"]
+mod kubesupport_selftest;
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};

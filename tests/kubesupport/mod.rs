@@ -64,29 +64,33 @@
 //! event is sent when its object matches).
 //!
 //! Each test file uses a different part of this module.
+//!
+//! The unit tests of these modules are in `selftest/`, compiled by
+//! tests/fake_apiserver.rs alone so that they run once; that is why the
+//! modules they test are `pub(crate)`.
 #![allow(dead_code, unused_imports)]
 
 pub mod chaos;
-mod controls;
+pub(crate) mod controls;
 pub mod faults;
-mod fields;
+pub(crate) mod fields;
 mod filter;
 pub mod fixtures;
 mod handlers;
 mod http;
-mod ids;
-mod merge;
+pub(crate) mod ids;
+pub(crate) mod merge;
 pub mod objects;
 mod record;
-mod routes;
+pub(crate) mod routes;
 mod scale;
-mod schema;
+pub(crate) mod schema;
 pub mod selector;
 mod server;
 pub mod shape;
-mod status;
-mod store;
-mod wait;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod wait;
 mod watch;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
