@@ -1084,6 +1084,37 @@ fn requests_are_recorded_with_their_answers() {
 }
 
 #[test]
+fn each_request_is_recorded_with_its_token_and_user_agent() {
+    let server = FakeApiServer::start();
+    let agent = agent();
+    let as_client = |token: &str, user_agent: &str| {
+        agent
+            .get(format!("{}{MEMHPAS}", server.url()))
+            .header("Authorization", format!("bearer {token}"))
+            .header("User-Agent", user_agent)
+            .call()
+            .map(|answer| answer.status().as_u16())
+            .expect("an answer")
+    };
+    assert_eq!(as_client(TOKEN, "memhpa/1.0"), 200);
+    // A refused token is recorded too: it tells who was refused.
+    assert_eq!(as_client("other", "kubectl/1.24"), 401);
+    assert_eq!(get_as(&agent, &server, MEMHPAS, None).status, 401);
+    let seen: Vec<(Option<String>, Option<String>, u16)> = server
+        .requests()
+        .into_iter()
+        .map(|r| (r.token, r.user_agent, r.status))
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(seen[0], (some(TOKEN), some("memhpa/1.0"), 200));
+    assert_eq!(seen[1], (some("other"), some("kubectl/1.24"), 401));
+    assert_eq!(seen[2].0, None);
+    assert_eq!(seen.len(), 3);
+    let recorded = server.requests();
+    assert!(recorded[0].sent_with(TOKEN) && !recorded[1].sent_with(TOKEN));
+}
+
+#[test]
 fn unknown_paths_are_404_status() {
     let server = FakeApiServer::start();
     let answer = get(&server, "/apis/memhpa.io/v9/memhpas");

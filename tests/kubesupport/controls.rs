@@ -99,6 +99,15 @@ impl Default for Controls {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in
+/// any case, as the server reads it).
+pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
+    let (scheme, token) = authorization?.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 impl Controls {
     pub fn set_tokens(&mut self, tokens: &[&str]) {
         self.tokens = tokens.iter().map(|t| t.to_string()).collect();
@@ -106,13 +115,7 @@ impl Controls {
 
     /// Whether an `Authorization` header carries an accepted bearer token.
     pub fn authenticated(&self, authorization: Option<&str>) -> bool {
-        let token = authorization.and_then(|value| {
-            let (scheme, token) = value.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then_some(token.trim())
-        });
-        token.is_some_and(|token| self.tokens.iter().any(|t| t == token))
+        bearer_token(authorization).is_some_and(|token| self.tokens.iter().any(|t| t == token))
     }
 
     /// `resource` is a plural (`memhpas`: every subresource too) or

@@ -51,7 +51,8 @@
 //!   soak: `chaos_lose_next_responses`, `chaos_seen`, `chaos_lost`,
 //!   `chaos_clear` ([`chaos`]).
 //! - Waiting: [`eventually`] polls a condition up to a deadline.
-//! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]).
+//! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]: each
+//!   request with its answer's status, bearer token and User-Agent).
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
 //!   fake's answers with the captured ones.
 //!
