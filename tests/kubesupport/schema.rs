@@ -1,7 +1,8 @@
 //! What the MemHpa CRD's schema and its CEL rule reject on create and update,
 //! as 422 Invalid with one cause per field (fixture memhpa-create-invalid-422).
-//! Only the rules of DESIGN.md ("The resource") are checked; the fake applies
-//! no schema defaults, so a client must cope with absent optional fields.
+//! Only the rules manifests/crd.yaml states (ranges, required fields, and the
+//! CEL rule `minReplicas <= maxReplicas`) are checked; the fake applies no
+//! schema defaults, so a client must cope with absent optional fields.
 
 use serde_json::Value;
 
