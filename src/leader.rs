@@ -2,7 +2,7 @@
 //! semantics and defaults, so memhpa and client-go controllers read each
 //! other's leases the same way.
 //!
-//! Two parts, as STYLE.md asks of anything that talks to the network:
+//! Two parts, so that the rules are tested without a server or a clock:
 //! - [`Elector`], a pure state machine. It is told what the server answered and
 //!   what time it is, and says what to write. No clock, no I/O.
 //! - [`spawn`], a thread that runs it against a [`LeaseApi`] every retry period.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 const CRD: &str = include_str!("../manifests/crd.yaml");
 
 /// A full object as `kubectl get memhpa web -o json` shows it, with every field
-/// our types model (names per DESIGN.md and autoscaling/v2).
+/// our types model (names as in manifests/crd.yaml, after autoscaling/v2).
 fn full_object() -> Value {
     json!({
         "apiVersion": "memhpa.io/v1",

@@ -71,7 +71,7 @@ fn help_lists_every_design_flag_with_its_default() {
     let o = memhpa(&["-h"]);
     assert_eq!(o.status.code(), Some(0));
     let help = stdout(&o);
-    // (flag, default as DESIGN.md "Command line" gives it; "" where it gives none)
+    // (flag, its documented default (README "Flags"); "" where it has none)
     let design = [
         ("prom-name", "prometheus"),
         ("prom-namespace", "kube-system"),

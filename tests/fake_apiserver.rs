@@ -1,9 +1,18 @@
 //! Self-tests of the fake kube-apiserver in tests/kubesupport, over plain
 //! ureq: its semantics (versions, watches, subresources, selectors, auth,
 //! faults) and, wherever a fixture captured the real answer, the same shape.
+//!
+//! This binary alone also compiles the unit tests of the support modules'
+//! insides (`kubesupport_selftest`, `httpsupport_selftest`), so that they run
+//! once instead of once per test binary that includes the modules.
 
 mod httpsupport;
 mod kubesupport;
+
+#[path = "httpsupport/selftest/mod.rs"]
+mod httpsupport_selftest;
+#[path = "kubesupport/selftest/mod.rs"]
+mod kubesupport_selftest;
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
@@ -1072,6 +1081,37 @@ fn requests_are_recorded_with_their_answers() {
     assert_eq!(server.count("PATCH", "/scale"), 1);
     server.clear_requests();
     assert!(server.requests().is_empty());
+}
+
+#[test]
+fn each_request_is_recorded_with_its_token_and_user_agent() {
+    let server = FakeApiServer::start();
+    let agent = agent();
+    let as_client = |token: &str, user_agent: &str| {
+        agent
+            .get(format!("{}{MEMHPAS}", server.url()))
+            .header("Authorization", format!("bearer {token}"))
+            .header("User-Agent", user_agent)
+            .call()
+            .map(|answer| answer.status().as_u16())
+            .expect("an answer")
+    };
+    assert_eq!(as_client(TOKEN, "memhpa/1.0"), 200);
+    // A refused token is recorded too: it tells who was refused.
+    assert_eq!(as_client("other", "kubectl/1.24"), 401);
+    assert_eq!(get_as(&agent, &server, MEMHPAS, None).status, 401);
+    let seen: Vec<(Option<String>, Option<String>, u16)> = server
+        .requests()
+        .into_iter()
+        .map(|r| (r.token, r.user_agent, r.status))
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(seen[0], (some(TOKEN), some("memhpa/1.0"), 200));
+    assert_eq!(seen[1], (some("other"), some("kubectl/1.24"), 401));
+    assert_eq!(seen[2].0, None);
+    assert_eq!(seen.len(), 3);
+    let recorded = server.requests();
+    assert!(recorded[0].sent_with(TOKEN) && !recorded[1].sent_with(TOKEN));
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! (Lease kube-system/memhpa, client-go's 15 s / 10 s / 2 s), and a stub
 //! Prometheus whose answer the test changes.
 //!
-//! Each process talks to the fake through its own recording relay
-//! ([`e2esupport::tap`]) and with its own token, so every request in the
-//! fake's log can be traced to the process that sent it.
+//! Each process has its own token, and the fake's request log keeps the
+//! token of every request, so each request in it can be traced to the
+//! process that sent it.
 
 #[path = "e2esupport/mod.rs"]
 mod e2esupport;
@@ -26,9 +26,8 @@ use e2esupport::objects::{
 use e2esupport::process::{Launch, Memhpa};
 use e2esupport::scrape::{self, family_sum, sample};
 use e2esupport::stubprom::StubProm;
-use e2esupport::tap::ApiTap;
 use e2esupport::wait::{hold_for, poll_until};
-use kubesupport::{FakeApiServer, Workload};
+use kubesupport::{FakeApiServer, Recorded, Workload};
 
 const NS: &str = "demo";
 const APP: &str = "web";
@@ -45,19 +44,18 @@ const TAKEOVER_AFTER_KILL: Duration = Duration::from_secs(20);
 /// test: well inside the 2 s a shutdown gives in-flight reconciles.
 const STATUS_DELAY: Duration = Duration::from_millis(800);
 
-/// One candidate: the process and the relay that tells its requests apart.
+/// One candidate: the process and the token that tells its requests apart.
 struct Candidate {
-    tap: ApiTap,
+    token: String,
     process: Memhpa,
     metrics_addr: SocketAddr,
 }
 
 impl Candidate {
     fn start(fake: &FakeApiServer, prom: &StubProm, name: &str) -> Candidate {
-        let tap = ApiTap::start(addr_of(fake));
         let token = format!("token-{name}");
         let mut process =
-            Memhpa::start(Launch::new(name, &tap.url(), &token, &prom.url()).flags(&[
+            Memhpa::start(Launch::new(name, &fake.url(), &token, &prom.url()).flags(&[
                 "-resync",
                 "1s",
                 "-leader-elect-namespace",
@@ -65,10 +63,26 @@ impl Candidate {
             ]));
         let metrics_addr = process.metrics_addr();
         Candidate {
-            tap,
+            token,
             process,
             metrics_addr,
         }
+    }
+
+    /// The requests of `log` (the fake's, in order) this process sent.
+    fn sent(&self, log: &[Recorded]) -> Vec<Recorded> {
+        log.iter()
+            .filter(|r| r.sent_with(&self.token))
+            .cloned()
+            .collect()
+    }
+
+    /// The Scale, status and Event writes of `log` this process sent.
+    fn controller_writes(&self, log: &[Recorded]) -> Vec<Recorded> {
+        self.sent(log)
+            .into_iter()
+            .filter(is_controller_write)
+            .collect()
     }
 
     /// Whether the Lease's holderIdentity is this process's (`NAME_suffix`).
@@ -81,13 +95,6 @@ impl Candidate {
     fn metrics(&self) -> String {
         scrape::metrics(self.metrics_addr).unwrap_or_default()
     }
-}
-
-fn addr_of(fake: &FakeApiServer) -> SocketAddr {
-    fake.url()
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the fake's address")
 }
 
 /// A fake with a Deployment of 2 pods at 80% of their limit, a MemHpa
@@ -162,13 +169,19 @@ fn wait_replicas(fake: &FakeApiServer, want: i64, within: Duration, ctx: impl Fn
     );
 }
 
-/// The controller writes (Scale, status, Event) the fake answered.
-fn fake_controller_writes(fake: &FakeApiServer) -> usize {
-    fake.requests()
+/// A Scale, MemHpa status or Event write: what only a leader may send.
+/// Lease writes are the election itself and do not count.
+fn is_controller_write(r: &Recorded) -> bool {
+    matches!(r.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE") && !r.path.contains("/leases")
+}
+
+/// `METHOD target -> status`, one request a line, for assertion messages.
+fn lines(requests: &[Recorded]) -> String {
+    let lines: Vec<String> = requests
         .iter()
-        .filter(|r| matches!(r.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE"))
-        .filter(|r| !r.path.contains("/leases"))
-        .count()
+        .map(|r| format!("{} {} -> {}", r.method, r.target(), r.status))
+        .collect();
+    lines.join("\n")
 }
 
 #[test]
@@ -198,46 +211,50 @@ fn only_the_leader_writes_and_a_sigkilled_leader_is_replaced_within_20s() {
         || ctx(&leader, &follower),
     );
 
-    // The fake first: a write in flight shows at the relay before it does.
-    let fake_writes = fake_controller_writes(&fake);
-    let leader_writes = leader.tap.controller_writes();
+    // One snapshot of the fake's log answers every question below.
+    let log = fake.requests();
+    let fake_writes = log.iter().filter(|r| is_controller_write(r)).count();
+    let leader_writes = leader.controller_writes(&log);
     assert!(
         leader_writes
             .iter()
-            .any(|w| w.method == "PUT" && w.target.ends_with("/deployments/web/scale")),
-        "the leader's writes lack the Scale PUT: {leader_writes:?}"
+            .any(|w| w.method == "PUT" && w.path.ends_with("/deployments/web/scale")),
+        "the leader's writes lack the Scale PUT:\n{}",
+        lines(&leader_writes)
     );
     assert!(
         leader_writes
             .iter()
-            .any(|w| w.target.contains("/memhpas/web/status")),
-        "the leader's writes lack the status: {leader_writes:?}"
+            .any(|w| w.target().contains("/memhpas/web/status")),
+        "the leader's writes lack the status:\n{}",
+        lines(&leader_writes)
     );
     assert!(
-        leader_writes.iter().any(|w| w.target.contains("/events")),
-        "the leader's writes lack the SuccessfulRescale Event: {leader_writes:?}"
+        leader_writes.iter().any(|w| w.target().contains("/events")),
+        "the leader's writes lack the SuccessfulRescale Event:\n{}",
+        lines(&leader_writes)
     );
-    assert_eq!(
-        follower.tap.controller_writes(),
-        Vec::new(),
-        "the follower wrote\n{}",
+    let follower_writes = follower.controller_writes(&log);
+    assert!(
+        follower_writes.is_empty(),
+        "the follower wrote:\n{}\n{}",
+        lines(&follower_writes),
         ctx(&leader, &follower)
     );
-    // Every write the fake answered came through the leader's relay.
+    // Every write the fake answered came with the leader's token.
     assert_eq!(
         fake_writes,
         leader_writes.len(),
         "the fake answered writes the leader did not send\n{}",
         ctx(&leader, &follower)
     );
+    let follower_requests = follower.sent(&log);
     assert!(
-        follower
-            .tap
-            .requests()
+        follower_requests
             .iter()
-            .any(|r| r.target.contains("watch=")),
-        "the follower keeps a watch open for a warm failover: {:?}",
-        follower.tap.requests()
+            .any(|r| r.target().contains("watch=")),
+        "the follower keeps a watch open for a warm failover:\n{}",
+        lines(&follower_requests)
     );
 
     let (leader_text, follower_text) = (leader.metrics(), follower.metrics());
@@ -283,17 +300,18 @@ fn only_the_leader_writes_and_a_sigkilled_leader_is_replaced_within_20s() {
 
     // The load goes up: 4 pods at 90% of the limit, target 50% -> 8, written
     // by the new leader.
-    let writes_before = follower.tap.controller_writes().len();
+    let writes_before = follower.controller_writes(&fake.requests()).len();
     set_usage(&prom, 4, 90.0);
     wait_replicas(&fake, 8, Duration::from_secs(20), || {
         ctx(&leader, &follower)
     });
-    let new_writes = follower.tap.controller_writes();
+    let new_writes = follower.controller_writes(&fake.requests());
     assert!(
         new_writes[writes_before..]
             .iter()
-            .any(|w| w.method == "PUT" && w.target.ends_with("/deployments/web/scale")),
-        "the rescale to 8 did not come from the new leader: {new_writes:?}"
+            .any(|w| w.method == "PUT" && w.path.ends_with("/deployments/web/scale")),
+        "the rescale to 8 did not come from the new leader:\n{}",
+        lines(&new_writes)
     );
     poll_until(
         Duration::from_secs(10),
@@ -370,10 +388,9 @@ fn a_sigterm_leader_exits_0_and_releases_the_lease_at_once() {
         );
     }
     let release = leader
-        .tap
-        .requests()
+        .sent(&fake.requests())
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.target.contains("/leases/"))
+        .filter(|r| r.method == "PUT" && r.path.contains("/leases/"))
         .count();
     let released_in_log = fake.requests().iter().any(|r| {
         r.method == "PUT"

@@ -64,8 +64,8 @@ pub fn run_config(raw: &RawFlags) -> Result<Config, CliError> {
     })
 }
 
-/// `-prom-url` wins over the four parts, as DESIGN.md says; the parts are still
-/// checked, so a typo in one of them is not silently ignored.
+/// `-prom-url` replaces the whole base URL the four parts would build; the
+/// parts are still checked, so a typo in one of them is not silently ignored.
 fn prom_options(raw: &RawFlags) -> Result<PromOptions, CliError> {
     let scheme = required(raw, &flags::PROM_SCHEME, values::scheme)?;
     let name = required(raw, &flags::PROM_NAME, values::dns_label)?;

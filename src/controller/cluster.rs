@@ -52,11 +52,11 @@ impl UsageSource for prom::Client {
 /// the next tick's business.
 const ATTEMPTS: usize = 3;
 
-/// The longest wait a single retry makes, even if the server's Retry-After
-/// asks for more: a reconcile must not sit on a worker for minutes.
 /// The first retry's wait before jitter.
 const RETRY_BASE: Duration = Duration::from_millis(200);
 
+/// The longest wait a single retry makes, even if the server's Retry-After
+/// asks for more: a reconcile must not sit on a worker for minutes.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether writes may still go out (the controller leads).

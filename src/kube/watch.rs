@@ -14,7 +14,9 @@ pub const MAX_WATCH_LINE: usize = 16 * 1024 * 1024;
 
 /// The events of one watch response, until the server ends it.
 ///
-/// A line that is not an event is an `Err` item and the stream goes on; a read
+/// A line that is not an event is an `Err` item; the iterator would yield the
+/// lines after it, but the controller's watch thread ends the watch at its
+/// first `Err` and resumes from the last resourceVersion it applied. A read
 /// error or an over-long line is a last `Err` item, after which it yields `None`.
 pub struct Watch {
     path: String,

@@ -4,7 +4,9 @@ use super::engine::Row;
 use super::scenario::Scenario;
 use std::io::{self, Write};
 
-/// One JSON object per line, keys as DESIGN.md names them.
+/// One JSON object per line, [`Row`]'s fields as camelCase keys (`t`,
+/// `currentReplicas`, `utilizationPercentage`, `recommendedReplicas`,
+/// `desiredReplicas`, `reason`).
 pub fn json_lines(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
     for row in rows {
         let line = serde_json::to_string(row).map_err(io::Error::other)?;

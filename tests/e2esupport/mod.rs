@@ -15,5 +15,4 @@ pub mod objects;
 pub mod process;
 pub mod scrape;
 pub mod stubprom;
-pub mod tap;
 pub mod wait;

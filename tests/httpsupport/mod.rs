@@ -8,6 +8,9 @@
 //! library's unit-test server, src/kube/test_server.rs, includes it by
 //! `#[path]`: the library cannot reach tests/ otherwise.
 //!
+//! The unit tests of these modules are in `selftest/`, compiled by
+//! tests/fake_apiserver.rs alone so that they run once.
+//!
 //! What stays with one server stays there: the fake API server's keep-alive
 //! polling, its path/query split and its chunked watch streams are in
 //! tests/kubesupport/http.rs.
@@ -15,9 +18,9 @@
 // Each includer uses a different part of this module.
 #![allow(dead_code, unused_imports)]
 
-mod decode;
-mod read;
-mod write;
+pub(crate) mod decode;
+pub(crate) mod read;
+pub(crate) mod write;
 
 use std::io::{self, BufReader};
 use std::net::{TcpListener, TcpStream};

@@ -99,6 +99,15 @@ impl Default for Controls {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in
+/// any case, as the server reads it).
+pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
+    let (scheme, token) = authorization?.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 impl Controls {
     pub fn set_tokens(&mut self, tokens: &[&str]) {
         self.tokens = tokens.iter().map(|t| t.to_string()).collect();
@@ -106,13 +115,7 @@ impl Controls {
 
     /// Whether an `Authorization` header carries an accepted bearer token.
     pub fn authenticated(&self, authorization: Option<&str>) -> bool {
-        let token = authorization.and_then(|value| {
-            let (scheme, token) = value.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then_some(token.trim())
-        });
-        token.is_some_and(|token| self.tokens.iter().any(|t| t == token))
+        bearer_token(authorization).is_some_and(|token| self.tokens.iter().any(|t| t == token))
     }
 
     /// `resource` is a plural (`memhpas`: every subresource too) or
@@ -209,49 +212,5 @@ impl Controls {
             epoch,
             ..WatchCuts::default()
         };
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn bearer_token_checked() {
-        let mut controls = Controls::default();
-        assert!(controls.authenticated(Some("Bearer fake-token")));
-        assert!(!controls.authenticated(Some("Bearer other")));
-        assert!(!controls.authenticated(Some("Basic fake-token")));
-        assert!(!controls.authenticated(None));
-        controls.set_tokens(&["new"]);
-        assert!(!controls.authenticated(Some("Bearer fake-token")));
-        assert!(controls.authenticated(Some("bearer new")));
-    }
-
-    #[test]
-    fn failure_rule_fires_its_count() {
-        let mut controls = Controls::default();
-        controls.add_failure(Matcher::new("PUT", "/scale"), 2, 503, None);
-        assert!(controls.take_failure("GET", "/x/scale").is_none());
-        assert_eq!(controls.take_failure("PUT", "/x/scale"), Some((503, None)));
-        assert!(controls.take_failure("put", "/x/scale").is_some());
-        assert!(controls.take_failure("PUT", "/x/scale").is_none());
-    }
-
-    #[test]
-    fn forbidden_plural_covers_subresources() {
-        let mut controls = Controls::default();
-        controls.set_forbidden("memhpas", true);
-        controls.set_forbidden("deployments/scale", true);
-        assert!(controls.is_forbidden("memhpas", Some("status")));
-        assert!(controls.is_forbidden("deployments", Some("scale")));
-        assert!(!controls.is_forbidden("deployments", None));
-    }
-
-    #[test]
-    fn delay_capped() {
-        let mut controls = Controls::default();
-        controls.add_delay(Matcher::new("*", ""), Duration::from_secs(3600));
-        assert_eq!(controls.delay_for("GET", "/a"), MAX_DELAY);
     }
 }

@@ -6,7 +6,7 @@ use memhpa::rfc3339::{format_seconds, unix_seconds};
 
 /// The characters apiserver's name generator draws from (no vowels, so no
 /// words).
-const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+pub const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// A splitmix64 stream seeded from the clock: unique enough for one test
 /// process, and no crate needed.
@@ -58,32 +58,4 @@ impl Ids {
 /// Now, as `metav1.Time` writes it.
 pub fn now_rfc3339() -> String {
     format_seconds(unix_seconds(SystemTime::now()))
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn uid_shape() {
-        let uid = Ids::new().uid();
-        let parts: Vec<usize> = uid.split('-').map(str::len).collect();
-        assert_eq!(parts, [8, 4, 4, 4, 12], "{uid}");
-    }
-
-    #[test]
-    fn uids_differ() {
-        let mut ids = Ids::new();
-        assert_ne!(ids.uid(), ids.uid());
-    }
-
-    #[test]
-    fn suffix_alphabet() {
-        let suffix = Ids::new().name_suffix();
-        assert_eq!(suffix.len(), 5);
-        assert!(
-            suffix.bytes().all(|b| NAME_ALPHABET.contains(&b)),
-            "{suffix}"
-        );
-    }
 }

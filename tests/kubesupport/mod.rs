@@ -51,7 +51,8 @@
 //!   soak: `chaos_lose_next_responses`, `chaos_seen`, `chaos_lost`,
 //!   `chaos_clear` ([`chaos`]).
 //! - Waiting: [`eventually`] polls a condition up to a deadline.
-//! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]).
+//! - Recording: `requests`, `count`, `clear_requests` ([`Recorded`]: each
+//!   request with its answer's status, bearer token and User-Agent).
 //! - Fixtures: [`fixtures::load`] and [`shape::same_shape`] compare the
 //!   fake's answers with the captured ones.
 //!
@@ -64,29 +65,33 @@
 //! event is sent when its object matches).
 //!
 //! Each test file uses a different part of this module.
+//!
+//! The unit tests of these modules are in `selftest/`, compiled by
+//! tests/fake_apiserver.rs alone so that they run once; that is why the
+//! modules they test are `pub(crate)`.
 #![allow(dead_code, unused_imports)]
 
 pub mod chaos;
-mod controls;
+pub(crate) mod controls;
 pub mod faults;
-mod fields;
+pub(crate) mod fields;
 mod filter;
 pub mod fixtures;
 mod handlers;
 mod http;
-mod ids;
-mod merge;
+pub(crate) mod ids;
+pub(crate) mod merge;
 pub mod objects;
 mod record;
-mod routes;
+pub(crate) mod routes;
 mod scale;
-mod schema;
+pub(crate) mod schema;
 pub mod selector;
 mod server;
 pub mod shape;
-mod status;
-mod store;
-mod wait;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod wait;
 mod watch;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

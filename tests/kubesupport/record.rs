@@ -19,8 +19,13 @@ pub struct Recorded {
     pub content_type: Option<String>,
     /// The body, lossily as text.
     pub body: String,
-    /// Whether an `Authorization` header was sent (its value is not kept).
+    /// Whether an `Authorization` header was sent.
     pub authorization: bool,
+    /// The bearer token it carried, accepted or not: with one token per
+    /// client, who sent the request. Only test tokens ever reach the fake.
+    pub token: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
     pub status: u16,
 }
 
@@ -47,6 +52,11 @@ impl Recorded {
     /// A `GET` with `watch=true` (or `1`).
     pub fn is_watch(&self) -> bool {
         self.method == "GET" && self.param("watch").is_some_and(|w| is_true(&w))
+    }
+
+    /// Sent with the bearer token `token`.
+    pub fn sent_with(&self, token: &str) -> bool {
+        self.token.as_deref() == Some(token)
     }
 
     pub fn matches(&self, method: &str, contains: &str) -> bool {

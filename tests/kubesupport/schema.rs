@@ -1,7 +1,8 @@
 //! What the MemHpa CRD's schema and its CEL rule reject on create and update,
 //! as 422 Invalid with one cause per field (fixture memhpa-create-invalid-422).
-//! Only the rules of DESIGN.md ("The resource") are checked; the fake applies
-//! no schema defaults, so a client must cope with absent optional fields.
+//! Only the rules manifests/crd.yaml states (ranges, required fields, and the
+//! CEL rule `minReplicas <= maxReplicas`) are checked; the fake applies no
+//! schema defaults, so a client must cope with absent optional fields.
 
 use serde_json::Value;
 
@@ -138,56 +139,4 @@ fn integer_at(
         return None;
     }
     Some(number)
-}
-
-#[cfg(test)]
-mod test {
-    use super::super::routes::MEMHPAS;
-    use super::*;
-    use serde_json::json;
-
-    fn spec(spec: Value) -> Result<(), Failure> {
-        validate(&MEMHPAS, "x", &json!({ "spec": spec }))
-    }
-
-    fn target() -> Value {
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"})
-    }
-
-    #[test]
-    fn good_spec_passes() {
-        assert!(spec(json!({"scaleTargetRef": target(), "maxReplicas": 3})).is_ok());
-    }
-
-    #[test]
-    fn cel_rule_message_as_captured() {
-        let failure = spec(json!({"scaleTargetRef": target(), "minReplicas": 5, "maxReplicas": 2}))
-            .expect_err("min > max");
-        assert_eq!(
-            failure.body["message"],
-            "MemHpa.memhpa.io \"x\" is invalid: spec: Invalid value: \"object\": minReplicas must be <= maxReplicas"
-        );
-    }
-
-    #[test]
-    fn missing_max_required() {
-        let failure = spec(json!({"scaleTargetRef": target()})).expect_err("no max");
-        assert_eq!(
-            failure.body["details"]["causes"][0]["field"],
-            "spec.maxReplicas"
-        );
-    }
-
-    #[test]
-    fn target_percentage_range() {
-        let failure = spec(json!({"scaleTargetRef": target(), "maxReplicas": 2, "targetUtilizationPercentage": 101}))
-            .expect_err("101%");
-        assert_eq!(failure.code, 422);
-    }
-
-    #[test]
-    fn other_types_unchecked() {
-        use super::super::routes::LEASES;
-        assert!(validate(&LEASES, "x", &json!({})).is_ok());
-    }
 }

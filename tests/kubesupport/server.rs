@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::controls::Controls;
+use super::controls::{bearer_token, Controls};
 use super::handlers::{handle, Reply};
 use super::http::{guard, read_request, write_full, ReadError, Request};
 use super::record::{Recorded, MAX_RECORDED};
@@ -78,6 +78,8 @@ impl Shared {
             content_type: request.header("content-type").map(str::to_string),
             body: String::from_utf8_lossy(&request.body).into_owned(),
             authorization: request.header("authorization").is_some(),
+            token: bearer_token(request.header("authorization")).map(str::to_string),
+            user_agent: request.header("user-agent").map(str::to_string),
             status,
         });
     }
