@@ -29,7 +29,7 @@ pub use ticker::MIN_PERIOD as MIN_RESYNC;
 pub use watch::{SyncedHook, WatchSettings};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -41,9 +41,6 @@ use crate::shutdown::StopSignal;
 /// How long shutdown waits for in-flight reconciles before abandoning them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How often the loop looks at the stop signal while no message comes.
-const STOP_POLL: Duration = Duration::from_millis(200);
-
 pub struct Settings {
     /// Watch one namespace, or all.
     pub namespace: Option<String>,
@@ -53,9 +50,13 @@ pub struct Settings {
     pub watch_timeout_seconds: u64,
 }
 
-/// Tells the controller whether this replica leads. Clone it into the leader
-/// elector's callback; without leader election, the controller leads from the
-/// start.
+/// The one answer to "does this replica lead?". Whoever decides (the leader
+/// elector's callback; nobody without leader election, where the controller
+/// leads from the start) calls [`Leadership::set`]; the reconcile loop, the
+/// reconciles and the write retries all ask [`Leadership::is_leader`] and
+/// keep no copy. A change is told to the loop once, as
+/// [`Message::LeaderChanged`]. It is not logged here: the elector, which
+/// knows the Lease and the identity, logs each change once.
 #[derive(Clone)]
 pub struct Leadership {
     leader: Arc<AtomicBool>,
@@ -63,24 +64,37 @@ pub struct Leadership {
 }
 
 impl Leadership {
+    fn new(leader: bool, tx: Sender<Message>) -> Leadership {
+        Leadership {
+            leader: Arc::new(AtomicBool::new(leader)),
+            tx,
+        }
+    }
+
     pub fn set(&self, leader: bool) {
         if self.leader.swap(leader, Ordering::SeqCst) != leader {
-            log::info!(
-                "{}",
-                if leader {
-                    "became the leader"
-                } else {
-                    "no longer the leader"
-                }
-            );
             // The loop may already be gone at shutdown; nothing to tell then.
-            let _ = self.tx.send(Message::Leader(leader));
+            let _ = self.tx.send(Message::LeaderChanged);
         }
     }
 
     pub fn is_leader(&self) -> bool {
         self.leader.load(Ordering::SeqCst)
     }
+
+    /// The check a write makes before it goes out (and before each retry).
+    fn write_guard(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
+        let leadership = self.clone();
+        Arc::new(move || leadership.is_leader())
+    }
+}
+
+/// What the reconciles talk to. Both are injected the same way, so that a
+/// test can stand in for either; [`Controller::kube_cluster`] builds the
+/// production cluster.
+pub struct Backends {
+    pub cluster: Arc<dyn Cluster>,
+    pub usage: Arc<dyn UsageSource>,
 }
 
 pub struct Controller {
@@ -93,10 +107,7 @@ impl Controller {
     /// `leader`: whether this replica leads from the start.
     pub fn new(leader: bool) -> Controller {
         let (tx, rx) = mpsc::channel();
-        let leadership = Leadership {
-            leader: Arc::new(AtomicBool::new(leader)),
-            tx: tx.clone(),
-        };
+        let leadership = Leadership::new(leader, tx.clone());
         Controller { tx, rx, leadership }
     }
 
@@ -104,28 +115,38 @@ impl Controller {
         self.leadership.clone()
     }
 
+    /// The production [`Cluster`] over `client`, whose write retries stop as
+    /// soon as this replica no longer leads.
+    pub fn kube_cluster(&self, client: kube::Client) -> Arc<dyn Cluster> {
+        Arc::new(KubeCluster::new(client).with_write_guard(self.leadership.write_guard()))
+    }
+
     /// Runs until `stop`; then stops the threads, waits at most two seconds for
-    /// in-flight reconciles, and returns.
+    /// in-flight reconciles, and returns. `client` serves the watch, and is
+    /// shut down on the way out to end its blocked read.
     pub fn run(
         self,
         client: kube::Client,
-        usage: Arc<dyn UsageSource>,
+        backends: Backends,
         metrics: Arc<Metrics>,
         settings: Settings,
         synced: SyncedHook,
         stop: StopSignal,
     ) -> std::io::Result<()> {
-        let leadership = self.leadership.clone();
-        let may_write: Arc<dyn Fn() -> bool + Send + Sync> =
-            Arc::new(move || leadership.is_leader());
-        let cluster = KubeCluster::new(client.clone()).with_write_guard(Arc::clone(&may_write));
         let ctx = Arc::new(Context {
-            cluster: Arc::new(cluster),
-            usage,
+            cluster: backends.cluster,
+            usage: backends.usage,
             metrics: Arc::clone(&metrics),
             dry_run: settings.dry_run,
             clock: Arc::new(|| crate::rfc3339::unix_seconds(std::time::SystemTime::now())),
-            may_write,
+            may_write: self.leadership.write_guard(),
+        });
+        // The stop is a message like any other, so the loop below only ever
+        // blocks on its channel. Registered before any thread starts: a stop
+        // that came earlier is sent at once.
+        let stop_tx = self.tx.clone();
+        stop.on_stop(move || {
+            let _ = stop_tx.send(Message::Stop);
         });
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let workers = workers::spawn(settings.workers, jobs_rx, ctx, self.tx.clone())?;
@@ -148,19 +169,15 @@ impl Controller {
             stop.clone(),
         )?;
 
-        let mut dispatcher = Dispatcher::new(jobs_tx, self.leadership.is_leader(), metrics);
-        while !stop.is_stopped() {
-            match self.rx.recv_timeout(STOP_POLL) {
-                Ok(message) => {
-                    if matches!(message, Message::Tick) {
-                        ticks.taken();
-                    }
-                    if !dispatcher.handle(message) {
-                        break;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+        let mut dispatcher = Dispatcher::new(jobs_tx, self.leadership.clone(), metrics);
+        // The loop holds a sender itself, so the channel never disconnects:
+        // only a Stop ends it.
+        while let Ok(message) = self.rx.recv() {
+            if matches!(message, Message::Tick) {
+                ticks.taken();
+            }
+            if !dispatcher.handle(message) {
+                break;
             }
         }
         stop.stop();
