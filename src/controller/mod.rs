@@ -1,17 +1,20 @@
 //! The controller: a watch thread and a tick thread feed one reconcile loop
-//! over a channel; the loop owns the store and hands namespace jobs to a small
-//! worker pool.
+//! over a channel; the loop owns the one store of MemHpas and hands namespace
+//! jobs to a small worker pool.
 //!
 //! ```text
-//!  watch ──Changes──┐
-//!  tick ────Tick────┤                      ┌─► worker ─┐
-//!  elector ─Leader──┼─► loop (Dispatcher) ─┼─► worker ─┼─Done─┐
-//!  workers ──Done───┘        ▲             └─► worker ─┘      │
-//!                            └────────────────────────────────┘
+//!  watch ──────────Changes──────┐
+//!  tick ───────────Tick─────────┤                      ┌─► worker ─┐
+//!  Leadership::set LeaderChanged┼─► loop (Dispatcher) ─┼─► worker ─┼─Done─┐
+//!  StopSignal::stop Stop────────┤                      └─► worker ─┘      │
+//!  workers ────────Done─────────┘        ▲                                │
+//!                                        └────────────────────────────────┘
 //! ```
 //!
 //! Only the leader reconciles; a follower keeps its store warm so that a
-//! failover starts from a full picture.
+//! failover starts from a full picture. Whether this replica leads has one
+//! answer, [`Leadership`]: the loop and the reconciles ask it, and keep no
+//! copy.
 
 mod cluster;
 mod dispatch;
@@ -206,5 +209,152 @@ fn join_until(threads: Vec<JoinHandle<()>>, deadline: Instant) {
         if t.is_finished() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::api::{MemHpa, ObjectReference, Pod, Scale};
+    use crate::kube::{KubeConfig, KubeError, ScaleTarget};
+    use crate::prom::{PromError, Usage};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    /// An API server on 127.0.0.1 that lists one MemHpa, `demo/web`, and
+    /// ends every watch at once with no events. Serves at most `CONNECTIONS`
+    /// requests, then its thread ends.
+    fn api_server() -> String {
+        const CONNECTIONS: usize = 200;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        thread::spawn(move || {
+            for stream in listener.incoming().take(CONNECTIONS) {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                // The head ends at the first empty line; bounded by its size.
+                let mut line = String::new();
+                for _ in 0..100 {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let body = if request_line.contains("watch=true") {
+                    String::new()
+                } else {
+                    serde_json::json!({
+                        "apiVersion": "memhpa.io/v1", "kind": "MemHpaList",
+                        "metadata": {"resourceVersion": "7"},
+                        "items": [{
+                            "apiVersion": "memhpa.io/v1", "kind": "MemHpa",
+                            "metadata": {"namespace": "demo", "name": "web", "uid": "u1",
+                                         "generation": 1, "resourceVersion": "5"},
+                            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1",
+                                     "kind": "Deployment", "name": "web"},
+                                     "maxReplicas": 5}
+                        }]
+                    })
+                    .to_string()
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    /// A cluster that says which namespace's Scale was asked for, and
+    /// answers everything with empty objects.
+    struct Recording {
+        scales: Mutex<Sender<String>>,
+    }
+
+    impl Cluster for Recording {
+        fn get_scale(&self, namespace: &str, _: &ScaleTarget) -> Result<Scale, KubeError> {
+            let _ = crate::shutdown::lock(&self.scales).send(namespace.to_string());
+            Ok(Scale::default())
+        }
+        fn replace_scale(&self, _: &str, _: &ScaleTarget, s: &Scale) -> Result<Scale, KubeError> {
+            Ok(s.clone())
+        }
+        fn list_pods(&self, _: &str, _: &str) -> Result<Vec<Pod>, KubeError> {
+            Ok(Vec::new())
+        }
+        fn get_memhpa(&self, _: &str, _: &str) -> Result<MemHpa, KubeError> {
+            Ok(MemHpa::default())
+        }
+        fn replace_memhpa_status(&self, hpa: &MemHpa) -> Result<MemHpa, KubeError> {
+            Ok(hpa.clone())
+        }
+        fn emit(
+            &self,
+            _: &ObjectReference,
+            _: bool,
+            _: &str,
+            _: &str,
+            _: i64,
+        ) -> Result<(), KubeError> {
+            Ok(())
+        }
+    }
+
+    struct NoUsage;
+
+    impl UsageSource for NoUsage {
+        fn pod_usage(&self, namespace: &str, _: &[String]) -> Result<Usage, PromError> {
+            Ok(Usage::from_samples(namespace, []))
+        }
+    }
+
+    #[test]
+    fn run_reconciles_through_the_injected_cluster_and_ends_on_stop() {
+        let client = kube::Client::new(KubeConfig::new(&api_server())).expect("client");
+        let (scales_tx, scales) = mpsc::channel();
+        let backends = Backends {
+            cluster: Arc::new(Recording {
+                scales: Mutex::new(scales_tx),
+            }),
+            usage: Arc::new(NoUsage),
+        };
+        let settings = Settings {
+            namespace: None,
+            resync: Duration::from_secs(3600),
+            workers: 1,
+            dry_run: false,
+            watch_timeout_seconds: 60,
+        };
+        let stop = StopSignal::new();
+        let controller = Controller::new(true);
+        let running = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                controller.run(
+                    client,
+                    backends,
+                    Arc::new(Metrics::new()),
+                    settings,
+                    Arc::new(|_| {}),
+                    stop,
+                )
+            })
+        };
+        let asked = scales.recv_timeout(Duration::from_secs(20));
+        assert_eq!(asked.as_deref(), Ok("demo"), "the injected cluster is used");
+        stop.stop();
+        // The stop reaches the loop as a message; bounded wait for the end.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !running.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(running.is_finished(), "run did not return after the stop");
+        assert!(running.join().expect("no panic").is_ok());
     }
 }
