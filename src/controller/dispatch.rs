@@ -33,9 +33,11 @@ pub enum Message {
     Tick,
     /// A worker finished the job of this namespace.
     Done(String),
-    /// [`Leadership`] changed; the loop asks it which way. Sent once per
-    /// change, by `Leadership::set`.
-    LeaderChanged,
+    /// This replica just became (true) or stopped being (false) the leader:
+    /// sent once per change, by `Leadership::set`. An event, not the state:
+    /// a gain makes the loop reconcile everything, once; whether jobs may go
+    /// out it asks [`Leadership`], which may have moved on since.
+    Leader(bool),
     /// Shut down: sent once, when the `StopSignal` is set.
     Stop,
 }
@@ -86,8 +88,8 @@ impl Dispatcher {
             Message::Done(namespace) => {
                 self.in_flight.remove(&namespace);
             }
-            Message::LeaderChanged => {
-                if self.leadership.is_leader() {
+            Message::Leader(gained) => {
+                if gained {
                     self.enqueue_all();
                 }
             }
@@ -346,7 +348,7 @@ mod test {
         assert_eq!(d.keys().count(), 1, "the follower's store stays warm");
         leadership.set(true);
         let told = loop_rx.try_recv().expect("the loop is told of the change");
-        assert!(matches!(told, Message::LeaderChanged), "{told:?}");
+        assert!(matches!(told, Message::Leader(true)), "{told:?}");
         d.handle(told);
         assert_eq!(jobs(&rx), vec![("a".into(), vec!["a/web".into()])]);
     }
@@ -357,11 +359,28 @@ mod test {
         d.handle(applied(hpa("a", "web", "u1", 1, "10")));
         d.handle(Message::Done("a".into()));
         jobs(&rx);
-        // The flag is the one answer: a tick handled before LeaderChanged
+        // The flag is the one answer: a tick handled before Leader(false)
         // already sees the loss.
         leadership.set(false);
         d.handle(Message::Tick);
         assert!(jobs(&rx).is_empty());
+    }
+
+    #[test]
+    fn a_quick_loss_and_gain_reconciles_everything_once() {
+        let (mut d, rx, leadership, loop_rx) = setup_with_leadership(true);
+        d.handle(applied(hpa("a", "web", "u1", 1, "10")));
+        d.handle(Message::Done("a".into()));
+        jobs(&rx);
+        // Both changes happen before the loop hears of either.
+        leadership.set(false);
+        leadership.set(true);
+        for told in loop_rx.try_iter() {
+            d.handle(told);
+        }
+        assert_eq!(jobs(&rx), vec![("a".into(), vec!["a/web".into()])]);
+        d.handle(Message::Done("a".into()));
+        assert!(jobs(&rx).is_empty(), "a second round for the same gain");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! ```text
 //!  watch ──────────Changes──────┐
 //!  tick ───────────Tick─────────┤                      ┌─► worker ─┐
-//!  Leadership::set LeaderChanged┼─► loop (Dispatcher) ─┼─► worker ─┼─Done─┐
+//!  Leadership::set ─Leader──────┼─► loop (Dispatcher) ─┼─► worker ─┼─Done─┐
 //!  StopSignal::stop Stop────────┤                      └─► worker ─┘      │
 //!  workers ────────Done─────────┘        ▲                                │
 //!                                        └────────────────────────────────┘
@@ -58,7 +58,7 @@ pub struct Settings {
 /// leads from the start) calls [`Leadership::set`]; the reconcile loop, the
 /// reconciles and the write retries all ask [`Leadership::is_leader`] and
 /// keep no copy. A change is told to the loop once, as
-/// [`Message::LeaderChanged`]. It is not logged here: the elector, which
+/// [`Message::Leader`]. It is not logged here: the elector, which
 /// knows the Lease and the identity, logs each change once.
 #[derive(Clone)]
 pub struct Leadership {
@@ -77,7 +77,7 @@ impl Leadership {
     pub fn set(&self, leader: bool) {
         if self.leader.swap(leader, Ordering::SeqCst) != leader {
             // The loop may already be gone at shutdown; nothing to tell then.
-            let _ = self.tx.send(Message::LeaderChanged);
+            let _ = self.tx.send(Message::Leader(leader));
         }
     }
 
