@@ -25,11 +25,17 @@ mod ticker;
 mod watch;
 mod workers;
 
-pub use cluster::{Cluster, KubeCluster, UsageSource};
-pub use dispatch::{Dispatcher, Job, Message};
-pub use reconcile::{reconcile_namespace, Context, Item, ObjectState, Report};
+// Only what the daemon and the tests build a controller from is public: the
+// loop's messages, jobs and reconcile internals stay inside, where the
+// compiler can see what is unused.
+pub use cluster::{Cluster, UsageSource};
 pub use ticker::MIN_PERIOD as MIN_RESYNC;
-pub use watch::{SyncedHook, WatchSettings};
+pub use watch::SyncedHook;
+
+use cluster::KubeCluster;
+use dispatch::{Dispatcher, Message};
+use reconcile::Context;
+use watch::WatchSettings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
