@@ -48,8 +48,8 @@ struct State {
 /// whatever that panic left half-written would only hide where it was.
 const POISONED: &str = "a lock is poisoned only after a panic, and a panic aborts the process";
 
-/// Locks `mutex`; every lock of the controller goes through here, so the
-/// choice above is made once.
+/// Locks `mutex`. The crate's one way to take a lock, so that the choice
+/// above is made (and read) in one place.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().expect(POISONED)
 }
@@ -182,6 +182,19 @@ mod test {
         assert!(stop.is_stopped());
         clone.stop();
         assert!(stop.is_stopped(), "a second stop leaves it stopped");
+    }
+
+    #[test]
+    #[should_panic(expected = "poisoned only after a panic")]
+    fn a_poisoned_lock_is_not_recovered() {
+        let mutex = Arc::new(Mutex::new(0));
+        let holder = Arc::clone(&mutex);
+        let _ = std::thread::spawn(move || {
+            let _guard = lock(&holder);
+            panic!("poisons the lock (expected in this test's output)");
+        })
+        .join();
+        drop(lock(&mutex));
     }
 
     #[test]
