@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::api::Lease;
 use crate::cli::Config;
-use crate::controller::{Controller, Settings};
+use crate::controller::{Backends, Controller, Settings};
 use crate::kube::{self, KubeConfig, KubeError};
 use crate::leader::{self, ElectionConfig, LeaseApi, LeaseError, ReleaseOutcome};
 use crate::metrics::Metrics;
@@ -130,7 +130,11 @@ pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
     };
     let synced_health = Arc::clone(&health);
     let synced = Arc::new(move |synced: bool| synced_health.set_synced(synced));
-    let ran = controller.run(client, usage, metrics, settings, synced, stop);
+    let backends = Backends {
+        cluster: controller.kube_cluster(client.clone()),
+        usage,
+    };
+    let ran = controller.run(client, backends, metrics, settings, synced, stop);
 
     log::info!("stopping");
     if let Some(elector) = elector {

@@ -4,8 +4,12 @@
 //!
 //! Two parts, so that the rules are tested without a server or a clock:
 //! - [`Elector`], a pure state machine. It is told what the server answered and
-//!   what time it is, and says what to write. No clock, no I/O.
-//! - [`spawn`], a thread that runs it against a [`LeaseApi`] every retry period.
+//!   what time it is, and says what to write. No clock, no I/O. It alone
+//!   decides whether we lead.
+//! - [`spawn`], a thread that runs it against a [`LeaseApi`] every retry period
+//!   and tells its `on_change` callback (and the log) once per change. It keeps
+//!   no flag others can read: whoever needs to know is told, and keeps the
+//!   one answer (the controller's `Leadership`).
 //!
 //! The rules, after client-go's `tryAcquireOrRenew`:
 //! - A lease is live while `(local time we saw its record last change) +
@@ -26,7 +30,6 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -96,7 +99,9 @@ impl Timing {
 
     /// The checks of client-go's `NewLeaderElector`, plus whole seconds for the
     /// lease: other candidates judge it by `leaseDurationSeconds`, an integer.
-    pub fn new(
+    /// Only tests choose their timing; the daemon runs client-go's.
+    #[cfg(test)]
+    fn new(
         lease_duration: Duration,
         renew_deadline: Duration,
         retry_period: Duration,
@@ -144,17 +149,20 @@ impl Default for Timing {
 }
 
 /// Timing values that cannot work together.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
-pub struct TimingError {
+struct TimingError {
     detail: String,
 }
 
+#[cfg(test)]
 impl fmt::Display for TimingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "leader election timing: {}", self.detail)
     }
 }
 
+#[cfg(test)]
 impl std::error::Error for TimingError {}
 
 /// Which Lease to contend for, as whom, and how often.
@@ -426,9 +434,9 @@ pub enum ReleaseOutcome {
 
 /// The running elector thread. Send + Sync, so it can be shared as an `Arc`.
 /// Dropping it stops the elector, which then releases the Lease on its own
-/// without anyone waiting for it.
+/// without anyone waiting for it. Whether we lead is not asked here: the
+/// `on_change` given to [`spawn`] is told.
 pub struct ElectorHandle {
-    leading: Arc<AtomicBool>,
     stop: StopSignal,
     /// In a mutex only to make the handle Sync; it is read once.
     done: Mutex<mpsc::Receiver<ReleaseOutcome>>,
@@ -442,19 +450,11 @@ impl Drop for ElectorHandle {
 }
 
 impl ElectorHandle {
-    /// Whether we lead right now. `on_change` has been told of each change first.
-    pub fn is_leader(&self) -> bool {
-        self.leading.load(Ordering::SeqCst)
-    }
-
     /// Stops the elector and waits (at most 2 s) for it to finish: `on_change(false)`
     /// if it led, then the release of the Lease if the server still names us.
     pub fn release_and_join(mut self) -> ReleaseOutcome {
         self.stop.stop();
-        let received = match self.done.lock() {
-            Ok(done) => done.recv_timeout(RELEASE_WAIT),
-            Err(poisoned) => poisoned.into_inner().recv_timeout(RELEASE_WAIT),
-        };
+        let received = crate::shutdown::lock(&self.done).recv_timeout(RELEASE_WAIT);
         match received {
             Ok(outcome) => {
                 // The thread has sent its last message; it is about to return.
@@ -485,13 +485,12 @@ pub fn spawn(
     on_change: Arc<dyn Fn(bool) + Send + Sync>,
     stop: StopSignal,
 ) -> ElectorHandle {
-    let leading = Arc::new(AtomicBool::new(false));
     let (done_tx, done) = mpsc::channel();
     let driver = Driver {
         api,
         elector: Elector::new(config),
         on_change,
-        leading: Arc::clone(&leading),
+        announced: false,
         stop: stop.clone(),
         jitter: random_u64() | 1,
     };
@@ -512,7 +511,6 @@ pub fn spawn(
                 "cannot start the elector thread: {err}"
             ))));
             return ElectorHandle {
-                leading,
                 stop,
                 done: Mutex::new(done_rx),
                 thread: None,
@@ -520,7 +518,6 @@ pub fn spawn(
         }
     };
     ElectorHandle {
-        leading,
         stop,
         done: Mutex::new(done),
         thread: Some(thread),
@@ -536,7 +533,9 @@ struct Driver {
     api: Arc<dyn LeaseApi>,
     elector: Elector,
     on_change: Arc<dyn Fn(bool) + Send + Sync>,
-    leading: Arc<AtomicBool>,
+    /// What `on_change` was last told, so that it hears each change once.
+    /// Not an answer to "do we lead" for anyone else: that is the elector's.
+    announced: bool,
     stop: StopSignal,
     /// xorshift state for the retry jitter.
     jitter: u64,
@@ -609,10 +608,11 @@ impl Driver {
         self.elector.failed(err);
     }
 
-    /// Tells `on_change` (and `is_leader()`) when the state machine's view changed.
-    fn announce(&self) {
+    /// Tells `on_change`, and the log, when the state machine's view changed:
+    /// one line per change, here and nowhere else.
+    fn announce(&mut self) {
         let leader = self.elector.is_leader();
-        if self.leading.swap(leader, Ordering::SeqCst) != leader {
+        if std::mem::replace(&mut self.announced, leader) != leader {
             if leader {
                 log::info!(
                     "leader election: {} now leads (lease {})",
@@ -672,7 +672,7 @@ impl Driver {
 #[cfg(test)]
 mod test {
     use super::*;
-    use std::sync::atomic::AtomicI32;
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
     const ME: &str = "memhpa-a_0000000a";
     const OTHER: &str = "memhpa-b_0000000b";
@@ -1116,7 +1116,7 @@ mod test {
         let store = Arc::new(Store::default());
         let leaders = Arc::new(Leaders::default());
         let a = start(&store, "a", fast(), &leaders);
-        wait_until(secs(5.0), "a to lead", || a.handle.is_leader());
+        wait_until(secs(5.0), "a to lead", || a.leads());
         drop(a.handle);
         wait_until(secs(5.0), "the release", || {
             store.holder().as_deref() == Some("")
@@ -1236,6 +1236,14 @@ mod test {
     struct Replica {
         view: Arc<View>,
         handle: ElectorHandle,
+        /// What its `on_change` was told last.
+        leading: Arc<AtomicBool>,
+    }
+
+    impl Replica {
+        fn leads(&self) -> bool {
+            self.leading.load(Ordering::SeqCst)
+        }
     }
 
     fn start(store: &Arc<Store>, who: &str, timing: Timing, leaders: &Arc<Leaders>) -> Replica {
@@ -1245,7 +1253,10 @@ mod test {
             dead: AtomicBool::new(false),
         });
         let leaders = Arc::clone(leaders);
+        let leading = Arc::new(AtomicBool::new(false));
+        let told = Arc::clone(&leading);
         let on_change = Arc::new(move |leader: bool| {
+            assert_ne!(told.swap(leader, Ordering::SeqCst), leader, "told twice");
             let now = leaders
                 .now
                 .fetch_add(if leader { 1 } else { -1 }, Ordering::SeqCst)
@@ -1255,7 +1266,11 @@ mod test {
         let mut config = ElectionConfig::new("kube-system", "memhpa", who);
         config.timing = timing;
         let handle = spawn(view.clone(), config, on_change, StopSignal::new());
-        Replica { view, handle }
+        Replica {
+            view,
+            handle,
+            leading,
+        }
     }
 
     fn wait_until(limit: Duration, what: &str, condition: impl Fn() -> bool) {
@@ -1279,14 +1294,12 @@ mod test {
         let leaders = Arc::new(Leaders::default());
         let a = start(&store, "a", fast(), &leaders);
         let b = start(&store, "b", fast(), &leaders);
-        wait_until(secs(5.0), "a leader", || {
-            a.handle.is_leader() || b.handle.is_leader()
-        });
+        wait_until(secs(5.0), "a leader", || a.leads() || b.leads());
         // Several renewals and lease durations later there is still one leader,
         // and it is the one the Lease names.
         std::thread::sleep(secs(1.5));
-        let (leader, follower) = if a.handle.is_leader() { (a, b) } else { (b, a) };
-        assert!(leader.handle.is_leader() && !follower.handle.is_leader());
+        let (leader, follower) = if a.leads() { (a, b) } else { (b, a) };
+        assert!(leader.leads() && !follower.leads());
         assert_eq!(store.holder().as_deref(), Some(leader.view.who.as_str()));
         assert_eq!(
             store.current().and_then(|l| l.spec.lease_transitions),
@@ -1314,19 +1327,19 @@ mod test {
         let store = Arc::new(Store::default());
         let leaders = Arc::new(Leaders::default());
         let a = start(&store, "a", timing, &leaders);
-        wait_until(secs(5.0), "a to lead", || a.handle.is_leader());
+        wait_until(secs(5.0), "a to lead", || a.leads());
         let b = start(&store, "b", timing, &leaders);
         wait_until(secs(5.0), "a to renew while b watches", || {
             b.view.store.writes_by("a").len() >= 3
         });
-        assert!(!b.handle.is_leader());
+        assert!(!b.leads());
 
         assert_eq!(a.handle.release_and_join(), ReleaseOutcome::Released);
         let last_of_a = store.writes_by("a").pop().expect("a wrote");
         assert_eq!(last_of_a.spec.holder_identity.as_deref(), Some(""));
         assert_eq!(last_of_a.spec.lease_duration_seconds, Some(1));
 
-        wait_until(secs(10.0), "b to take over", || b.handle.is_leader());
+        wait_until(secs(10.0), "b to take over", || b.leads());
         let lease = store.current().expect("lease");
         assert_eq!(lease.spec.holder_identity.as_deref(), Some("b"));
         assert_eq!(lease.spec.lease_transitions, Some(1));
@@ -1340,10 +1353,10 @@ mod test {
         let store = Arc::new(Store::default());
         let leaders = Arc::new(Leaders::default());
         let a = start(&store, "a", timing, &leaders);
-        wait_until(secs(5.0), "a to lead", || a.handle.is_leader());
+        wait_until(secs(5.0), "a to lead", || a.leads());
         let b = start(&store, "b", timing, &leaders);
         std::thread::sleep(secs(0.3));
-        assert!(a.handle.is_leader() && !b.handle.is_leader());
+        assert!(a.leads() && !b.leads());
 
         // SIGKILL: from here on a reaches nothing, release included.
         a.view.dead.store(true, Ordering::SeqCst);
@@ -1354,7 +1367,7 @@ mod test {
             ReleaseOutcome::Failed(_)
         ));
 
-        wait_until(secs(10.0), "b to take over", || b.handle.is_leader());
+        wait_until(secs(10.0), "b to take over", || b.leads());
         // a's last renewal began less than a renew deadline before the crash and
         // b times the lease from when it saw that renewal: no takeover sooner.
         assert!(
@@ -1374,10 +1387,10 @@ mod test {
         let store = Arc::new(Store::default());
         let leaders = Arc::new(Leaders::default());
         let a = start(&store, "a", fast(), &leaders);
-        wait_until(secs(5.0), "a to lead", || a.handle.is_leader());
+        wait_until(secs(5.0), "a to lead", || a.leads());
         assert_eq!(leaders.now.load(Ordering::SeqCst), 1);
         a.view.dead.store(true, Ordering::SeqCst);
-        wait_until(secs(5.0), "a to step down", || !a.handle.is_leader());
+        wait_until(secs(5.0), "a to step down", || !a.leads());
         assert_eq!(
             leaders.now.load(Ordering::SeqCst),
             0,
@@ -1385,7 +1398,7 @@ mod test {
         );
         // Back in touch, it finds its own lease and leads again.
         a.view.dead.store(false, Ordering::SeqCst);
-        wait_until(secs(5.0), "a to lead again", || a.handle.is_leader());
+        wait_until(secs(5.0), "a to lead again", || a.leads());
         assert_eq!(
             store.current().and_then(|l| l.spec.lease_transitions),
             Some(0)

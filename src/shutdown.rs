@@ -1,5 +1,6 @@
 //! Graceful shutdown: SIGTERM and SIGINT set one [`StopSignal`] that every loop
-//! of the controller watches.
+//! of the controller watches: sleeping loops wait on it, and the reconcile
+//! loop, which sleeps on its channel, is sent a message by [`StopSignal::on_stop`].
 //!
 //! In a container memhpa is PID 1, and the kernel delivers no signal to PID 1
 //! for which it has not installed a handler: without [`install`] a `kubectl
@@ -26,8 +27,31 @@ pub struct StopSignal {
 
 #[derive(Default)]
 struct Flag {
-    stopped: Mutex<bool>,
+    state: Mutex<State>,
     changed: Condvar,
+}
+
+/// What to run once on stop, kept until then.
+type Hook = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct State {
+    stopped: bool,
+    hooks: Vec<Hook>,
+}
+
+/// Why a poisoned lock is treated as a bug, not recovered from. The release
+/// profile has `panic = "abort"`: a panic ends the process there and then,
+/// so the shipped binary never sees a poisoned lock and a recovery path
+/// would be code that cannot run. Under test (unwind) a poisoned lock means
+/// a thread already panicked, and the test has failed anyway; going on with
+/// whatever that panic left half-written would only hide where it was.
+const POISONED: &str = "a lock is poisoned only after a panic, and a panic aborts the process";
+
+/// Locks `mutex`. The crate's one way to take a lock, so that the choice
+/// above is made (and read) in one place.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().expect(POISONED)
 }
 
 impl StopSignal {
@@ -35,14 +59,36 @@ impl StopSignal {
         StopSignal::default()
     }
 
-    /// Sets the flag and wakes every waiter. Stopping twice is harmless.
+    /// Sets the flag, wakes every waiter and runs the [`StopSignal::on_stop`]
+    /// hooks. Stopping twice is harmless: the hooks run once.
     pub fn stop(&self) {
-        *self.lock() = true;
+        let hooks = {
+            let mut state = self.lock();
+            state.stopped = true;
+            std::mem::take(&mut state.hooks)
+        };
         self.inner.changed.notify_all();
+        // Outside the lock: a hook may look at the flag.
+        for hook in hooks {
+            hook();
+        }
     }
 
     pub fn is_stopped(&self) -> bool {
-        *self.lock()
+        self.lock().stopped
+    }
+
+    /// Runs `hook` once, on the first [`StopSignal::stop`]; at once if that
+    /// came already. For loops that block on something other than this
+    /// flag, such as a channel: the hook sends them their stop.
+    pub fn on_stop(&self, hook: impl FnOnce() + Send + 'static) {
+        let mut state = self.lock();
+        if state.stopped {
+            drop(state);
+            hook();
+        } else {
+            state.hooks.push(Box::new(hook));
+        }
     }
 
     /// Sleeps for `timeout`, or less if the flag is set meanwhile. Returns
@@ -50,8 +96,8 @@ impl StopSignal {
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         // A timeout too large for an Instant (Duration::MAX) waits without one.
         let deadline = Instant::now().checked_add(timeout);
-        let mut stopped = self.lock();
-        while !*stopped {
+        let mut state = self.lock();
+        while !state.stopped {
             let left = match deadline {
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left,
@@ -59,19 +105,18 @@ impl StopSignal {
                 },
                 None => Duration::from_secs(3600),
             };
-            stopped = self
+            state = self
                 .inner
                 .changed
-                .wait_timeout(stopped, left)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|e| e.into_inner().0);
+                .wait_timeout(state, left)
+                .expect(POISONED)
+                .0;
         }
-        *stopped
+        state.stopped
     }
 
-    /// The flag is a plain bool, valid whatever a panicking holder was doing.
-    fn lock(&self) -> MutexGuard<'_, bool> {
-        self.inner.stopped.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
     }
 }
 
@@ -137,6 +182,43 @@ mod test {
         assert!(stop.is_stopped());
         clone.stop();
         assert!(stop.is_stopped(), "a second stop leaves it stopped");
+    }
+
+    #[test]
+    #[should_panic(expected = "poisoned only after a panic")]
+    fn a_poisoned_lock_is_not_recovered() {
+        let mutex = Arc::new(Mutex::new(0));
+        let holder = Arc::clone(&mutex);
+        let _ = std::thread::spawn(move || {
+            let _guard = lock(&holder);
+            panic!("poisons the lock (expected in this test's output)");
+        })
+        .join();
+        drop(lock(&mutex));
+    }
+
+    #[test]
+    fn on_stop_hooks_run_once_on_the_first_stop() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let stop = StopSignal::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&runs);
+        stop.on_stop(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "not before the stop");
+        stop.clone().stop();
+        stop.stop();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn on_stop_after_the_stop_runs_at_once() {
+        let stop = StopSignal::new();
+        stop.stop();
+        let (tx, rx) = std::sync::mpsc::channel();
+        stop.on_stop(move || tx.send(()).expect("the receiver waits"));
+        assert!(rx.try_recv().is_ok());
     }
 
     #[test]

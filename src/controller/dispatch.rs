@@ -2,9 +2,11 @@
 //! being reconciled or wait to be.
 //!
 //! Everything arrives as a [`Message`] on one channel (from the watch thread,
-//! the tick thread, the workers and the leader elector) and is handled here
-//! on one thread, so the store needs no lock. Work leaves as [`Job`]s, one
-//! namespace at a time:
+//! the tick thread, the workers, the leader elector and the stop signal) and
+//! is handled here on one thread, so the store needs no lock. This store is
+//! the only one: the watch's `Reflector` keeps resourceVersions, and jobs
+//! share the stored objects (`Arc`) instead of copying them. Work leaves as
+//! [`Job`]s, one namespace at a time:
 //! - a namespace never has two jobs in flight, so one MemHpa is never
 //!   reconciled twice at once and Prometheus sees at most one query per
 //!   namespace at a time;
@@ -17,6 +19,7 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use super::reconcile::{Item, ObjectState};
+use super::Leadership;
 use crate::api::MemHpa;
 use crate::kube::Change;
 use crate::metrics::Metrics;
@@ -30,9 +33,12 @@ pub enum Message {
     Tick,
     /// A worker finished the job of this namespace.
     Done(String),
-    /// This replica became (true) or stopped being (false) the leader.
+    /// This replica just became (true) or stopped being (false) the leader:
+    /// sent once per change, by `Leadership::set`. An event, not the state:
+    /// a gain makes the loop reconcile everything, once; whether jobs may go
+    /// out it asks [`Leadership`], which may have moved on since.
     Leader(bool),
-    /// Shut down.
+    /// Shut down: sent once, when the `StopSignal` is set.
     Stop,
 }
 
@@ -44,7 +50,7 @@ pub struct Job {
 }
 
 struct Entry {
-    hpa: MemHpa,
+    hpa: Arc<MemHpa>,
     state: Arc<ObjectState>,
 }
 
@@ -52,18 +58,19 @@ pub struct Dispatcher {
     store: BTreeMap<String, Entry>,
     pending: BTreeMap<String, BTreeSet<String>>,
     in_flight: BTreeSet<String>,
-    leader: bool,
+    /// Asked, never copied: whether jobs may go out.
+    leadership: Leadership,
     jobs: Sender<Job>,
     metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
-    pub fn new(jobs: Sender<Job>, leader: bool, metrics: Arc<Metrics>) -> Dispatcher {
+    pub fn new(jobs: Sender<Job>, leadership: Leadership, metrics: Arc<Metrics>) -> Dispatcher {
         Dispatcher {
             store: BTreeMap::new(),
             pending: BTreeMap::new(),
             in_flight: BTreeSet::new(),
-            leader,
+            leadership,
             jobs,
             metrics,
         }
@@ -81,9 +88,8 @@ impl Dispatcher {
             Message::Done(namespace) => {
                 self.in_flight.remove(&namespace);
             }
-            Message::Leader(leader) => {
-                self.leader = leader;
-                if leader {
+            Message::Leader(gained) => {
+                if gained {
                     self.enqueue_all();
                 }
             }
@@ -94,7 +100,8 @@ impl Dispatcher {
     }
 
     /// The keys of the stored MemHpas.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
+    #[cfg(test)]
+    fn keys(&self) -> impl Iterator<Item = &str> {
         self.store.keys().map(String::as_str)
     }
 
@@ -156,7 +163,7 @@ impl Dispatcher {
     /// A follower sends nothing and forgets what was pending: becoming leader
     /// enqueues everything anyway.
     fn pump(&mut self) {
-        if !self.leader {
+        if !self.leadership.is_leader() {
             self.pending.clear();
             return;
         }
@@ -172,7 +179,7 @@ impl Dispatcher {
                 .iter()
                 .filter_map(|k| self.store.get(k))
                 .map(|e| Item {
-                    hpa: e.hpa.clone(),
+                    hpa: Arc::clone(&e.hpa),
                     state: Arc::clone(&e.state),
                 })
                 .collect();
@@ -198,18 +205,31 @@ mod test {
     use super::*;
     use std::sync::mpsc::{channel, Receiver};
 
-    fn hpa(ns: &str, name: &str, uid: &str, generation: i64, rv: &str) -> MemHpa {
-        serde_json::from_value(serde_json::json!({
-            "metadata": {"namespace": ns, "name": name, "uid": uid,
-                         "generation": generation, "resourceVersion": rv},
-            "spec": {}
-        }))
-        .expect("test MemHpa decodes")
+    fn hpa(ns: &str, name: &str, uid: &str, generation: i64, rv: &str) -> Arc<MemHpa> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": ns, "name": name, "uid": uid,
+                             "generation": generation, "resourceVersion": rv},
+                "spec": {}
+            }))
+            .expect("test MemHpa decodes"),
+        )
     }
 
     fn setup(leader: bool) -> (Dispatcher, Receiver<Job>) {
+        let (d, rx, _, _) = setup_with_leadership(leader);
+        (d, rx)
+    }
+
+    /// Also the leadership switch and the loop's channel it tells.
+    fn setup_with_leadership(
+        leader: bool,
+    ) -> (Dispatcher, Receiver<Job>, Leadership, Receiver<Message>) {
         let (tx, rx) = channel();
-        (Dispatcher::new(tx, leader, Arc::new(Metrics::new())), rx)
+        let (loop_tx, loop_rx) = channel();
+        let leadership = Leadership::new(leader, loop_tx);
+        let d = Dispatcher::new(tx, leadership.clone(), Arc::new(Metrics::new()));
+        (d, rx, leadership, loop_rx)
     }
 
     fn jobs(rx: &Receiver<Job>) -> Vec<(String, Vec<String>)> {
@@ -221,7 +241,7 @@ mod test {
             .collect()
     }
 
-    fn applied(h: MemHpa) -> Message {
+    fn applied(h: Arc<MemHpa>) -> Message {
         Message::Changes(vec![Change::Applied(h)])
     }
 
@@ -321,13 +341,67 @@ mod test {
 
     #[test]
     fn a_follower_sends_nothing_until_it_leads() {
-        let (mut d, rx) = setup(false);
+        let (mut d, rx, leadership, loop_rx) = setup_with_leadership(false);
         d.handle(applied(hpa("a", "web", "u1", 1, "10")));
         d.handle(Message::Tick);
         assert!(jobs(&rx).is_empty());
         assert_eq!(d.keys().count(), 1, "the follower's store stays warm");
-        d.handle(Message::Leader(true));
+        leadership.set(true);
+        let told = loop_rx.try_recv().expect("the loop is told of the change");
+        assert!(matches!(told, Message::Leader(true)), "{told:?}");
+        d.handle(told);
         assert_eq!(jobs(&rx), vec![("a".into(), vec!["a/web".into()])]);
+    }
+
+    #[test]
+    fn a_lost_leadership_stops_jobs_before_the_loop_hears_of_it() {
+        let (mut d, rx, leadership, _loop_rx) = setup_with_leadership(true);
+        d.handle(applied(hpa("a", "web", "u1", 1, "10")));
+        d.handle(Message::Done("a".into()));
+        jobs(&rx);
+        // The flag is the one answer: a tick handled before Leader(false)
+        // already sees the loss.
+        leadership.set(false);
+        d.handle(Message::Tick);
+        assert!(jobs(&rx).is_empty());
+    }
+
+    #[test]
+    fn a_quick_loss_and_gain_reconciles_everything_once() {
+        let (mut d, rx, leadership, loop_rx) = setup_with_leadership(true);
+        d.handle(applied(hpa("a", "web", "u1", 1, "10")));
+        d.handle(Message::Done("a".into()));
+        jobs(&rx);
+        // Both changes happen before the loop hears of either.
+        leadership.set(false);
+        leadership.set(true);
+        for told in loop_rx.try_iter() {
+            d.handle(told);
+        }
+        assert_eq!(jobs(&rx), vec![("a".into(), vec!["a/web".into()])]);
+        d.handle(Message::Done("a".into()));
+        assert!(jobs(&rx).is_empty(), "a second round for the same gain");
+    }
+
+    #[test]
+    fn leadership_tells_the_loop_once_per_change() {
+        let (_d, _rx, leadership, loop_rx) = setup_with_leadership(false);
+        leadership.set(false);
+        leadership.set(true);
+        leadership.set(true);
+        leadership.set(false);
+        let told: Vec<Message> = loop_rx.try_iter().collect();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(!leadership.is_leader());
+    }
+
+    #[test]
+    fn jobs_share_the_stored_object_instead_of_copying_it() {
+        let (mut d, rx) = setup(true);
+        let object = hpa("a", "web", "u1", 1, "10");
+        d.handle(applied(Arc::clone(&object)));
+        let sent: Vec<Job> = rx.try_iter().collect();
+        assert!(Arc::ptr_eq(&sent[0].items[0].hpa, &object));
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub struct ObjectState {
 /// One MemHpa to reconcile, as the store had it.
 #[derive(Debug, Clone)]
 pub struct Item {
-    pub hpa: MemHpa,
+    /// Shared with the loop's store, never copied.
+    pub hpa: Arc<MemHpa>,
     pub state: Arc<ObjectState>,
 }
 
@@ -483,7 +484,7 @@ fn write_status(
     let hpa = &item.hpa;
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
     let name = hpa.metadata.name.as_deref().unwrap_or_default();
-    let mut current = hpa.clone();
+    let mut current = MemHpa::clone(hpa);
     for attempt in 1..=CONFLICT_RETRIES {
         let next = next_status(current.status.as_ref(), decision, status_replicas, outcome);
         if current.status.as_ref() == Some(&next) {
@@ -771,7 +772,7 @@ mod test {
             may_write: Arc::new(|| true),
         };
         let item = Item {
-            hpa,
+            hpa: Arc::new(hpa),
             state: Arc::new(ObjectState::default()),
         };
         Setup {
@@ -857,7 +858,7 @@ mod test {
         let first = run(&s);
         assert!(first.status_written);
         let item = Item {
-            hpa: s.cluster.hpa.lock().unwrap().clone().unwrap(),
+            hpa: Arc::new(s.cluster.hpa.lock().unwrap().clone().unwrap()),
             state: Arc::clone(&s.item.state),
         };
         s.cluster.actions.lock().unwrap().clear();
@@ -1105,7 +1106,8 @@ mod test {
             json!({"name": "web", "namespace": "other"}),
         ] {
             let mut s = setup(80.0, false);
-            s.item.hpa.metadata = serde_json::from_value(metadata.clone()).unwrap();
+            Arc::make_mut(&mut s.item.hpa).metadata =
+                serde_json::from_value(metadata.clone()).unwrap();
             let ns = s.item.hpa.metadata.namespace.clone().unwrap_or_default();
             let ns = if ns == "other" {
                 "demo".to_string()
@@ -1186,7 +1188,7 @@ mod test {
         let seen = Arc::clone(&reads);
         s.ctx.clock = Arc::new(move || 1_700_000_000 + seen.fetch_add(1, Ordering::SeqCst) as i64);
         let mut broken = s.item.clone();
-        broken.hpa.spec = serde_json::from_value(json!({})).unwrap();
+        Arc::make_mut(&mut broken.hpa).spec = serde_json::from_value(json!({})).unwrap();
         broken.state = Arc::new(ObjectState::default());
         let reports = reconcile_namespace(&s.ctx, "demo", &[s.item.clone(), broken]);
         // Failures found while preparing are reported first.

@@ -138,7 +138,8 @@ impl Watcher {
         }
     }
 
-    /// Lists and replaces the store; false (after a wait) on failure. A list
+    /// Lists and sends the loop what changed since the last list (its store
+    /// is the only one); false (after a wait) on failure. A list
     /// that succeeds does not reset the backoff: only a watch that then makes
     /// progress does, or list + 410 would be a hot loop.
     fn list(&mut self) -> bool {

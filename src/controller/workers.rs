@@ -32,7 +32,7 @@ fn work(jobs: &Mutex<Receiver<Job>>, ctx: &Context, done: &Sender<Message>) {
         // The lock is held only while waiting for the next job, never while
         // reconciling.
         let next = {
-            let queue = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            let queue = crate::shutdown::lock(jobs);
             queue.recv()
         };
         let Ok(job) = next else {

@@ -49,7 +49,8 @@ impl Backoff {
     }
 
     /// A lower cap than [`MAX_BACKOFF`]; a higher one is clamped to it.
-    pub fn with_cap(mut self, cap: Duration) -> Backoff {
+    #[cfg(test)]
+    fn with_cap(mut self, cap: Duration) -> Backoff {
         self.cap = cap.min(MAX_BACKOFF);
         self
     }

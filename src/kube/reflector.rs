@@ -1,20 +1,24 @@
 //! The list/watch state machine, without I/O: it takes a list or one watch
-//! event, keeps the store and the resourceVersion to resume from, and says what
-//! changed or what the watching thread must do next. The thread only reads
+//! event, keeps the resourceVersion to resume from, and says what changed or
+//! what the watching thread must do next.
+//!
+//! It holds no objects: the one store of MemHpas is the reconcile loop's
+//! (`controller::Dispatcher`), fed by the [`Change`]s this returns. To tell a
+//! change from a repeat it needs only each key's resourceVersion. The thread only reads
 //! lines and feeds them here, so 410, BOOKMARK and ERROR handling is tested
 //! without sockets.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::api::{MemHpa, ObjectList, Status, WatchEvent};
 
-/// A change to the store, for the reconcile loop. Sent by value over a
-/// channel, one object each; a box would only add an allocation.
-#[allow(clippy::large_enum_variant)]
+/// A change to the store, for the reconcile loop. The object is shared, not
+/// copied: the loop's store and every job hold the same allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// The object is new or changed.
-    Applied(MemHpa),
+    Applied(Arc<MemHpa>),
     /// The object under this `namespace/name` key is gone.
     Deleted(String),
 }
@@ -22,7 +26,7 @@ pub enum Change {
 /// What a watch event means for the watching thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Go on reading; these changes (maybe none) were applied to the store.
+    /// Go on reading; these changes (maybe none) are for the store.
     Changes(Vec<Change>),
     /// The resourceVersion is too old (410 Expired/Gone): list again.
     Relist,
@@ -31,10 +35,11 @@ pub enum Step {
     Restart(String),
 }
 
-/// The store of MemHpas and the resourceVersion they are current at.
+/// The resourceVersion of each known MemHpa (by `namespace/name`), and the
+/// one of the whole collection to resume the watch from.
 #[derive(Debug, Clone, Default)]
 pub struct Reflector {
-    store: BTreeMap<String, MemHpa>,
+    versions: BTreeMap<String, Option<String>>,
     resource_version: Option<String>,
 }
 
@@ -43,7 +48,7 @@ impl Reflector {
         Reflector::default()
     }
 
-    /// Replaces the store with a fresh list. Objects missing from it were
+    /// Replaces what is known with a fresh list. Objects missing from it were
     /// deleted while no watch ran, and come out as `Deleted`; new objects and
     /// ones whose resourceVersion moved come out as `Applied`. Unchanged ones
     /// stay silent.
@@ -63,21 +68,21 @@ impl Reflector {
             fresh.insert(item.metadata.key(), item);
         }
         let mut changes: Vec<Change> = self
-            .store
+            .versions
             .keys()
             .filter(|key| !fresh.contains_key(*key))
             .map(|key| Change::Deleted(key.clone()))
             .collect();
-        for (key, item) in &fresh {
-            let unchanged = self.store.get(key).is_some_and(|old| {
-                old.metadata.resource_version.is_some()
-                    && old.metadata.resource_version == item.metadata.resource_version
-            });
+        let mut versions = BTreeMap::new();
+        for (key, item) in fresh {
+            let version = item.metadata.resource_version.clone();
+            let unchanged = version.is_some() && self.versions.get(&key) == Some(&version);
             if !unchanged {
-                changes.push(Change::Applied(item.clone()));
+                changes.push(Change::Applied(Arc::new(item)));
             }
+            versions.insert(key, version);
         }
-        self.store = fresh;
+        self.versions = versions;
         self.resource_version = list.metadata.resource_version;
         changes
     }
@@ -112,9 +117,19 @@ impl Reflector {
         self.resource_version.as_deref()
     }
 
-    /// The objects, by `namespace/name`.
-    pub fn store(&self) -> &BTreeMap<String, MemHpa> {
-        &self.store
+    /// How many objects are known (listed or watched, and not deleted since).
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+
+    /// Each known key's resourceVersion.
+    #[cfg(test)]
+    fn versions(&self) -> &BTreeMap<String, Option<String>> {
+        &self.versions
     }
 
     fn applied(&mut self, object: serde_json::Value) -> Step {
@@ -125,8 +140,9 @@ impl Reflector {
         match serde_json::from_value::<MemHpa>(object.clone()) {
             Ok(hpa) => {
                 self.resource_version = version.or(self.resource_version.take());
-                self.store.insert(hpa.metadata.key(), hpa.clone());
-                Step::Changes(vec![Change::Applied(hpa)])
+                self.versions
+                    .insert(hpa.metadata.key(), hpa.metadata.resource_version.clone());
+                Step::Changes(vec![Change::Applied(Arc::new(hpa))])
             }
             // Restarting from the same version would replay the same object
             // for ever. With its key and version known, it is dropped from the
@@ -135,7 +151,7 @@ impl Reflector {
                 (Some(key), Some(version)) => {
                     log::warn!("MemHpa {key} does not decode, treating it as gone: {err}");
                     self.resource_version = Some(version);
-                    let removed = self.store.remove(&key).is_some();
+                    let removed = self.versions.remove(&key).is_some();
                     Step::Changes(if removed {
                         vec![Change::Deleted(key)]
                     } else {
@@ -156,7 +172,7 @@ impl Reflector {
         if version.is_some() {
             self.resource_version = version;
         }
-        match self.store.remove(&key) {
+        match self.versions.remove(&key) {
             Some(_) => Step::Changes(vec![Change::Deleted(key)]),
             None => Step::Changes(Vec::new()),
         }
@@ -309,7 +325,7 @@ mod test {
         let changes = reflector.listed(list("10", vec![hpa("a", "5"), hpa("b", "6")]));
         assert_eq!(keys(&changes), ["applied demo/a", "applied demo/b"]);
         assert_eq!(reflector.resource_version(), Some("10"));
-        assert_eq!(reflector.store().len(), 2);
+        assert_eq!(reflector.versions().len(), 2);
     }
 
     #[test]
@@ -318,7 +334,7 @@ mod test {
         reflector.listed(list("10", vec![hpa("a", "5"), hpa("b", "6")]));
         let changes = reflector.listed(list("20", vec![hpa("b", "6"), hpa("c", "19")]));
         assert_eq!(keys(&changes), ["deleted demo/a", "applied demo/c"]);
-        assert!(!reflector.store().contains_key("demo/a"));
+        assert!(!reflector.versions().contains_key("demo/a"));
         assert_eq!(reflector.resource_version(), Some("20"));
     }
 
@@ -338,16 +354,10 @@ mod test {
         assert!(matches!(&step, Step::Changes(c) if keys(c) == ["applied demo/a"]));
         reflector.event(event("MODIFIED", hpa_json("a", "12")));
         assert_eq!(reflector.resource_version(), Some("12"));
-        assert_eq!(
-            reflector.store()["demo/a"]
-                .metadata
-                .resource_version
-                .as_deref(),
-            Some("12")
-        );
+        assert_eq!(reflector.versions()["demo/a"].as_deref(), Some("12"));
         let step = reflector.event(event("DELETED", hpa_json("a", "13")));
         assert!(matches!(&step, Step::Changes(c) if keys(c) == ["deleted demo/a"]));
-        assert!(reflector.store().is_empty());
+        assert!(reflector.versions().is_empty());
         assert_eq!(reflector.resource_version(), Some("13"));
     }
 
@@ -369,7 +379,7 @@ mod test {
         ));
         assert_eq!(step, Step::Changes(Vec::new()));
         assert_eq!(reflector.resource_version(), Some("99"));
-        assert_eq!(reflector.store().len(), 1);
+        assert_eq!(reflector.versions().len(), 1);
     }
 
     #[test]
@@ -422,7 +432,7 @@ mod test {
         let step = reflector.event(event("MODIFIED", bad));
         assert!(matches!(&step, Step::Changes(c) if keys(c) == ["deleted demo/a"]));
         assert_eq!(reflector.resource_version(), Some("11"));
-        assert!(reflector.store().is_empty());
+        assert!(reflector.versions().is_empty());
     }
 
     #[test]
@@ -482,7 +492,7 @@ mod test {
     }
 
     fn keys_of(reflector: &Reflector) -> Vec<String> {
-        reflector.store().keys().cloned().collect()
+        reflector.versions().keys().cloned().collect()
     }
 
     #[test]
@@ -492,6 +502,10 @@ mod test {
         let step = reflector.event(event("ERROR", json!({"code": 410, "reason": "Expired"})));
         assert_eq!(step, Step::Relist);
         assert_eq!(reflector.resource_version(), None);
-        assert_eq!(reflector.store().len(), 1, "the store waits for the list");
+        assert_eq!(
+            reflector.versions().len(),
+            1,
+            "the store waits for the list"
+        );
     }
 }

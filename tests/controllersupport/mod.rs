@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use memhpa::controller::{Controller, Leadership, Settings, UsageSource};
+use memhpa::controller::{Backends, Cluster, Controller, Leadership, Settings, UsageSource};
 use memhpa::kube::{Client, KubeConfig};
 use memhpa::metrics::Metrics;
 use memhpa::prom::{PromError, Usage};
@@ -201,6 +201,17 @@ impl Harness {
 
     /// [`Harness::start`] with another usage source than [`StubUsage`].
     pub fn start_with_usage(&mut self, options: Options, usage: Arc<dyn UsageSource>) {
+        self.start_with(options, |cluster| cluster, usage);
+    }
+
+    /// [`Harness::start`] with the real cluster (over the fake) passed
+    /// through `cluster` first, e.g. to wrap it in one that injects faults.
+    pub fn start_with(
+        &mut self,
+        options: Options,
+        cluster: impl FnOnce(Arc<dyn Cluster>) -> Arc<dyn Cluster>,
+        usage: Arc<dyn UsageSource>,
+    ) {
         assert!(self.controller.is_none(), "the controller runs once");
         let mut config = KubeConfig::new(&self.server.url());
         config.token_file = Some(self.token_file.clone());
@@ -218,12 +229,16 @@ impl Harness {
         let metrics = Arc::clone(&self.metrics);
         let controller = Controller::new(true);
         self.leadership = Some(controller.leadership());
+        let backends = Backends {
+            cluster: cluster(controller.kube_cluster(client.clone())),
+            usage,
+        };
         let handle = thread::Builder::new()
             .name("controller".into())
             .spawn(move || {
                 controller.run(
                     client,
-                    usage,
+                    backends,
                     metrics,
                     settings,
                     Arc::new(move |up| synced.store(up, Ordering::SeqCst)),

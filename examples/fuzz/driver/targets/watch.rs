@@ -112,7 +112,7 @@ fn events(watch: Watch) -> Result<Vec<String>, String> {
                 ));
                 applied += usize::from(matches!(event.type_.as_str(), "ADDED" | "MODIFIED"));
                 let _ = reflector.event(event);
-                if reflector.store().len() > applied {
+                if reflector.len() > applied {
                     return Err("watch: the store holds more objects than were added".into());
                 }
             }
