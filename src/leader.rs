@@ -1031,32 +1031,6 @@ mod test {
     }
 
     #[test]
-    fn captured_lease_decodes_and_is_respected_then_taken_over() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/kube-apiserver-1.24/lease-create.txt");
-        let raw = std::fs::read_to_string(&path).expect("fixture lease-create.txt");
-        let (status, body) = raw.split_once('\n').expect("status line");
-        assert!(status.starts_with("HTTP 201"), "{status}");
-        let captured: Lease = serde_json::from_str(body).expect("fixture decodes as Lease");
-        let t0 = Instant::now();
-        let mut elector = Elector::new(config());
-        match elector.plan(Some(&captured), t0, wall(0.0)) {
-            Step::Wait { holder, expires_in } => {
-                assert_eq!(holder, "memhpa-7d9f-abc");
-                assert_eq!(expires_in, Duration::from_secs(15));
-            }
-            step => panic!("live lease not respected: {step:?}"),
-        }
-        let Step::Update(takeover) = elector.plan(Some(&captured), t0 + secs(15.0), wall(15.0))
-        else {
-            panic!("expired lease not taken over");
-        };
-        assert_eq!(takeover.spec.lease_transitions, Some(1));
-        assert_eq!(takeover.metadata.resource_version.as_deref(), Some("585"));
-        assert_eq!(takeover.metadata.uid, captured.metadata.uid);
-    }
-
-    #[test]
     fn client_go_timing_is_valid_and_the_default() {
         let t = Timing::default();
         assert_eq!(t, Timing::CLIENT_GO);

@@ -599,3 +599,37 @@ fn recorder_and_client_reproduce_the_captured_bump() {
         serde_json::json!({"count": 2, "lastTimestamp": "2026-11-22T12:05:00Z"})
     );
 }
+
+/// The captured Lease (another holder's, 15 s) is respected while live and
+/// taken over once expired, with client-go's transition count and the
+/// captured resourceVersion as the precondition.
+#[test]
+fn captured_lease_is_respected_then_taken_over() {
+    use memhpa::leader::{ElectionConfig, Elector, Step};
+    use std::time::{Instant, SystemTime};
+    let fixture = load("lease-create.txt");
+    assert_eq!(fixture.status, 201);
+    let captured: Lease = serde_json::from_slice(&fixture.body).expect("fixture decodes as Lease");
+    let wall = |at: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + at);
+    let t0 = Instant::now();
+    let mut elector = Elector::new(ElectionConfig::new(
+        "kube-system",
+        "memhpa",
+        "memhpa-a_0000000a",
+    ));
+    match elector.plan(Some(&captured), t0, wall(0)) {
+        Step::Wait { holder, expires_in } => {
+            assert_eq!(holder, "memhpa-7d9f-abc");
+            assert_eq!(expires_in, Duration::from_secs(15));
+        }
+        step => panic!("live lease not respected: {step:?}"),
+    }
+    let Step::Update(takeover) =
+        elector.plan(Some(&captured), t0 + Duration::from_secs(15), wall(15))
+    else {
+        panic!("expired lease not taken over");
+    };
+    assert_eq!(takeover.spec.lease_transitions, Some(1));
+    assert_eq!(takeover.metadata.resource_version.as_deref(), Some("585"));
+    assert_eq!(takeover.metadata.uid, captured.metadata.uid);
+}
