@@ -11,7 +11,7 @@ use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::config::{checked_base_url, refuse_token_in_clear, KubeConfig};
-use super::error::{excerpt, KubeError};
+use super::error::{excerpt, ConfigError, ErrorKind, KubeError};
 use super::paths::{self, ScaleTarget};
 use super::reflector::raw_key;
 use super::token::TokenSource;
@@ -136,7 +136,7 @@ impl Call {
 
 impl Client {
     /// Checks the configuration, reads the token once and the CA file.
-    pub fn new(config: KubeConfig) -> Result<Client, KubeError> {
+    pub fn new(config: KubeConfig) -> Result<Client, ConfigError> {
         let transport = UreqTransport::new(config.request_timeout, config.ca_file.as_deref())?;
         Client::with_transport(config, Box::new(transport))
     }
@@ -144,13 +144,11 @@ impl Client {
     pub(crate) fn with_transport(
         config: KubeConfig,
         transport: Box<dyn Transport>,
-    ) -> Result<Client, KubeError> {
+    ) -> Result<Client, ConfigError> {
         let base_url = checked_base_url(&config.base_url)?;
         refuse_token_in_clear(&config)?;
         if config.request_timeout.is_zero() {
-            return Err(KubeError::Config {
-                detail: "the request timeout must be above zero".into(),
-            });
+            return Err(ConfigError::new("the request timeout must be above zero"));
         }
         let token = TokenSource::new(config.token_file, Instant::now())?;
         Ok(Client {
@@ -198,7 +196,7 @@ impl Client {
     }
 
     /// A watch from `resource_version`, with bookmarks, that the server ends
-    /// after `timeout_seconds`. An HTTP 410 is `KubeError::Gone`: relist.
+    /// after `timeout_seconds`. An HTTP 410 is a [`KubeError::is_gone`]: relist.
     pub fn watch_memhpas(
         &self,
         namespace: Option<&str>,
@@ -241,11 +239,11 @@ impl Client {
             .unwrap_or("")
             .is_empty()
         {
-            return Err(KubeError::MissingField {
-                verb: "update",
-                object: format!("the status of MemHpa {namespace}/{name}"),
-                field: "metadata.resourceVersion",
-            });
+            return Err(KubeError::missing_field(
+                "update",
+                format!("the status of MemHpa {namespace}/{name}"),
+                "metadata.resourceVersion",
+            ));
         }
         let mut body = hpa.clone();
         body.api_version
@@ -284,11 +282,11 @@ impl Client {
     /// selector would match every pod of the namespace, so it is refused.
     pub fn list_pods(&self, namespace: &str, label_selector: &str) -> Result<Vec<Pod>, KubeError> {
         if label_selector.trim().is_empty() {
-            return Err(KubeError::MissingField {
-                verb: "list",
-                object: format!("pods in namespace {namespace:?}"),
-                field: "label selector (an empty one matches every pod)",
-            });
+            return Err(KubeError::missing_field(
+                "list",
+                format!("pods in namespace {namespace:?}"),
+                "label selector (an empty one matches every pod)",
+            ));
         }
         let list: ObjectList<Pod> = self.list_all(
             &paths::pods(namespace),
@@ -340,10 +338,12 @@ impl Client {
             .name
             .as_deref()
             .filter(|name| !name.is_empty())
-            .ok_or_else(|| KubeError::MissingField {
-                verb: "update",
-                object: format!("a Lease in namespace {namespace:?}"),
-                field: "metadata.name",
+            .ok_or_else(|| {
+                KubeError::missing_field(
+                    "update",
+                    format!("a Lease in namespace {namespace:?}"),
+                    "metadata.name",
+                )
             })?;
         self.call_json(
             &Call::new("update", "PUT", paths::lease(namespace, name))
@@ -378,8 +378,10 @@ impl Client {
                 }
                 let call = Call::new("list", "GET", format!("{path}{}", paths::query(&pairs)));
                 let (page, bytes) = match self.list_page(&call, &gathered) {
-                    Err(KubeError::Gone { .. })
-                        if continue_token.is_some() && restarts < LIST_RESTARTS =>
+                    Err(err)
+                        if err.is_gone()
+                            && continue_token.is_some()
+                            && restarts < LIST_RESTARTS =>
                     {
                         restarts += 1;
                         continue 'list;
@@ -452,7 +454,12 @@ impl Client {
     /// Sends with the current token; after a 401, once more if the token file
     /// now holds another token.
     fn send(&self, call: &Call) -> Result<Incoming, KubeError> {
-        let token = self.inner.token.current(Instant::now())?;
+        let unreadable = |err| KubeError::new(call.verb, call.path.clone(), ErrorKind::Config(err));
+        let token = self
+            .inner
+            .token
+            .current(Instant::now())
+            .map_err(unreadable)?;
         let response = self.send_once(call, token.clone())?;
         if response.status != 401 {
             return Ok(response);
@@ -460,7 +467,8 @@ impl Client {
         match self
             .inner
             .token
-            .refresh_after_unauthorized(token.as_deref(), Instant::now())?
+            .refresh_after_unauthorized(token.as_deref(), Instant::now())
+            .map_err(unreadable)?
         {
             Some(rotated) => {
                 log::info!(
@@ -533,13 +541,15 @@ impl Client {
     /// cannot be read still gives the status code.
     fn error_from(&self, call: &Call, response: Incoming) -> KubeError {
         if (300..400).contains(&response.status) {
-            return KubeError::Redirect {
-                verb: call.verb,
-                method: call.method,
-                path: call.path.clone(),
-                status: response.status,
-                location: response.location.unwrap_or_default(),
-            };
+            return KubeError::new(
+                call.verb,
+                call.path.clone(),
+                ErrorKind::Redirect {
+                    method: call.method,
+                    status: response.status,
+                    location: response.location.unwrap_or_default(),
+                },
+            );
         }
         let body = self
             .read_body(call, response.body, MAX_ERROR_BODY)
@@ -554,20 +564,15 @@ impl Client {
     }
 
     fn transport_failed(&self, call: &Call, err: TransportError) -> KubeError {
-        match err {
-            TransportError::Timeout => KubeError::Timeout {
-                verb: call.verb,
-                path: call.path.clone(),
+        let kind = match err {
+            TransportError::Timeout => ErrorKind::Timeout {
                 timeout: call
                     .watch_read_timeout
                     .unwrap_or(self.inner.request_timeout),
             },
-            TransportError::Other(detail) => KubeError::Transport {
-                verb: call.verb,
-                path: call.path.clone(),
-                detail,
-            },
-        }
+            TransportError::Other(detail) => ErrorKind::Transport { detail },
+        };
+        KubeError::new(call.verb, call.path.clone(), kind)
     }
 }
 
@@ -576,30 +581,36 @@ fn is_success(status: u16) -> bool {
 }
 
 fn encode<T: Serialize>(verb: &'static str, path: &str, value: &T) -> Result<Vec<u8>, KubeError> {
-    serde_json::to_vec(value).map_err(|err| KubeError::Decode {
-        verb,
-        path: path.to_string(),
-        detail: format!("cannot encode the request body: {err}"),
-        body: String::new(),
+    serde_json::to_vec(value).map_err(|err| {
+        let detail = format!("cannot encode the request body: {err}");
+        KubeError::new(
+            verb,
+            path,
+            ErrorKind::Decode {
+                detail,
+                body: String::new(),
+            },
+        )
     })
 }
 
 fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, KubeError> {
-    serde_json::from_slice(body).map_err(|err| KubeError::Decode {
-        verb: call.verb,
-        path: call.path.clone(),
-        detail: err.to_string(),
-        body: excerpt(body),
+    serde_json::from_slice(body).map_err(|err| {
+        let (detail, body) = (err.to_string(), excerpt(body));
+        KubeError::new(
+            call.verb,
+            call.path.clone(),
+            ErrorKind::Decode { detail, body },
+        )
     })
 }
 
 fn oversized(call: &Call, limit: u64, body: &[u8]) -> KubeError {
-    KubeError::Decode {
-        verb: call.verb,
-        path: call.path.clone(),
+    let kind = ErrorKind::Decode {
         detail: format!("the answer is larger than {limit} bytes"),
         body: excerpt(&body[..body.len().min(200)]),
-    }
+    };
+    KubeError::new(call.verb, call.path.clone(), kind)
 }
 
 /// One list page as read: `ObjectList` with its items counted as they are
@@ -704,22 +715,21 @@ impl<'a, T> Gathered<'a, T> {
     }
 
     fn too_large(&self, limit: u64, unit: &'static str) -> KubeError {
-        KubeError::ListTooLarge {
-            path: self.path.to_string(),
-            limit,
-            unit,
-            pages: self.pages,
-        }
+        let pages = self.pages;
+        KubeError::new(
+            "list",
+            self.path,
+            ErrorKind::ListTooLarge { limit, unit, pages },
+        )
     }
 }
 
 fn list_error(path: &str, detail: &str) -> KubeError {
-    KubeError::Decode {
-        verb: "list",
-        path: path.to_string(),
+    let kind = ErrorKind::Decode {
         detail: detail.to_string(),
         body: String::new(),
-    }
+    };
+    KubeError::new("list", path, kind)
 }
 
 fn namespaced_name<'a>(
@@ -728,11 +738,7 @@ fn namespaced_name<'a>(
     meta: &'a crate::api::ObjectMeta,
 ) -> Result<(&'a str, &'a str), KubeError> {
     let present = |value: &'a Option<String>| value.as_deref().filter(|text| !text.is_empty());
-    let missing = |field| KubeError::MissingField {
-        verb,
-        object: format!("{kind} {}", meta.key()),
-        field,
-    };
+    let missing = |field| KubeError::missing_field(verb, format!("{kind} {}", meta.key()), field);
     let namespace = present(&meta.namespace).ok_or_else(|| missing("metadata.namespace"))?;
     let name = present(&meta.name).ok_or_else(|| missing("metadata.name"))?;
     Ok((namespace, name))
@@ -898,8 +904,8 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::ListTooLarge { limit: 3, unit: "items", pages: 2, path }
-                    if path == "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb"
+                KubeError { path, kind: ErrorKind::ListTooLarge { limit: 3, unit: "items", pages: 2, .. }, .. }
+                    if &**path == "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb"
             ),
             "{err:?}"
         );
@@ -923,9 +929,12 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::ListTooLarge {
-                    unit: "bytes",
-                    pages: 2,
+                KubeError {
+                    kind: ErrorKind::ListTooLarge {
+                        unit: "bytes",
+                        pages: 2,
+                        ..
+                    },
                     ..
                 }
             ),
@@ -950,9 +959,12 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::ListTooLarge {
-                    limit: 3,
-                    unit: "pages",
+                KubeError {
+                    kind: ErrorKind::ListTooLarge {
+                        limit: 3,
+                        unit: "pages",
+                        ..
+                    },
                     ..
                 }
             ),
@@ -974,9 +986,12 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::ListTooLarge {
-                    unit: "items",
-                    pages: 1,
+                KubeError {
+                    kind: ErrorKind::ListTooLarge {
+                        unit: "items",
+                        pages: 1,
+                        ..
+                    },
                     ..
                 }
             ),
@@ -1029,7 +1044,7 @@ mod test {
             .err()
             .expect("gone");
         assert!(
-            matches!(&err, KubeError::Gone { message, .. } if message == "too old resource version"),
+            matches!(&err, KubeError { kind: ErrorKind::Status { code: 410, message, .. }, .. } if message == "too old resource version"),
             "{err:?}"
         );
     }
@@ -1066,7 +1081,7 @@ mod test {
             .replace_memhpa_status(&hpa("web", "7"))
             .expect_err("stale");
         assert!(
-            matches!(&err, KubeError::Conflict { reason, .. } if reason == "Conflict"),
+            matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, .. }, .. } if reason == "Conflict"),
             "{err:?}"
         );
         assert!(
@@ -1152,7 +1167,16 @@ mod test {
     fn empty_selector_is_refused() {
         let fake = Fake::default();
         let err = client(&fake).list_pods("demo", " ").expect_err("empty");
-        assert!(matches!(err, KubeError::MissingField { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::MissingField { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(fake.sent().is_empty());
     }
 
@@ -1188,7 +1212,16 @@ mod test {
             );
         let client = client(&fake);
         let err = client.get_lease("kube-system", "memhpa").expect_err("404");
-        assert!(matches!(err, KubeError::NotFound { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Status { code: 404, .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let lease = Lease {
             metadata: ObjectMeta {
                 name: Some("memhpa".into()),
@@ -1198,7 +1231,7 @@ mod test {
         };
         let err = client.create_lease("kube-system", &lease).expect_err("409");
         assert!(
-            matches!(&err, KubeError::Conflict { reason, .. } if reason == "AlreadyExists"),
+            matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, .. }, .. } if reason == "AlreadyExists"),
             "{err:?}"
         );
         let sent = fake.sent();
@@ -1259,7 +1292,16 @@ mod test {
         let err = client_with(&fake, Some(path))
             .get_memhpa("demo", "web")
             .expect_err("401");
-        assert!(matches!(err, KubeError::Unauthorized { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Status { code: 401, .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(err.is_retryable());
         assert_eq!(fake.sent().len(), 1);
     }
@@ -1305,11 +1347,26 @@ mod test {
             .replace_memhpa_status(&hpa("web", "1"))
             .expect_err("500");
         assert!(
-            matches!(err, KubeError::Server { status: 500, .. }),
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Status { code: 500, .. },
+                    ..
+                }
+            ),
             "{err:?}"
         );
         let err = client.list_pods("demo", "app=web").expect_err("refused");
-        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Transport { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(
             *seen.lock().expect("log"),
             ["get 200", "update 500", "list 0"]
@@ -1323,7 +1380,16 @@ mod test {
         let err = client(&fake)
             .get_memhpa("demo", "web")
             .expect_err("garbage");
-        assert!(matches!(err, KubeError::Decode { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Decode { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(
             err.to_string()
                 .contains("get /apis/memhpa.io/v1/namespaces/demo/memhpas/web"),
@@ -1351,7 +1417,7 @@ mod test {
             .get_memhpa("demo", "web")
             .expect_err("timeout");
         assert!(
-            matches!(err, KubeError::Timeout { timeout, .. } if timeout == crate::kube::DEFAULT_REQUEST_TIMEOUT),
+            matches!(err, KubeError { kind: ErrorKind::Timeout { timeout, .. }, .. } if timeout == crate::kube::DEFAULT_REQUEST_TIMEOUT),
             "{err:?}"
         );
     }
@@ -1456,9 +1522,12 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::Redirect {
-                    status: 307,
-                    method: "PUT",
+                KubeError {
+                    kind: ErrorKind::Redirect {
+                        status: 307,
+                        method: "PUT",
+                        ..
+                    },
                     ..
                 }
             ),
@@ -1478,9 +1547,12 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::Redirect {
-                    status: 307,
-                    method: "GET",
+                KubeError {
+                    kind: ErrorKind::Redirect {
+                        status: 307,
+                        method: "GET",
+                        ..
+                    },
                     ..
                 }
             ),
@@ -1502,7 +1574,16 @@ mod test {
         let err = real_client(&url, Duration::from_millis(300), None)
             .get_memhpa("demo", "web")
             .expect_err("timeout");
-        assert!(matches!(err, KubeError::Timeout { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Timeout { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -1566,7 +1647,13 @@ mod test {
             .recv_timeout(Duration::from_secs(10))
             .expect("shutdown interrupts the read");
         assert!(
-            matches!(last, Some(Err(KubeError::Transport { .. }))),
+            matches!(
+                last,
+                Some(Err(KubeError {
+                    kind: ErrorKind::Transport { .. },
+                    ..
+                }))
+            ),
             "{last:?}"
         );
     }
@@ -1577,7 +1664,16 @@ mod test {
         let client = real_client(&url, Duration::from_secs(10), None);
         client.clone().shutdown();
         let err = client.get_memhpa("demo", "web").expect_err("shut down");
-        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Transport { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     /// The checked-in test PKI of the Prometheus tests: a CA, a server
@@ -1618,7 +1714,16 @@ mod test {
         let err = tls_client(&url, pki.join("other-ca.pem"))
             .get_memhpa("demo", "web")
             .expect_err("unknown issuer");
-        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                KubeError {
+                    kind: ErrorKind::Transport { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let request = seen.recv_timeout(Duration::from_secs(10)).expect("served");
         assert!(request.is_none(), "no request got through");
     }

@@ -1,6 +1,12 @@
-//! Name resolution for our HTTP agents without a thread per request, and
-//! whether a URL stays on this machine (where plain http exposes no token).
+//! The HTTP plumbing both clients (`kube`, `prom`) stand on: the ureq agent
+//! with its TLS roots and resolver, the bearer-token file, and the rules a
+//! base URL must keep (its shape, and no token in clear off this machine).
 //!
+//! It knows nothing of either API: errors come back as the reason alone
+//! (naming the file or quoting the URL), and each client wraps them into its
+//! own configuration error. It never logs, so a token cannot leak from here.
+//!
+//! # Name resolution
 //! ureq's default resolver enforces the request timeout on a DNS lookup by
 //! running it on a fresh thread, and does so for every request, pooled
 //! connection or not, even when the host is an IP address that needs no
@@ -11,11 +17,132 @@
 //! and keeps its timeout.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
 
+use ureq::config::{Config, ConfigBuilder};
 use ureq::http::Uri;
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use ureq::typestate::AgentScope;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-use ureq::{config::Config, Agent};
+use ureq::Agent;
+
+/// Longest piece of a URL or a file's start quoted in a message.
+const QUOTE_LIMIT: usize = 240;
+
+/// What every agent of memhpa starts from: a non-2xx status is an answer to
+/// decode (not an error), the whole request is bounded by `timeout`, and the
+/// answer asked for is JSON. The caller adds what is its own.
+pub(crate) fn agent_builder(timeout: Duration) -> ConfigBuilder<AgentScope> {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .accept("application/json")
+}
+
+/// The agent of `builder`, trusting the CAs of `ca_file` (else the bundled
+/// roots), whose resolver answers IP literals directly.
+pub(crate) fn build_agent(
+    mut builder: ConfigBuilder<AgentScope>,
+    ca_file: Option<&Path>,
+) -> Result<Agent, String> {
+    if let Some(ca_file) = ca_file {
+        builder = builder.tls_config(
+            TlsConfig::builder()
+                .root_certs(read_ca_file(ca_file)?)
+                .build(),
+        );
+    }
+    Ok(agent(builder.build()))
+}
+
+/// Every certificate of a PEM bundle (a bundle holds an old and a new CA
+/// during rotation); at least one must parse. The error names the path.
+pub(crate) fn read_ca_file(path: &Path) -> Result<RootCerts, String> {
+    let bad = |why: String| format!("CA file {}: {why}", path.display());
+    let pem = std::fs::read(path).map_err(|err| bad(format!("cannot read it: {err}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(err) => return Err(bad(format!("not valid PEM: {err}"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad(format!(
+            "no PEM certificate in it (it starts with {:?})",
+            crate::quote::excerpt(&pem[..pem.len().min(40)], QUOTE_LIMIT)
+        )));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// The token in `path`, trimmed. Missing, empty, or not fit for a header: an
+/// error that names the path (never the content).
+pub(crate) fn read_token(path: &Path) -> Result<String, String> {
+    let bad = |why: &str| format!("bearer token file {}: {why}", path.display());
+    let raw =
+        std::fs::read_to_string(path).map_err(|err| bad(&format!("cannot read it: {err}")))?;
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad("it holds characters not allowed in an HTTP header"));
+    }
+    Ok(token.to_string())
+}
+
+/// `http(s)://host[:port][/prefix]` without a trailing slash. `what` names
+/// the server in the error ("API server", "Prometheus").
+pub(crate) fn checked_base_url(what: &str, raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let bad = |why: &str| format!("{what} URL {} {why}", crate::quote::quote(raw, QUOTE_LIMIT));
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| bad("must start with https:// or http://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must not hold a query, a fragment or spaces"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Who is about to send a bearer token where: the words of the refusal.
+pub(crate) struct TokenUse<'a> {
+    /// "the bearer token", "the bearer token of -prom-bearer-token-file".
+    pub token: &'a str,
+    /// "API server", "Prometheus".
+    pub server: &'a str,
+    pub url: &'a str,
+    pub has_token: bool,
+    /// `-allow-insecure-http`.
+    pub allow_insecure_http: bool,
+}
+
+/// Whether `given` would send its token across the network in clear.
+pub(crate) fn sends_token_in_clear(has_token: bool, url: &str) -> bool {
+    has_token && is_plain_http_off_host(url)
+}
+
+/// Refuses a token sent in clear unless `-allow-insecure-http` accepts it.
+pub(crate) fn refuse_token_in_clear(given: &TokenUse<'_>) -> Result<(), String> {
+    if sends_token_in_clear(given.has_token, given.url) && !given.allow_insecure_http {
+        return Err(format!(
+            "refusing to send {} in clear: {} URL {} is plain http to a host that is not \
+             loopback; use https, or give -allow-insecure-http to accept it",
+            given.token,
+            given.server,
+            crate::quote::quote(given.url, QUOTE_LIMIT)
+        ));
+    }
+    Ok(())
+}
 
 /// An agent with `config` whose resolver answers IP literals directly.
 pub(crate) fn agent(config: Config) -> Agent {
