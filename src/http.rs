@@ -95,21 +95,49 @@ pub(crate) fn read_token(path: &Path) -> Result<String, String> {
     Ok(token.to_string())
 }
 
-/// `http(s)://host[:port][/prefix]` without a trailing slash. `what` names
-/// the server in the error ("API server", "Prometheus").
+/// What is wrong with the shape of a base URL; each caller words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlProblem {
+    /// Not `http://` nor `https://`.
+    Scheme,
+    /// Nothing between the scheme and the path.
+    NoHost,
+    /// A query, a fragment, a space or a control character.
+    QueryOrSpace,
+}
+
+/// What follows the scheme of `url`, once its shape is one every base URL
+/// keeps: `http(s)://host[:port][/prefix]`, nothing after the path. The
+/// command line checks the host and port further; the clients need no more.
+pub(crate) fn base_url_rest(url: &str) -> Result<&str, UrlProblem> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or(UrlProblem::Scheme)?;
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err(UrlProblem::QueryOrSpace);
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(UrlProblem::NoHost);
+    }
+    Ok(rest)
+}
+
+/// `raw`, trimmed and without a trailing slash, if its shape is right. `what`
+/// names the server in the error ("API server", "Prometheus").
 pub(crate) fn checked_base_url(what: &str, raw: &str) -> Result<String, String> {
     let trimmed = raw.trim().trim_end_matches('/');
-    let bad = |why: &str| format!("{what} URL {} {why}", crate::quote::quote(raw, QUOTE_LIMIT));
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with https:// or http://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("has no host"));
-    }
-    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must not hold a query, a fragment or spaces"));
-    }
+    base_url_rest(trimmed).map_err(|problem| {
+        let why = match problem {
+            UrlProblem::Scheme => "must start with https:// or http://",
+            UrlProblem::NoHost => "has no host",
+            UrlProblem::QueryOrSpace => "must not hold a query, a fragment or spaces",
+        };
+        format!("{what} URL {} {why}", crate::quote::quote(raw, QUOTE_LIMIT))
+    })?;
     Ok(trimmed.to_string())
 }
 
@@ -246,6 +274,84 @@ mod test {
     #[test]
     fn names_are_left_to_the_default_resolver() {
         assert_eq!(lit("http://prometheus.kube-system:9090/"), None);
+    }
+
+    #[test]
+    fn base_url_shapes() {
+        for (url, want) in [
+            ("https://h", Ok("h")),
+            ("http://h:1/prefix", Ok("h:1/prefix")),
+            ("ftp://h", Err(UrlProblem::Scheme)),
+            ("h:8001", Err(UrlProblem::Scheme)),
+            ("http://", Err(UrlProblem::NoHost)),
+            ("https:///x", Err(UrlProblem::NoHost)),
+            ("http://h/?a", Err(UrlProblem::QueryOrSpace)),
+            ("http://h#f", Err(UrlProblem::QueryOrSpace)),
+            ("http://h x", Err(UrlProblem::QueryOrSpace)),
+            ("http://h\u{7}", Err(UrlProblem::QueryOrSpace)),
+        ] {
+            assert_eq!(base_url_rest(url), want, "{url:?}");
+        }
+        assert_eq!(
+            checked_base_url("Prometheus", " http://p:9090/ ").as_deref(),
+            Ok("http://p:9090")
+        );
+    }
+
+    #[test]
+    fn a_hostile_url_is_quoted_bounded() {
+        let huge = format!("ftp://{}", "x".repeat(100_000));
+        let err = checked_base_url("API server", &huge).expect_err("bad scheme");
+        assert!(err.len() < 2 * QUOTE_LIMIT, "{} bytes", err.len());
+        assert!(err.starts_with("API server URL \"ftp://x"), "{err}");
+        assert!(err.contains("more characters"), "{err}");
+    }
+
+    #[test]
+    fn a_token_in_clear_is_refused_in_the_clients_words() {
+        let mut given = TokenUse {
+            token: "the bearer token of -prom-bearer-token-file",
+            server: "Prometheus",
+            url: "http://10.0.0.5:9090",
+            has_token: true,
+            allow_insecure_http: false,
+        };
+        let err = refuse_token_in_clear(&given).expect_err("in clear");
+        assert!(
+            err.starts_with(
+                "refusing to send the bearer token of -prom-bearer-token-file in clear: \
+                 Prometheus URL \"http://10.0.0.5:9090\" is plain http"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("-allow-insecure-http"), "{err}");
+        given.allow_insecure_http = true;
+        assert_eq!(refuse_token_in_clear(&given), Ok(()));
+        given.allow_insecure_http = false;
+        given.has_token = false;
+        assert_eq!(refuse_token_in_clear(&given), Ok(()));
+        given.has_token = true;
+        given.url = "http://127.0.0.1:9090";
+        assert_eq!(refuse_token_in_clear(&given), Ok(()));
+    }
+
+    #[test]
+    fn token_and_ca_errors_name_the_file_not_the_content() {
+        let dir = std::env::temp_dir().join(format!("memhpa-http-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let token = dir.join("token");
+        std::fs::write(&token, "sekret value\n").expect("write");
+        let err = read_token(&token).expect_err("space in token");
+        assert!(err.contains(&token.display().to_string()), "{err}");
+        assert!(!err.contains("sekret"), "{err}");
+        std::fs::write(&token, " sekret\n").expect("write");
+        assert_eq!(read_token(&token).as_deref(), Ok("sekret"));
+        let err = read_ca_file(&token).expect_err("no certificate");
+        assert!(
+            err.starts_with(&format!("CA file {}: ", token.display())),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

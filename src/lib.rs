@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod prom;
 mod quote;
 pub mod rfc3339;
+mod seed;
 pub mod serve;
 pub mod shutdown;
 pub mod simulate;

@@ -16,8 +16,9 @@ use super::paths::{self, ScaleTarget};
 use super::reflector::raw_key;
 use super::token::TokenSource;
 use super::transport::{read_error, Incoming, Outgoing, Transport, TransportError, UreqTransport};
+use super::typed::Typed;
 use super::watch::Watch;
-use crate::api::{Event, Lease, ListMeta, MemHpa, ObjectList, Pod, Scale, GROUP, KIND, VERSION};
+use crate::api::{Event, Lease, ListMeta, MemHpa, ObjectList, Pod, Scale};
 
 /// Largest body read for one answer. A list page of 500 objects of a few KiB
 /// each fits many times over; ureq's own default of 10 MiB would not always.
@@ -245,10 +246,7 @@ impl Client {
                 "metadata.resourceVersion",
             ));
         }
-        let mut body = hpa.clone();
-        body.api_version
-            .get_or_insert_with(|| format!("{GROUP}/{VERSION}"));
-        body.kind.get_or_insert_with(|| KIND.to_string());
+        let body = hpa.typed();
         let path = format!("{}/status", paths::memhpa(namespace, name));
         self.call_json(&Call::new("update", "PUT", path).with_json(&body)?)
     }
@@ -265,10 +263,7 @@ impl Client {
         target: &ScaleTarget,
         scale: &Scale,
     ) -> Result<Scale, KubeError> {
-        let mut body = scale.clone();
-        body.api_version
-            .get_or_insert_with(|| "autoscaling/v1".to_string());
-        body.kind.get_or_insert_with(|| "Scale".to_string());
+        let mut body = scale.typed();
         body.metadata
             .name
             .get_or_insert_with(|| target.name().to_string());
@@ -296,9 +291,7 @@ impl Client {
     }
 
     pub fn create_event(&self, namespace: &str, event: &Event) -> Result<Event, KubeError> {
-        let mut body = event.clone();
-        body.api_version.get_or_insert_with(|| "v1".to_string());
-        body.kind.get_or_insert_with(|| "Event".to_string());
+        let mut body = event.typed();
         body.metadata
             .namespace
             .get_or_insert_with(|| namespace.to_string());
@@ -327,7 +320,7 @@ impl Client {
     /// `KubeError::Conflict` (reason AlreadyExists) when another replica won.
     pub fn create_lease(&self, namespace: &str, lease: &Lease) -> Result<Lease, KubeError> {
         self.call_json(
-            &Call::new("create", "POST", paths::leases(namespace)).with_json(&lease_body(lease))?,
+            &Call::new("create", "POST", paths::leases(namespace)).with_json(&lease.typed())?,
         )
     }
 
@@ -346,8 +339,7 @@ impl Client {
                 )
             })?;
         self.call_json(
-            &Call::new("update", "PUT", paths::lease(namespace, name))
-                .with_json(&lease_body(lease))?,
+            &Call::new("update", "PUT", paths::lease(namespace, name)).with_json(&lease.typed())?,
         )
     }
 
@@ -742,14 +734,6 @@ fn namespaced_name<'a>(
     let namespace = present(&meta.namespace).ok_or_else(|| missing("metadata.namespace"))?;
     let name = present(&meta.name).ok_or_else(|| missing("metadata.name"))?;
     Ok((namespace, name))
-}
-
-fn lease_body(lease: &Lease) -> Lease {
-    let mut body = lease.clone();
-    body.api_version
-        .get_or_insert_with(|| "coordination.k8s.io/v1".to_string());
-    body.kind.get_or_insert_with(|| "Lease".to_string());
-    body
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::client::Client;
 use super::error::KubeError;
+use super::typed::Typed;
 use crate::api::{Event, EventSource, ObjectMeta, ObjectReference};
 use crate::rfc3339::format_seconds;
 
@@ -73,13 +74,9 @@ impl Default for EventRecorder {
 }
 
 impl EventRecorder {
-    /// Names are made unique across restarts by a seed from the clock and pid.
+    /// Names are made unique across restarts and replicas by a fresh seed.
     pub fn new() -> EventRecorder {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-        EventRecorder::with_seed(nanos ^ u64::from(std::process::id()))
+        EventRecorder::with_seed(crate::seed::fresh())
     }
 
     pub fn with_seed(seed: u64) -> EventRecorder {
@@ -211,9 +208,9 @@ fn new_event(
     message: &str,
 ) -> Event {
     let timestamp = format_seconds(now_unix);
-    Event {
-        api_version: Some("v1".into()),
-        kind: Some("Event".into()),
+    let mut event = Event {
+        api_version: None,
+        kind: None,
         metadata: ObjectMeta {
             name: Some(name),
             namespace: Some(event_namespace(involved)),
@@ -230,7 +227,9 @@ fn new_event(
         last_timestamp: Some(timestamp),
         count: Some(1),
         type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-    }
+    };
+    event.fill_type();
+    event
 }
 
 /// Events live in the namespace of their object; those of cluster-scoped

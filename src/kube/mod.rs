@@ -23,6 +23,7 @@ mod paths;
 mod reflector;
 mod token;
 mod transport;
+mod typed;
 mod watch;
 
 #[cfg(test)]
