@@ -912,13 +912,10 @@ mod test {
             .expect_err("too many bytes");
         assert!(
             matches!(
-                &err,
-                KubeError {
-                    kind: ErrorKind::ListTooLarge {
-                        unit: "bytes",
-                        pages: 2,
-                        ..
-                    },
+                &err.kind,
+                ErrorKind::ListTooLarge {
+                    unit: "bytes",
+                    pages: 2,
                     ..
                 }
             ),
@@ -942,13 +939,10 @@ mod test {
             .expect_err("endless");
         assert!(
             matches!(
-                &err,
-                KubeError {
-                    kind: ErrorKind::ListTooLarge {
-                        limit: 3,
-                        unit: "pages",
-                        ..
-                    },
+                &err.kind,
+                ErrorKind::ListTooLarge {
+                    limit: 3,
+                    unit: "pages",
                     ..
                 }
             ),
@@ -969,13 +963,10 @@ mod test {
             .expect_err("one page too many");
         assert!(
             matches!(
-                &err,
-                KubeError {
-                    kind: ErrorKind::ListTooLarge {
-                        unit: "items",
-                        pages: 1,
-                        ..
-                    },
+                &err.kind,
+                ErrorKind::ListTooLarge {
+                    unit: "items",
+                    pages: 1,
                     ..
                 }
             ),
@@ -1152,13 +1143,7 @@ mod test {
         let fake = Fake::default();
         let err = client(&fake).list_pods("demo", " ").expect_err("empty");
         assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::MissingField { .. },
-                    ..
-                }
-            ),
+            matches!(err.kind, ErrorKind::MissingField { .. }),
             "{err:?}"
         );
         assert!(fake.sent().is_empty());
@@ -1196,16 +1181,7 @@ mod test {
             );
         let client = client(&fake);
         let err = client.get_lease("kube-system", "memhpa").expect_err("404");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Status { code: 404, .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert_eq!(err.code(), Some(404), "{err:?}");
         let lease = Lease {
             metadata: ObjectMeta {
                 name: Some("memhpa".into()),
@@ -1276,16 +1252,7 @@ mod test {
         let err = client_with(&fake, Some(path))
             .get_memhpa("demo", "web")
             .expect_err("401");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Status { code: 401, .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert_eq!(err.code(), Some(401), "{err:?}");
         assert!(err.is_retryable());
         assert_eq!(fake.sent().len(), 1);
     }
@@ -1330,27 +1297,9 @@ mod test {
         let err = client
             .replace_memhpa_status(&hpa("web", "1"))
             .expect_err("500");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Status { code: 500, .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert_eq!(err.code(), Some(500), "{err:?}");
         let err = client.list_pods("demo", "app=web").expect_err("refused");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Transport { .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err.kind, ErrorKind::Transport { .. }), "{err:?}");
         assert_eq!(
             *seen.lock().expect("log"),
             ["get 200", "update 500", "list 0"]
@@ -1364,16 +1313,7 @@ mod test {
         let err = client(&fake)
             .get_memhpa("demo", "web")
             .expect_err("garbage");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Decode { .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err.kind, ErrorKind::Decode { .. }), "{err:?}");
         assert!(
             err.to_string()
                 .contains("get /apis/memhpa.io/v1/namespaces/demo/memhpas/web"),
@@ -1505,13 +1445,10 @@ mod test {
         assert!(text.contains("http://127.0.0.1:9/elsewhere"), "{text}");
         assert!(
             matches!(
-                &err,
-                KubeError {
-                    kind: ErrorKind::Redirect {
-                        status: 307,
-                        method: "PUT",
-                        ..
-                    },
+                &err.kind,
+                ErrorKind::Redirect {
+                    status: 307,
+                    method: "PUT",
                     ..
                 }
             ),
@@ -1530,13 +1467,10 @@ mod test {
             .expect_err("307");
         assert!(
             matches!(
-                &err,
-                KubeError {
-                    kind: ErrorKind::Redirect {
-                        status: 307,
-                        method: "GET",
-                        ..
-                    },
+                &err.kind,
+                ErrorKind::Redirect {
+                    status: 307,
+                    method: "GET",
                     ..
                 }
             ),
@@ -1558,16 +1492,7 @@ mod test {
         let err = real_client(&url, Duration::from_millis(300), None)
             .get_memhpa("demo", "web")
             .expect_err("timeout");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Timeout { .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err.kind, ErrorKind::Timeout { .. }), "{err:?}");
     }
 
     #[test]
@@ -1648,16 +1573,7 @@ mod test {
         let client = real_client(&url, Duration::from_secs(10), None);
         client.clone().shutdown();
         let err = client.get_memhpa("demo", "web").expect_err("shut down");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Transport { .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err.kind, ErrorKind::Transport { .. }), "{err:?}");
     }
 
     /// The checked-in test PKI of the Prometheus tests: a CA, a server
@@ -1698,16 +1614,7 @@ mod test {
         let err = tls_client(&url, pki.join("other-ca.pem"))
             .get_memhpa("demo", "web")
             .expect_err("unknown issuer");
-        assert!(
-            matches!(
-                err,
-                KubeError {
-                    kind: ErrorKind::Transport { .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err.kind, ErrorKind::Transport { .. }), "{err:?}");
         let request = seen.recv_timeout(Duration::from_secs(10)).expect("served");
         assert!(request.is_none(), "no request got through");
     }

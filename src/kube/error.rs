@@ -408,15 +408,8 @@ pub(crate) fn parse_retry_after(raw: &str) -> Option<Duration> {
     raw.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Quotes outside text for a message, cut to [`QUOTE_LIMIT`] characters.
-pub(crate) fn quote(text: &str) -> String {
-    crate::quote::quote(text, QUOTE_LIMIT)
-}
-
-/// The start of a response body, at most `4 * QUOTE_LIMIT` bytes.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    crate::quote::excerpt(body, QUOTE_LIMIT)
-}
+// `quote` and `excerpt` at this boundary's limit.
+crate::quote::at_limit!(QUOTE_LIMIT);
 
 #[cfg(test)]
 mod test {
