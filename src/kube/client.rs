@@ -1245,6 +1245,25 @@ mod test {
     }
 
     #[test]
+    fn a_token_file_gone_at_a_401_is_a_config_error_of_the_call() {
+        let path = token_file("vanished", "old-token\n");
+        let fake = Fake::default();
+        fake.answer(401, &status(401, "Unauthorized", "Unauthorized"));
+        let client = client_with(&fake, Some(path.clone()));
+        std::fs::remove_file(&path).expect("remove the token file");
+        let err = client.get_memhpa("demo", "web").expect_err("no token");
+        assert!(matches!(err.kind, ErrorKind::Config(_)), "{err:?}");
+        assert_eq!(
+            (err.verb, &*err.path),
+            ("get", "/apis/memhpa.io/v1/namespaces/demo/memhpas/web")
+        );
+        assert!(!err.is_retryable(), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(!text.contains("old-token"), "{text}");
+    }
+
+    #[test]
     fn unauthorized_with_an_unchanged_token_is_not_retried() {
         let path = token_file("same", "only-token");
         let fake = Fake::default();
