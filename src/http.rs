@@ -337,9 +337,8 @@ mod test {
 
     #[test]
     fn token_and_ca_errors_name_the_file_not_the_content() {
-        let dir = std::env::temp_dir().join(format!("memhpa-http-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let token = dir.join("token");
+        // A file of its own in the temp dir, which always exists.
+        let token = std::env::temp_dir().join(format!("memhpa-http-{}", std::process::id()));
         std::fs::write(&token, "sekret value\n").expect("write");
         let err = read_token(&token).expect_err("space in token");
         assert!(err.contains(&token.display().to_string()), "{err}");
@@ -351,7 +350,7 @@ mod test {
             err.starts_with(&format!("CA file {}: ", token.display())),
             "{err}"
         );
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&token);
     }
 
     #[test]

@@ -742,6 +742,7 @@ mod test {
     use crate::api::ObjectMeta;
     use crate::kube::fake_transport::{FakeTransport as Fake, FAKE_BASE};
     use crate::kube::test_server::{serve, serve_tls, Answer};
+    use crate::kube::token::token_file;
     use std::sync::Mutex;
 
     const BASE: &str = FAKE_BASE;
@@ -755,14 +756,6 @@ mod test {
     }
 
     use std::path::PathBuf;
-
-    fn token_file(name: &str, token: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("memhpa-kube-client-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join(name);
-        std::fs::write(&path, token).expect("token");
-        path
-    }
 
     fn hpa_json(name: &str, version: &str) -> String {
         format!(

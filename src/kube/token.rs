@@ -80,17 +80,20 @@ pub(crate) fn read_token(path: &Path) -> Result<String, ConfigError> {
     crate::http::read_token(path).map_err(ConfigError::new)
 }
 
+/// A file `name` holding `content` in this process' scratch directory, for
+/// the tests of the token and of the client (names differ between tests).
+#[cfg(test)]
+pub(crate) fn token_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("memhpa-kube-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write");
+    path
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
-
-    fn token_file(name: &str, content: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("memhpa-kube-token-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join(name);
-        std::fs::write(&path, content).expect("write");
-        path
-    }
 
     #[test]
     fn cached_for_a_minute_then_reread() {
