@@ -30,7 +30,7 @@ const DEFAULT_LEASE_NAMESPACE: &str = "kube-system";
 /// Why the process could not start.
 #[derive(Debug)]
 pub enum DaemonError {
-    Kube(KubeError),
+    Kube(kube::ConfigError),
     Prom(PromError),
     Serve(ServeError),
     /// A thread or the signal handler could not be set up.
@@ -219,9 +219,10 @@ struct KubeLeases {
 }
 
 fn lease_error(e: KubeError) -> LeaseError {
-    match e {
-        KubeError::Conflict { .. } => LeaseError::Conflict(e.to_string()),
-        other => LeaseError::Other(other.to_string()),
+    if e.is_conflict() {
+        LeaseError::Conflict(e.to_string())
+    } else {
+        LeaseError::Other(e.to_string())
     }
 }
 
@@ -229,7 +230,7 @@ impl LeaseApi for KubeLeases {
     fn get(&self) -> Result<Option<Lease>, LeaseError> {
         match self.client.get_lease(&self.namespace, &self.name) {
             Ok(lease) => Ok(Some(lease)),
-            Err(KubeError::NotFound { .. }) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(lease_error(e)),
         }
     }

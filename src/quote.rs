@@ -25,6 +25,23 @@ pub(crate) fn excerpt(body: &[u8], limit: usize) -> String {
     text
 }
 
+/// Defines a boundary's `quote(text)` and `excerpt(body)` at its `limit`, so
+/// each boundary's messages are cut alike without passing the limit around.
+macro_rules! at_limit {
+    ($limit:expr) => {
+        /// Quotes outside text for a message, cut to the boundary's limit.
+        pub(crate) fn quote(text: &str) -> String {
+            $crate::quote::quote(text, $limit)
+        }
+
+        /// The start of a response body, at most four times the limit in bytes.
+        pub(crate) fn excerpt(body: &[u8]) -> String {
+            $crate::quote::excerpt(body, $limit)
+        }
+    };
+}
+pub(crate) use at_limit;
+
 #[cfg(test)]
 mod test {
     use super::*;

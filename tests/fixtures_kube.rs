@@ -15,8 +15,8 @@ use memhpa::api::{
     parse_quantity, Event, Lease, MemHpa, ObjectList, ObjectReference, Pod, Scale, Status,
 };
 use memhpa::kube::{
-    Change, Client, EventAction, EventRecorder, KubeConfig, KubeError, Reflector, ScaleTarget,
-    Step, Watch,
+    Change, Client, ErrorKind, EventAction, EventRecorder, KubeConfig, KubeError, Reflector,
+    ScaleTarget, Step, Watch,
 };
 use memhpa::rfc3339;
 use promsupport::canned::Canned;
@@ -136,7 +136,7 @@ fn unauthorized_401_through_the_client() {
     let (client, _canned) = served(&["unauthorized-401.txt"]);
     let err = client.get_memhpa("demo", "web").expect_err("401");
     assert!(
-        matches!(&err, KubeError::Unauthorized { message, .. } if message == "Unauthorized"),
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 401, message, .. }, .. } if message == "Unauthorized"),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -147,7 +147,7 @@ fn forbidden_403_through_the_client() {
     let (client, canned) = served(&["forbidden-403.txt"]);
     let err = client.list_memhpas(None).expect_err("403");
     assert!(
-        matches!(&err, KubeError::Forbidden { message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 403, message, .. }, .. }
             if message.contains("User \"dev-user\" cannot list resource \"memhpas\"")),
         "{err:?}"
     );
@@ -169,7 +169,7 @@ fn scale_missing_404_through_the_client() {
     let target = ScaleTarget::from_ref("apps/v1", "Deployment", "nope").expect("target");
     let err = client.get_scale("demo", &target).expect_err("404");
     assert!(
-        matches!(&err, KubeError::NotFound { message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 404, message, .. }, .. }
             if message == "deployments/scale.apps \"nope\" not found"),
         "{err:?}"
     );
@@ -188,14 +188,14 @@ fn lease_404_create_409_and_201_through_the_client() {
     ]);
     let err = client.get_lease("kube-system", "memhpa").expect_err("404");
     assert!(
-        matches!(&err, KubeError::NotFound { message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 404, message, .. }, .. }
             if message == "leases.coordination.k8s.io \"memhpa\" not found"),
         "{err:?}"
     );
     let lease: Lease = serde_json::from_slice(&load("lease-create.txt").body).expect("lease");
     let err = client.create_lease("kube-system", &lease).expect_err("409");
     assert!(
-        matches!(&err, KubeError::Conflict { reason, message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, message, .. }, .. }
             if reason == "AlreadyExists" && message.contains("already exists")),
         "{err:?}"
     );
@@ -234,7 +234,7 @@ fn stale_409s_are_conflicts() {
         .replace_memhpa_status(&hpa)
         .expect_err("stale status");
     assert!(
-        matches!(&err, KubeError::Conflict { reason, message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, message, .. }, .. }
             if reason == "Conflict" && message.contains("memhpas.memhpa.io \"web\": the object has been modified")),
         "{err:?}"
     );
@@ -243,7 +243,7 @@ fn stale_409s_are_conflicts() {
         .replace_scale("demo", &web_target(), &scale)
         .expect_err("stale scale");
     assert!(
-        matches!(&err, KubeError::Conflict { reason, message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, message, .. }, .. }
             if reason == "Conflict" && message.contains("deployments.apps \"web\"")),
         "{err:?}"
     );
@@ -265,14 +265,19 @@ fn create_conflict_and_invalid_map_with_their_messages() {
     let path = "/apis/memhpa.io/v1/namespaces/demo/memhpas";
     let err = error_of("memhpa-create-exists-409.txt", "create", path);
     assert!(
-        matches!(&err, KubeError::Conflict { reason, message, .. }
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, message, .. }, .. }
             if reason == "AlreadyExists" && message == "memhpas.memhpa.io \"web\" already exists"),
         "{err:?}"
     );
     let err = error_of("memhpa-create-invalid-422.txt", "create", path);
-    let KubeError::Invalid {
-        ref message,
-        ref causes,
+    let KubeError {
+        kind:
+            ErrorKind::Status {
+                code: 422,
+                ref message,
+                ref causes,
+                ..
+            },
         ..
     } = err
     else {
@@ -473,7 +478,7 @@ fn expired_watch_means_relist() {
     let status: Status = serde_json::from_value(event.object.clone()).expect("status");
     let err = KubeError::from_status("watch", "/apis/memhpa.io/v1/memhpas", 0, &status, None);
     assert!(
-        matches!(&err, KubeError::Gone { message, .. } if message == "too old resource version: 574 (581)"),
+        matches!(&err, KubeError { kind: ErrorKind::Status { code: 410, message, .. }, .. } if message == "too old resource version: 574 (581)"),
         "{err:?}"
     );
     assert_eq!(reflector.event(event), Step::Relist);

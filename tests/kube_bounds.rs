@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memhpa::kube::{Client, KubeConfig, KubeError};
+use memhpa::kube::{Client, ErrorKind, KubeConfig, KubeError};
 
 /// Size of each page's one annotation value.
 const PAD: usize = 8 * 1024 * 1024;
@@ -102,7 +102,7 @@ fn a_list_that_never_ends_stops_at_the_byte_bound() {
     assert!(
         matches!(
             &err,
-            KubeError::ListTooLarge { limit, unit: "bytes", pages, .. }
+            KubeError { kind: ErrorKind::ListTooLarge { limit, unit: "bytes", pages, .. }, .. }
                 if *limit == LIST_LIMIT_BYTES && *pages < MAX_SERVED
         ),
         "{err:?}"

@@ -29,7 +29,7 @@ use e2esupport::objects::{self, deployment_with_pods, fake_tail, LIMIT_MI, MI};
 use e2esupport::stubprom::StubProm;
 use e2esupport::wait::{poll_until, POLL};
 use kubesupport::FakeApiServer;
-use memhpa::kube::{self, KubeConfig, KubeError};
+use memhpa::kube::{self, ConfigError, KubeConfig};
 use memhpa::prom::{self, PromError, PromOptions};
 
 /// Long, and every character alphanumeric or `-`, so each is shown as it is
@@ -334,7 +334,7 @@ fn clients_refuse_a_token_over_plain_http_to_another_host() {
         })
         .expect_err(url);
         let text = err.to_string();
-        assert!(matches!(err, KubeError::Config { .. }), "{err:?}");
+        assert!(matches!(err, ConfigError { .. }), "{err:?}");
         assert!(text.contains(url), "{text}");
         assert!(text.contains("-allow-insecure-http"), "{text}");
         let err = prom::Client::new(PromOptions {

@@ -70,15 +70,10 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// Quotes `text` as a string literal (control characters escaped, so the error
-/// stays one line), cut to [`QUOTE_LIMIT`] characters.
+/// stays one line), cut to [`QUOTE_LIMIT`] characters: the crate's one quoting,
+/// at the command line's limit.
 pub fn quote(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(QUOTE_LIMIT).collect();
-    if chars.next().is_none() {
-        format!("{head:?}")
-    } else {
-        format!("{head:?}...")
-    }
+    crate::quote::quote(text, QUOTE_LIMIT)
 }
 
 #[cfg(test)]
@@ -106,7 +101,7 @@ mod test {
     #[test]
     fn quote_cuts_long_input() {
         let quoted = quote(&"x".repeat(QUOTE_LIMIT + 5));
-        assert!(quoted.ends_with("\"..."), "{quoted}");
+        assert!(quoted.ends_with("\"... (5 more characters)"), "{quoted}");
         assert_eq!(quoted.matches('x').count(), QUOTE_LIMIT);
     }
 

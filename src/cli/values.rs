@@ -2,6 +2,7 @@
 //! what was expected; the caller adds the flag and the quoted input.
 
 use super::error::quote;
+use crate::http::UrlProblem;
 use std::time::Duration;
 
 const DURATION_FORM: &str = "expected a duration such as 500ms, 30s, 1m or 1m30s";
@@ -152,18 +153,14 @@ pub fn scheme(text: &str) -> Result<&'static str, String> {
 /// credentials (tokens go in files), no query or fragment, no spaces.
 pub fn http_url(text: &str) -> Result<String, String> {
     const EXPECTED: &str = "expected http://HOST[:PORT][/PATH] or https://...";
-    let rest = text
-        .strip_prefix("http://")
-        .or_else(|| text.strip_prefix("https://"))
-        .ok_or_else(|| format!("the scheme must be http or https; {EXPECTED}"))?;
-    if text
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
-    {
-        return Err(format!(
-            "spaces, a query or a fragment are not allowed; {EXPECTED}"
-        ));
-    }
+    let rest = crate::http::base_url_rest(text).map_err(|problem| {
+        let why = match problem {
+            UrlProblem::Scheme => "the scheme must be http or https",
+            UrlProblem::QueryOrSpace => "spaces, a query or a fragment are not allowed",
+            UrlProblem::NoHost => "the host is missing",
+        };
+        format!("{why}; {EXPECTED}")
+    })?;
     let authority = rest.split('/').next().unwrap_or("");
     if authority.contains('@') {
         return Err("credentials are not allowed in the URL; use a token file".to_string());

@@ -3,15 +3,16 @@
 //! MemHpa status, Events) and the usage source (Prometheus).
 //!
 //! The production implementations are here too: [`KubeCluster`] over the kube
-//! client, with the event recorder and a short retry for transient failures,
+//! client and its event [`Recorder`](kube::Recorder), with a short retry for
+//! transient failures,
 //! and `prom::Client` itself.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use crate::api::{MemHpa, ObjectReference, Pod, Scale};
-use crate::kube::{self, Backoff, EventRecorder, Jitter, KubeError, ScaleTarget};
+use crate::kube::{self, Backoff, Jitter, KubeError, Recorder, ScaleTarget};
 use crate::prom::{self, PromError, Usage};
 
 pub trait Cluster: Send + Sync {
@@ -64,15 +65,15 @@ pub type WriteGuard = Arc<dyn Fn() -> bool + Send + Sync>;
 
 pub struct KubeCluster {
     client: kube::Client,
-    recorder: Mutex<EventRecorder>,
+    events: Recorder,
     may_write: WriteGuard,
 }
 
 impl KubeCluster {
     pub fn new(client: kube::Client) -> KubeCluster {
         KubeCluster {
+            events: Recorder::new(client.clone()),
             client,
-            recorder: Mutex::new(EventRecorder::new()),
             may_write: Arc::new(|| true),
         }
     }
@@ -107,11 +108,7 @@ fn require(
     value: &str,
 ) -> Result<(), KubeError> {
     if value.is_empty() {
-        return Err(KubeError::MissingField {
-            verb,
-            object: object(),
-            field,
-        });
+        return Err(KubeError::missing_field(verb, object(), field));
     }
     Ok(())
 }
@@ -197,8 +194,8 @@ impl Cluster for KubeCluster {
             involved.name.as_deref().unwrap_or(""),
         )?;
         self.retrying_write(|| {
-            self.client
-                .emit(&self.recorder, now, involved, warning, reason, message)
+            self.events
+                .emit(now, involved, warning, reason, message)
                 .map(|_| ())
         })
     }
@@ -210,11 +207,8 @@ mod test {
     use std::cell::Cell;
 
     fn unavailable() -> KubeError {
-        KubeError::Transport {
-            verb: "update",
-            path: "/scale".into(),
-            detail: "connection reset".into(),
-        }
+        let detail = "connection reset".into();
+        KubeError::new("update", "/scale", kube::ErrorKind::Transport { detail })
     }
 
     #[test]
@@ -227,7 +221,13 @@ mod test {
             },
             &|| false,
         );
-        assert!(matches!(result, Err(KubeError::Transport { .. })));
+        assert!(matches!(
+            result,
+            Err(KubeError {
+                kind: kube::ErrorKind::Transport { .. },
+                ..
+            })
+        ));
         assert_eq!(calls.get(), 1, "no retry after leadership was lost");
     }
 
@@ -241,8 +241,8 @@ mod test {
         let err = cluster.replace_scale("", &target, &scale).unwrap_err();
         assert!(
             matches!(
-                err,
-                KubeError::MissingField {
+                err.kind,
+                kube::ErrorKind::MissingField {
                     field: "namespace",
                     ..
                 }
@@ -261,7 +261,10 @@ mod test {
             },
         ] {
             let err = cluster.emit(&involved, false, "R", "m", 0).unwrap_err();
-            assert!(matches!(err, KubeError::MissingField { .. }), "{err}");
+            assert!(
+                matches!(err.kind, kube::ErrorKind::MissingField { .. }),
+                "{err}"
+            );
         }
     }
 

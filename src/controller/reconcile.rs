@@ -23,7 +23,7 @@ use super::observe::{self, UsageResult};
 use super::status::{next_status, Outcome};
 use crate::algorithm::{decide, Decision, History, Policy, Reason, WriteOutcome};
 use crate::api::{self, MemHpa, ObjectReference, Pod, Scale};
-use crate::kube::{KubeError, ScaleTarget};
+use crate::kube::{ErrorKind, KubeError, ScaleTarget};
 use crate::metrics::{Metrics, ReconcileResult};
 use crate::prom::{PromError, Usage};
 
@@ -152,8 +152,8 @@ fn prepare<'a>(
         )
     })?;
     let scale = ctx.cluster.get_scale(namespace, &target).map_err(|e| {
-        let what = match e {
-            KubeError::NotFound { .. } => format!(
+        let what = match e.code() {
+            Some(404) => format!(
                 "the target {} {namespace}/{} does not exist",
                 policy.target.kind, policy.target.name
             ),
@@ -178,8 +178,8 @@ fn prepare<'a>(
     let pods = ctx
         .cluster
         .list_pods(namespace, &selector)
-        .map_err(|e| match e {
-            KubeError::Http { status: 400, .. } | KubeError::Invalid { .. } => failed(
+        .map_err(|e| match e.code() {
+            Some(400 | 422) => failed(
                 Reason::InvalidSelector,
                 format!("couldn't convert selector {selector:?} into a corresponding internal selector object: {e}"),
                 current,
@@ -433,7 +433,7 @@ fn write_scale(
             Ok(fresh) => fresh,
             // After a conflict the server is up and the read's error is news;
             // after a lost response, the write's own error says more.
-            Err(read) if matches!(err, KubeError::Conflict { .. }) => return Err(read),
+            Err(read) if err.is_conflict() => return Err(read),
             Err(_) => return Err(err),
         };
         if fresh.spec.replicas == to {
@@ -443,21 +443,22 @@ fn write_scale(
             );
             return Ok(Wrote::Yes);
         }
-        if !matches!(err, KubeError::Conflict { .. }) || attempt == CONFLICT_RETRIES {
+        if !err.is_conflict() || attempt == CONFLICT_RETRIES {
             return Err(err);
         }
         if fresh.spec.replicas != p.scale.spec.replicas {
             // Someone else resized the target meanwhile: the decision
             // was made for a count that no longer holds.
-            return Err(KubeError::Conflict {
-                verb: "update",
-                path: p.target.path(namespace),
-                reason: "Conflict".to_string(),
-                message: format!(
+            return Err(KubeError::with_status(
+                "update",
+                p.target.path(namespace),
+                409,
+                "Conflict",
+                format!(
                     "spec.replicas changed from {} to {} during the reconcile",
                     p.scale.spec.replicas, fresh.spec.replicas
                 ),
-            });
+            ));
         }
         scale = fresh;
     }
@@ -466,10 +467,11 @@ fn write_scale(
 
 /// An error after which the write may or may not have been applied.
 fn is_ambiguous(err: &KubeError) -> bool {
-    matches!(
-        err,
-        KubeError::Conflict { .. } | KubeError::Transport { .. } | KubeError::Timeout { .. }
-    )
+    err.is_conflict()
+        || matches!(
+            err.kind,
+            ErrorKind::Transport { .. } | ErrorKind::Timeout { .. }
+        )
 }
 
 /// Writes the status if it changed. A 409 re-reads the object and rebuilds
@@ -497,11 +499,11 @@ fn write_status(
         object.status = Some(next);
         match ctx.cluster.replace_memhpa_status(&object) {
             Ok(_) => return Ok(Wrote::Yes),
-            Err(KubeError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
+            Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
                 current = ctx.cluster.get_memhpa(namespace, name)?;
             }
             // Deleted while we reconciled: nothing left to report on.
-            Err(KubeError::NotFound { .. }) => return Ok(Wrote::Nothing),
+            Err(e) if e.is_not_found() => return Ok(Wrote::Nothing),
             Err(e) => return Err(e),
         }
     }
@@ -610,20 +612,17 @@ mod test {
     }
 
     fn not_found(path: &str) -> KubeError {
-        KubeError::NotFound {
-            verb: "get",
-            path: path.to_string(),
-            message: "not found".to_string(),
-        }
+        KubeError::with_status("get", path, 404, "", "not found")
     }
 
     fn conflict(path: &str) -> KubeError {
-        KubeError::Conflict {
-            verb: "update",
-            path: path.to_string(),
-            reason: "Conflict".to_string(),
-            message: "the object has been modified".to_string(),
-        }
+        KubeError::with_status(
+            "update",
+            path,
+            409,
+            "Conflict",
+            "the object has been modified",
+        )
     }
 
     impl Cluster for FakeCluster {
@@ -990,11 +989,7 @@ mod test {
     #[test]
     fn a_failed_scale_write_is_failed_update_scale() {
         let s = setup(80.0, false);
-        let forbidden = KubeError::Forbidden {
-            verb: "update",
-            path: "scale".into(),
-            message: "forbidden".into(),
-        };
+        let forbidden = KubeError::with_status("update", "scale", 403, "", "forbidden");
         s.cluster.fail("update scale", forbidden);
         let r = run(&s);
         assert_eq!(r.rescaled_to, None);
@@ -1022,11 +1017,8 @@ mod test {
     fn a_resent_scale_write_that_had_landed_is_a_success() {
         // The first PUT landed but its answer was lost; the resend (same
         // resourceVersion) gets 409, or the answer is lost again.
-        let lost = KubeError::Transport {
-            verb: "update",
-            path: "scale".into(),
-            detail: "connection reset".into(),
-        };
+        let detail = "connection reset".into();
+        let lost = KubeError::new("update", "scale", ErrorKind::Transport { detail });
         for err in [conflict("scale"), lost] {
             let s = setup(80.0, false);
             s.cluster
@@ -1068,11 +1060,13 @@ mod test {
         let s = setup(80.0, false);
         s.cluster.fail(
             "update scale",
-            KubeError::Transport {
-                verb: "update",
-                path: "scale".into(),
-                detail: "connection reset".into(),
-            },
+            KubeError::new(
+                "update",
+                "scale",
+                ErrorKind::Transport {
+                    detail: "connection reset".into(),
+                },
+            ),
         );
         let r = run(&s);
         assert_eq!(r.reason, Reason::FailedUpdateScale, "{r:?}");

@@ -172,7 +172,7 @@ impl Watcher {
             .watch_memhpas(namespace, &rv, self.settings.timeout_seconds)
         {
             Ok(s) => s,
-            Err(KubeError::Gone { .. }) => {
+            Err(e) if e.is_gone() => {
                 self.metrics.watch_restart("expired");
                 return End::Relist(Pace::Stalled);
             }

@@ -11,13 +11,14 @@ use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::config::{checked_base_url, refuse_token_in_clear, KubeConfig};
-use super::error::{excerpt, KubeError};
+use super::error::{excerpt, ConfigError, ErrorKind, KubeError};
 use super::paths::{self, ScaleTarget};
 use super::reflector::raw_key;
 use super::token::TokenSource;
 use super::transport::{read_error, Incoming, Outgoing, Transport, TransportError, UreqTransport};
+use super::typed::Typed;
 use super::watch::Watch;
-use crate::api::{Event, Lease, ListMeta, MemHpa, ObjectList, Pod, Scale, GROUP, KIND, VERSION};
+use crate::api::{Event, Lease, ListMeta, MemHpa, ObjectList, Pod, Scale};
 
 /// Largest body read for one answer. A list page of 500 objects of a few KiB
 /// each fits many times over; ureq's own default of 10 MiB would not always.
@@ -136,7 +137,7 @@ impl Call {
 
 impl Client {
     /// Checks the configuration, reads the token once and the CA file.
-    pub fn new(config: KubeConfig) -> Result<Client, KubeError> {
+    pub fn new(config: KubeConfig) -> Result<Client, ConfigError> {
         let transport = UreqTransport::new(config.request_timeout, config.ca_file.as_deref())?;
         Client::with_transport(config, Box::new(transport))
     }
@@ -144,13 +145,11 @@ impl Client {
     pub(crate) fn with_transport(
         config: KubeConfig,
         transport: Box<dyn Transport>,
-    ) -> Result<Client, KubeError> {
+    ) -> Result<Client, ConfigError> {
         let base_url = checked_base_url(&config.base_url)?;
         refuse_token_in_clear(&config)?;
         if config.request_timeout.is_zero() {
-            return Err(KubeError::Config {
-                detail: "the request timeout must be above zero".into(),
-            });
+            return Err(ConfigError::new("the request timeout must be above zero"));
         }
         let token = TokenSource::new(config.token_file, Instant::now())?;
         Ok(Client {
@@ -198,7 +197,7 @@ impl Client {
     }
 
     /// A watch from `resource_version`, with bookmarks, that the server ends
-    /// after `timeout_seconds`. An HTTP 410 is `KubeError::Gone`: relist.
+    /// after `timeout_seconds`. An HTTP 410 is a [`KubeError::is_gone`]: relist.
     pub fn watch_memhpas(
         &self,
         namespace: Option<&str>,
@@ -241,16 +240,13 @@ impl Client {
             .unwrap_or("")
             .is_empty()
         {
-            return Err(KubeError::MissingField {
-                verb: "update",
-                object: format!("the status of MemHpa {namespace}/{name}"),
-                field: "metadata.resourceVersion",
-            });
+            return Err(KubeError::missing_field(
+                "update",
+                format!("the status of MemHpa {namespace}/{name}"),
+                "metadata.resourceVersion",
+            ));
         }
-        let mut body = hpa.clone();
-        body.api_version
-            .get_or_insert_with(|| format!("{GROUP}/{VERSION}"));
-        body.kind.get_or_insert_with(|| KIND.to_string());
+        let body = hpa.typed();
         let path = format!("{}/status", paths::memhpa(namespace, name));
         self.call_json(&Call::new("update", "PUT", path).with_json(&body)?)
     }
@@ -267,10 +263,7 @@ impl Client {
         target: &ScaleTarget,
         scale: &Scale,
     ) -> Result<Scale, KubeError> {
-        let mut body = scale.clone();
-        body.api_version
-            .get_or_insert_with(|| "autoscaling/v1".to_string());
-        body.kind.get_or_insert_with(|| "Scale".to_string());
+        let mut body = scale.typed();
         body.metadata
             .name
             .get_or_insert_with(|| target.name().to_string());
@@ -284,11 +277,11 @@ impl Client {
     /// selector would match every pod of the namespace, so it is refused.
     pub fn list_pods(&self, namespace: &str, label_selector: &str) -> Result<Vec<Pod>, KubeError> {
         if label_selector.trim().is_empty() {
-            return Err(KubeError::MissingField {
-                verb: "list",
-                object: format!("pods in namespace {namespace:?}"),
-                field: "label selector (an empty one matches every pod)",
-            });
+            return Err(KubeError::missing_field(
+                "list",
+                format!("pods in namespace {namespace:?}"),
+                "label selector (an empty one matches every pod)",
+            ));
         }
         let list: ObjectList<Pod> = self.list_all(
             &paths::pods(namespace),
@@ -298,9 +291,7 @@ impl Client {
     }
 
     pub fn create_event(&self, namespace: &str, event: &Event) -> Result<Event, KubeError> {
-        let mut body = event.clone();
-        body.api_version.get_or_insert_with(|| "v1".to_string());
-        body.kind.get_or_insert_with(|| "Event".to_string());
+        let mut body = event.typed();
         body.metadata
             .namespace
             .get_or_insert_with(|| namespace.to_string());
@@ -329,7 +320,7 @@ impl Client {
     /// `KubeError::Conflict` (reason AlreadyExists) when another replica won.
     pub fn create_lease(&self, namespace: &str, lease: &Lease) -> Result<Lease, KubeError> {
         self.call_json(
-            &Call::new("create", "POST", paths::leases(namespace)).with_json(&lease_body(lease))?,
+            &Call::new("create", "POST", paths::leases(namespace)).with_json(&lease.typed())?,
         )
     }
 
@@ -340,14 +331,15 @@ impl Client {
             .name
             .as_deref()
             .filter(|name| !name.is_empty())
-            .ok_or_else(|| KubeError::MissingField {
-                verb: "update",
-                object: format!("a Lease in namespace {namespace:?}"),
-                field: "metadata.name",
+            .ok_or_else(|| {
+                KubeError::missing_field(
+                    "update",
+                    format!("a Lease in namespace {namespace:?}"),
+                    "metadata.name",
+                )
             })?;
         self.call_json(
-            &Call::new("update", "PUT", paths::lease(namespace, name))
-                .with_json(&lease_body(lease))?,
+            &Call::new("update", "PUT", paths::lease(namespace, name)).with_json(&lease.typed())?,
         )
     }
 
@@ -378,8 +370,10 @@ impl Client {
                 }
                 let call = Call::new("list", "GET", format!("{path}{}", paths::query(&pairs)));
                 let (page, bytes) = match self.list_page(&call, &gathered) {
-                    Err(KubeError::Gone { .. })
-                        if continue_token.is_some() && restarts < LIST_RESTARTS =>
+                    Err(err)
+                        if err.is_gone()
+                            && continue_token.is_some()
+                            && restarts < LIST_RESTARTS =>
                     {
                         restarts += 1;
                         continue 'list;
@@ -452,7 +446,12 @@ impl Client {
     /// Sends with the current token; after a 401, once more if the token file
     /// now holds another token.
     fn send(&self, call: &Call) -> Result<Incoming, KubeError> {
-        let token = self.inner.token.current(Instant::now())?;
+        let unreadable = |err| KubeError::new(call.verb, call.path.clone(), ErrorKind::Config(err));
+        let token = self
+            .inner
+            .token
+            .current(Instant::now())
+            .map_err(unreadable)?;
         let response = self.send_once(call, token.clone())?;
         if response.status != 401 {
             return Ok(response);
@@ -460,7 +459,8 @@ impl Client {
         match self
             .inner
             .token
-            .refresh_after_unauthorized(token.as_deref(), Instant::now())?
+            .refresh_after_unauthorized(token.as_deref(), Instant::now())
+            .map_err(unreadable)?
         {
             Some(rotated) => {
                 log::info!(
@@ -533,13 +533,15 @@ impl Client {
     /// cannot be read still gives the status code.
     fn error_from(&self, call: &Call, response: Incoming) -> KubeError {
         if (300..400).contains(&response.status) {
-            return KubeError::Redirect {
-                verb: call.verb,
-                method: call.method,
-                path: call.path.clone(),
-                status: response.status,
-                location: response.location.unwrap_or_default(),
-            };
+            return KubeError::new(
+                call.verb,
+                call.path.clone(),
+                ErrorKind::Redirect {
+                    method: call.method,
+                    status: response.status,
+                    location: response.location.unwrap_or_default(),
+                },
+            );
         }
         let body = self
             .read_body(call, response.body, MAX_ERROR_BODY)
@@ -554,20 +556,15 @@ impl Client {
     }
 
     fn transport_failed(&self, call: &Call, err: TransportError) -> KubeError {
-        match err {
-            TransportError::Timeout => KubeError::Timeout {
-                verb: call.verb,
-                path: call.path.clone(),
+        let kind = match err {
+            TransportError::Timeout => ErrorKind::Timeout {
                 timeout: call
                     .watch_read_timeout
                     .unwrap_or(self.inner.request_timeout),
             },
-            TransportError::Other(detail) => KubeError::Transport {
-                verb: call.verb,
-                path: call.path.clone(),
-                detail,
-            },
-        }
+            TransportError::Other(detail) => ErrorKind::Transport { detail },
+        };
+        KubeError::new(call.verb, call.path.clone(), kind)
     }
 }
 
@@ -576,30 +573,36 @@ fn is_success(status: u16) -> bool {
 }
 
 fn encode<T: Serialize>(verb: &'static str, path: &str, value: &T) -> Result<Vec<u8>, KubeError> {
-    serde_json::to_vec(value).map_err(|err| KubeError::Decode {
-        verb,
-        path: path.to_string(),
-        detail: format!("cannot encode the request body: {err}"),
-        body: String::new(),
+    serde_json::to_vec(value).map_err(|err| {
+        let detail = format!("cannot encode the request body: {err}");
+        KubeError::new(
+            verb,
+            path,
+            ErrorKind::Decode {
+                detail,
+                body: String::new(),
+            },
+        )
     })
 }
 
 fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, KubeError> {
-    serde_json::from_slice(body).map_err(|err| KubeError::Decode {
-        verb: call.verb,
-        path: call.path.clone(),
-        detail: err.to_string(),
-        body: excerpt(body),
+    serde_json::from_slice(body).map_err(|err| {
+        let (detail, body) = (err.to_string(), excerpt(body));
+        KubeError::new(
+            call.verb,
+            call.path.clone(),
+            ErrorKind::Decode { detail, body },
+        )
     })
 }
 
 fn oversized(call: &Call, limit: u64, body: &[u8]) -> KubeError {
-    KubeError::Decode {
-        verb: call.verb,
-        path: call.path.clone(),
+    let kind = ErrorKind::Decode {
         detail: format!("the answer is larger than {limit} bytes"),
         body: excerpt(&body[..body.len().min(200)]),
-    }
+    };
+    KubeError::new(call.verb, call.path.clone(), kind)
 }
 
 /// One list page as read: `ObjectList` with its items counted as they are
@@ -704,22 +707,21 @@ impl<'a, T> Gathered<'a, T> {
     }
 
     fn too_large(&self, limit: u64, unit: &'static str) -> KubeError {
-        KubeError::ListTooLarge {
-            path: self.path.to_string(),
-            limit,
-            unit,
-            pages: self.pages,
-        }
+        let pages = self.pages;
+        KubeError::new(
+            "list",
+            self.path,
+            ErrorKind::ListTooLarge { limit, unit, pages },
+        )
     }
 }
 
 fn list_error(path: &str, detail: &str) -> KubeError {
-    KubeError::Decode {
-        verb: "list",
-        path: path.to_string(),
+    let kind = ErrorKind::Decode {
         detail: detail.to_string(),
         body: String::new(),
-    }
+    };
+    KubeError::new("list", path, kind)
 }
 
 fn namespaced_name<'a>(
@@ -728,22 +730,10 @@ fn namespaced_name<'a>(
     meta: &'a crate::api::ObjectMeta,
 ) -> Result<(&'a str, &'a str), KubeError> {
     let present = |value: &'a Option<String>| value.as_deref().filter(|text| !text.is_empty());
-    let missing = |field| KubeError::MissingField {
-        verb,
-        object: format!("{kind} {}", meta.key()),
-        field,
-    };
+    let missing = |field| KubeError::missing_field(verb, format!("{kind} {}", meta.key()), field);
     let namespace = present(&meta.namespace).ok_or_else(|| missing("metadata.namespace"))?;
     let name = present(&meta.name).ok_or_else(|| missing("metadata.name"))?;
     Ok((namespace, name))
-}
-
-fn lease_body(lease: &Lease) -> Lease {
-    let mut body = lease.clone();
-    body.api_version
-        .get_or_insert_with(|| "coordination.k8s.io/v1".to_string());
-    body.kind.get_or_insert_with(|| "Lease".to_string());
-    body
 }
 
 #[cfg(test)]
@@ -752,6 +742,7 @@ mod test {
     use crate::api::ObjectMeta;
     use crate::kube::fake_transport::{FakeTransport as Fake, FAKE_BASE};
     use crate::kube::test_server::{serve, serve_tls, Answer};
+    use crate::kube::token::token_file;
     use std::sync::Mutex;
 
     const BASE: &str = FAKE_BASE;
@@ -765,14 +756,6 @@ mod test {
     }
 
     use std::path::PathBuf;
-
-    fn token_file(name: &str, token: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("memhpa-kube-client-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join(name);
-        std::fs::write(&path, token).expect("token");
-        path
-    }
 
     fn hpa_json(name: &str, version: &str) -> String {
         format!(
@@ -898,8 +881,8 @@ mod test {
         assert!(
             matches!(
                 &err,
-                KubeError::ListTooLarge { limit: 3, unit: "items", pages: 2, path }
-                    if path == "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb"
+                KubeError { path, kind: ErrorKind::ListTooLarge { limit: 3, unit: "items", pages: 2, .. }, .. }
+                    if &**path == "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb"
             ),
             "{err:?}"
         );
@@ -922,8 +905,8 @@ mod test {
             .expect_err("too many bytes");
         assert!(
             matches!(
-                &err,
-                KubeError::ListTooLarge {
+                &err.kind,
+                ErrorKind::ListTooLarge {
                     unit: "bytes",
                     pages: 2,
                     ..
@@ -949,8 +932,8 @@ mod test {
             .expect_err("endless");
         assert!(
             matches!(
-                &err,
-                KubeError::ListTooLarge {
+                &err.kind,
+                ErrorKind::ListTooLarge {
                     limit: 3,
                     unit: "pages",
                     ..
@@ -973,8 +956,8 @@ mod test {
             .expect_err("one page too many");
         assert!(
             matches!(
-                &err,
-                KubeError::ListTooLarge {
+                &err.kind,
+                ErrorKind::ListTooLarge {
                     unit: "items",
                     pages: 1,
                     ..
@@ -1029,7 +1012,7 @@ mod test {
             .err()
             .expect("gone");
         assert!(
-            matches!(&err, KubeError::Gone { message, .. } if message == "too old resource version"),
+            matches!(&err, KubeError { kind: ErrorKind::Status { code: 410, message, .. }, .. } if message == "too old resource version"),
             "{err:?}"
         );
     }
@@ -1066,7 +1049,7 @@ mod test {
             .replace_memhpa_status(&hpa("web", "7"))
             .expect_err("stale");
         assert!(
-            matches!(&err, KubeError::Conflict { reason, .. } if reason == "Conflict"),
+            matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, .. }, .. } if reason == "Conflict"),
             "{err:?}"
         );
         assert!(
@@ -1152,7 +1135,10 @@ mod test {
     fn empty_selector_is_refused() {
         let fake = Fake::default();
         let err = client(&fake).list_pods("demo", " ").expect_err("empty");
-        assert!(matches!(err, KubeError::MissingField { .. }), "{err:?}");
+        assert!(
+            matches!(err.kind, ErrorKind::MissingField { .. }),
+            "{err:?}"
+        );
         assert!(fake.sent().is_empty());
     }
 
@@ -1188,7 +1174,7 @@ mod test {
             );
         let client = client(&fake);
         let err = client.get_lease("kube-system", "memhpa").expect_err("404");
-        assert!(matches!(err, KubeError::NotFound { .. }), "{err:?}");
+        assert_eq!(err.code(), Some(404), "{err:?}");
         let lease = Lease {
             metadata: ObjectMeta {
                 name: Some("memhpa".into()),
@@ -1198,7 +1184,7 @@ mod test {
         };
         let err = client.create_lease("kube-system", &lease).expect_err("409");
         assert!(
-            matches!(&err, KubeError::Conflict { reason, .. } if reason == "AlreadyExists"),
+            matches!(&err, KubeError { kind: ErrorKind::Status { code: 409, reason, .. }, .. } if reason == "AlreadyExists"),
             "{err:?}"
         );
         let sent = fake.sent();
@@ -1252,6 +1238,25 @@ mod test {
     }
 
     #[test]
+    fn a_token_file_gone_at_a_401_is_a_config_error_of_the_call() {
+        let path = token_file("vanished", "old-token\n");
+        let fake = Fake::default();
+        fake.answer(401, &status(401, "Unauthorized", "Unauthorized"));
+        let client = client_with(&fake, Some(path.clone()));
+        std::fs::remove_file(&path).expect("remove the token file");
+        let err = client.get_memhpa("demo", "web").expect_err("no token");
+        assert!(matches!(err.kind, ErrorKind::Config(_)), "{err:?}");
+        assert_eq!(
+            (err.verb, &*err.path),
+            ("get", "/apis/memhpa.io/v1/namespaces/demo/memhpas/web")
+        );
+        assert!(!err.is_retryable(), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(!text.contains("old-token"), "{text}");
+    }
+
+    #[test]
     fn unauthorized_with_an_unchanged_token_is_not_retried() {
         let path = token_file("same", "only-token");
         let fake = Fake::default();
@@ -1259,7 +1264,7 @@ mod test {
         let err = client_with(&fake, Some(path))
             .get_memhpa("demo", "web")
             .expect_err("401");
-        assert!(matches!(err, KubeError::Unauthorized { .. }), "{err:?}");
+        assert_eq!(err.code(), Some(401), "{err:?}");
         assert!(err.is_retryable());
         assert_eq!(fake.sent().len(), 1);
     }
@@ -1304,12 +1309,9 @@ mod test {
         let err = client
             .replace_memhpa_status(&hpa("web", "1"))
             .expect_err("500");
-        assert!(
-            matches!(err, KubeError::Server { status: 500, .. }),
-            "{err:?}"
-        );
+        assert_eq!(err.code(), Some(500), "{err:?}");
         let err = client.list_pods("demo", "app=web").expect_err("refused");
-        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        assert!(matches!(err.kind, ErrorKind::Transport { .. }), "{err:?}");
         assert_eq!(
             *seen.lock().expect("log"),
             ["get 200", "update 500", "list 0"]
@@ -1323,7 +1325,7 @@ mod test {
         let err = client(&fake)
             .get_memhpa("demo", "web")
             .expect_err("garbage");
-        assert!(matches!(err, KubeError::Decode { .. }), "{err:?}");
+        assert!(matches!(err.kind, ErrorKind::Decode { .. }), "{err:?}");
         assert!(
             err.to_string()
                 .contains("get /apis/memhpa.io/v1/namespaces/demo/memhpas/web"),
@@ -1351,7 +1353,7 @@ mod test {
             .get_memhpa("demo", "web")
             .expect_err("timeout");
         assert!(
-            matches!(err, KubeError::Timeout { timeout, .. } if timeout == crate::kube::DEFAULT_REQUEST_TIMEOUT),
+            matches!(err, KubeError { kind: ErrorKind::Timeout { timeout, .. }, .. } if timeout == crate::kube::DEFAULT_REQUEST_TIMEOUT),
             "{err:?}"
         );
     }
@@ -1455,8 +1457,8 @@ mod test {
         assert!(text.contains("http://127.0.0.1:9/elsewhere"), "{text}");
         assert!(
             matches!(
-                &err,
-                KubeError::Redirect {
+                &err.kind,
+                ErrorKind::Redirect {
                     status: 307,
                     method: "PUT",
                     ..
@@ -1477,8 +1479,8 @@ mod test {
             .expect_err("307");
         assert!(
             matches!(
-                &err,
-                KubeError::Redirect {
+                &err.kind,
+                ErrorKind::Redirect {
                     status: 307,
                     method: "GET",
                     ..
@@ -1502,7 +1504,7 @@ mod test {
         let err = real_client(&url, Duration::from_millis(300), None)
             .get_memhpa("demo", "web")
             .expect_err("timeout");
-        assert!(matches!(err, KubeError::Timeout { .. }), "{err:?}");
+        assert!(matches!(err.kind, ErrorKind::Timeout { .. }), "{err:?}");
     }
 
     #[test]
@@ -1566,7 +1568,13 @@ mod test {
             .recv_timeout(Duration::from_secs(10))
             .expect("shutdown interrupts the read");
         assert!(
-            matches!(last, Some(Err(KubeError::Transport { .. }))),
+            matches!(
+                last,
+                Some(Err(KubeError {
+                    kind: ErrorKind::Transport { .. },
+                    ..
+                }))
+            ),
             "{last:?}"
         );
     }
@@ -1577,7 +1585,7 @@ mod test {
         let client = real_client(&url, Duration::from_secs(10), None);
         client.clone().shutdown();
         let err = client.get_memhpa("demo", "web").expect_err("shut down");
-        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        assert!(matches!(err.kind, ErrorKind::Transport { .. }), "{err:?}");
     }
 
     /// The checked-in test PKI of the Prometheus tests: a CA, a server
@@ -1618,7 +1626,7 @@ mod test {
         let err = tls_client(&url, pki.join("other-ca.pem"))
             .get_memhpa("demo", "web")
             .expect_err("unknown issuer");
-        assert!(matches!(err, KubeError::Transport { .. }), "{err:?}");
+        assert!(matches!(err.kind, ErrorKind::Transport { .. }), "{err:?}");
         let request = seen.recv_timeout(Duration::from_secs(10)).expect("served");
         assert!(request.is_none(), "no request got through");
     }

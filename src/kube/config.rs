@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::error::KubeError;
+use super::error::ConfigError;
 
 /// The directory the kubelet mounts into every pod with a service account.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -43,11 +43,11 @@ impl KubeConfig {
     /// Whether the bearer token would cross the network in clear: a token
     /// file and a plain-http URL to a host that is not loopback.
     pub fn sends_token_in_clear(&self) -> bool {
-        self.token_file.is_some() && crate::resolve::is_plain_http_off_host(&self.base_url)
+        crate::http::sends_token_in_clear(self.token_file.is_some(), &self.base_url)
     }
 
     /// In-cluster: `KUBERNETES_SERVICE_HOST`/`_PORT` and the service-account dir.
-    pub fn in_cluster() -> Result<KubeConfig, KubeError> {
+    pub fn in_cluster() -> Result<KubeConfig, ConfigError> {
         let host = std::env::var("KUBERNETES_SERVICE_HOST").ok();
         let port = std::env::var("KUBERNETES_SERVICE_PORT").ok();
         KubeConfig::in_cluster_from(
@@ -63,7 +63,7 @@ impl KubeConfig {
         dir: &Path,
         host: Option<&str>,
         port: Option<&str>,
-    ) -> Result<KubeConfig, KubeError> {
+    ) -> Result<KubeConfig, ConfigError> {
         let host = required_env("KUBERNETES_SERVICE_HOST", host)?;
         let port = required_env("KUBERNETES_SERVICE_PORT", port)?;
         if port.parse::<u16>().map_or(true, |port| port == 0) {
@@ -111,7 +111,7 @@ pub fn service_account_namespace(dir: &Path) -> Option<String> {
     (!namespace.is_empty()).then(|| namespace.to_string())
 }
 
-fn required_env<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str, KubeError> {
+fn required_env<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str, ConfigError> {
     match value.map(str::trim) {
         Some(value) if !value.is_empty() => Ok(value),
         _ => Err(config(format!(
@@ -121,37 +121,25 @@ fn required_env<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str, KubeE
 }
 
 /// `http(s)://host[:port][/prefix]` without a trailing slash.
-pub(crate) fn checked_base_url(raw: &str) -> Result<String, KubeError> {
-    let trimmed = raw.trim().trim_end_matches('/');
-    let bad = |why: &str| config(format!("API server URL {raw:?} {why}"));
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with https:// or http://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("has no host"));
-    }
-    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must not hold a query, a fragment or spaces"));
-    }
-    Ok(trimmed.to_string())
+pub(crate) fn checked_base_url(raw: &str) -> Result<String, ConfigError> {
+    crate::http::checked_base_url("API server", raw).map_err(ConfigError::new)
 }
 
 /// Refuses a configuration that would send the token in clear, unless
 /// `-allow-insecure-http` accepts it.
-pub(crate) fn refuse_token_in_clear(given: &KubeConfig) -> Result<(), KubeError> {
-    if given.sends_token_in_clear() && !given.allow_insecure_http {
-        return Err(config(format!(
-            "refusing to send the bearer token in clear: API server URL {} is plain http \
-             to a host that is not loopback; use https, or give -allow-insecure-http to accept it",
-            super::error::quote(&given.base_url)
-        )));
-    }
-    Ok(())
+pub(crate) fn refuse_token_in_clear(given: &KubeConfig) -> Result<(), ConfigError> {
+    crate::http::refuse_token_in_clear(&crate::http::TokenUse {
+        token: "the bearer token",
+        server: "API server",
+        url: &given.base_url,
+        has_token: given.token_file.is_some(),
+        allow_insecure_http: given.allow_insecure_http,
+    })
+    .map_err(ConfigError::new)
 }
 
-fn config(detail: String) -> KubeError {
-    KubeError::Config { detail }
+fn config(detail: String) -> ConfigError {
+    ConfigError::new(detail)
 }
 
 #[cfg(test)]

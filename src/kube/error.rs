@@ -1,5 +1,7 @@
-//! The one error type of the Kubernetes boundary, and the mapping of an error
-//! response (a metav1.Status body) onto it.
+//! The errors of the Kubernetes boundary: [`KubeError`] for a call that
+//! failed (with the mapping of an error response, a metav1.Status body, onto
+//! it), [`ConfigError`] for a client that cannot be built, and
+//! [`UnsupportedTarget`] for a scaleTargetRef memhpa cannot scale.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,108 +12,47 @@ use crate::api::{Status, StatusCause};
 /// it, short enough for a condition message and a log line.
 const QUOTE_LIMIT: usize = 400;
 
-/// Why a Kubernetes API call did not give what was asked.
-///
-/// Every variant that follows a request names the verb (`get`, `list`, `watch`,
-/// `update`, `create`, `patch`) and the path, and quotes what the server said.
-/// The kinds the controller branches on are variants of their own.
+/// Why a Kubernetes API call did not give what was asked: the call (its verb,
+/// `get`, `list`, `watch`, `update`, `create`, `patch`, and its path) and what
+/// went wrong, as ureq's and kube-rs' errors are shaped.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KubeError {
-    /// The configuration cannot work: no base URL, an unreadable or empty token
-    /// file, a CA file without a certificate, missing in-cluster variables.
-    Config { detail: String },
-    /// The caller handed an object the request cannot be built from (no name,
-    /// no resourceVersion for an optimistic update, an empty selector).
-    MissingField {
-        verb: &'static str,
-        object: String,
-        field: &'static str,
-    },
-    /// No HTTP response: connection refused, DNS, TLS, a cut stream, shutdown.
-    Transport {
-        verb: &'static str,
-        path: String,
-        detail: String,
-    },
-    /// No complete response within the time allowed.
-    Timeout {
-        verb: &'static str,
-        path: String,
-        timeout: Duration,
-    },
-    /// 401: the token is bad or was rotated (it has been re-read once already).
-    Unauthorized {
-        verb: &'static str,
-        path: String,
-        message: String,
-    },
-    /// 403: RBAC does not allow the call.
-    Forbidden {
-        verb: &'static str,
-        path: String,
-        message: String,
-    },
-    /// 404: the object (or the scale target) does not exist.
-    NotFound {
-        verb: &'static str,
-        path: String,
-        message: String,
-    },
-    /// 409: a stale resourceVersion (`Conflict`) or a create of an existing
-    /// name (`AlreadyExists`); `reason` tells which.
-    Conflict {
-        verb: &'static str,
-        path: String,
+pub struct KubeError {
+    pub verb: &'static str,
+    /// Path and query after the base URL; empty when the request could not
+    /// even be built ([`ErrorKind::MissingField`]). A `Box<str>` keeps the
+    /// whole error within clippy's bound for an `Err`.
+    pub path: Box<str>,
+    pub kind: ErrorKind,
+}
+
+/// What went wrong with one call. The kinds the controller branches on are
+/// told apart by [`ErrorKind::Status`]'s code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorKind {
+    /// The server answered with a non-2xx, non-3xx status and (usually) a
+    /// metav1.Status body. `reason` is the Status' reason (`AlreadyExists`,
+    /// `Conflict` by default on 409), `message` its message or the start of a
+    /// body that was no Status; `retry_after` only on 429; `causes` on 422.
+    Status {
+        code: u16,
         reason: String,
         message: String,
-    },
-    /// 410: the resourceVersion (or continue token) is too old; relist.
-    Gone {
-        verb: &'static str,
-        path: String,
-        message: String,
-    },
-    /// 422: the server's validation refused the object; `causes` name the fields.
-    Invalid {
-        verb: &'static str,
-        path: String,
-        message: String,
-        causes: Vec<StatusCause>,
-    },
-    /// 429: throttled (API priority and fairness); wait `retry_after` if given.
-    TooManyRequests {
-        verb: &'static str,
-        path: String,
-        message: String,
         retry_after: Option<Duration>,
+        // Boxed: a slice keeps the whole error within clippy's bound for an
+        // `Err`, and a cause list is rare.
+        causes: Box<[StatusCause]>,
     },
-    /// 5xx.
-    Server {
-        verb: &'static str,
-        path: String,
-        status: u16,
-        message: String,
-    },
-    /// Any other non-2xx status.
-    Http {
-        verb: &'static str,
-        path: String,
-        status: u16,
-        message: String,
-    },
+    /// No HTTP response: connection refused, DNS, TLS, a cut stream, shutdown.
+    Transport { detail: String },
+    /// No complete response within the time allowed.
+    Timeout { timeout: Duration },
     /// A 2xx body that is not the object asked for, or one too large to read.
-    Decode {
-        verb: &'static str,
-        path: String,
-        detail: String,
-        body: String,
-    },
+    Decode { detail: String, body: String },
     /// A list that grew past one of the bounds memhpa sets on a whole list:
     /// `limit` of `unit` (`bytes` on the wire, `items` or `pages`). A server
     /// whose continue tokens never end would otherwise grow memory until the
     /// process is killed.
     ListTooLarge {
-        path: String,
         limit: u64,
         unit: &'static str,
         pages: usize,
@@ -120,25 +61,81 @@ pub enum KubeError {
     /// replayed by the HTTP client, and the bearer token must not travel to
     /// another host.
     Redirect {
-        verb: &'static str,
         method: &'static str,
-        path: String,
         status: u16,
         location: String,
     },
-    /// A scaleTargetRef memhpa cannot scale.
-    UnsupportedTarget {
-        api_version: String,
-        kind: String,
-        name: String,
-    },
+    /// The caller handed an object the request cannot be built from (no name,
+    /// no resourceVersion for an optimistic update, an empty selector). No
+    /// request was sent.
+    MissingField { object: String, field: &'static str },
+    /// The token file could not be read for this request (it was readable at
+    /// start-up).
+    Config(ConfigError),
 }
 
+/// The client configuration cannot work: no base URL, an unreadable or empty
+/// token file, a CA file without a certificate, missing in-cluster variables.
+/// Found before any request, so it names no verb nor path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub detail: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(detail: impl Into<String>) -> ConfigError {
+        ConfigError {
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kubernetes client configuration: {}", self.detail)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 impl KubeError {
-    /// Maps an error response onto a variant. The body is decoded as a
-    /// metav1.Status when it is one; otherwise (a proxy's HTML page, garbage) its
-    /// start is quoted as the message. `retry_after_header` is the raw
-    /// `Retry-After` header, which wins over `details.retryAfterSeconds`.
+    pub fn new(verb: &'static str, path: impl Into<Box<str>>, kind: ErrorKind) -> KubeError {
+        KubeError {
+            verb,
+            path: path.into(),
+            kind,
+        }
+    }
+
+    /// A request refused before it was built, for want of `field`.
+    pub fn missing_field(verb: &'static str, object: String, field: &'static str) -> KubeError {
+        KubeError::new(verb, "", ErrorKind::MissingField { object, field })
+    }
+
+    /// An error answer with `code`, as the server (or the controller on its
+    /// behalf, e.g. for a target resized meanwhile) would give it.
+    pub fn with_status(
+        verb: &'static str,
+        path: impl Into<Box<str>>,
+        code: u16,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> KubeError {
+        let kind = ErrorKind::Status {
+            code,
+            reason: reason.to_string(),
+            message: message.into(),
+            retry_after: None,
+            causes: Box::default(),
+        };
+        KubeError::new(verb, path, kind)
+    }
+
+    /// Maps an error response onto a [`ErrorKind::Status`]. The body is
+    /// decoded as a metav1.Status when it is one; otherwise (a proxy's HTML
+    /// page, garbage) its start is quoted as the message.
+    /// `retry_after_header` is the raw `Retry-After` header, which wins over
+    /// `details.retryAfterSeconds`.
     pub fn from_response(
         verb: &'static str,
         path: &str,
@@ -157,8 +154,8 @@ impl KubeError {
         KubeError::from_status(verb, path, status, &decoded, header)
     }
 
-    /// Maps a decoded Status (from an error body, or from a watch `ERROR` event)
-    /// onto a variant by `http_status`; 0 means "use the Status' own code".
+    /// Maps a decoded Status (from an error body, or from a watch `ERROR`
+    /// event) by `http_status`; 0 means "use the Status' own code".
     pub fn from_status(
         verb: &'static str,
         path: &str,
@@ -171,106 +168,85 @@ impl KubeError {
         } else {
             http_status
         };
-        let path = path.to_string();
-        let message = status_message(status);
-        match code {
-            401 => KubeError::Unauthorized {
-                verb,
-                path,
-                message,
+        let details = status.details.as_ref();
+        let reason = status.reason.clone().filter(|reason| !reason.is_empty());
+        let kind = ErrorKind::Status {
+            code,
+            reason: reason.unwrap_or_else(|| if code == 409 { "Conflict" } else { "" }.into()),
+            message: status_message(status),
+            retry_after: (code == 429)
+                .then(|| {
+                    retry_after.or_else(|| {
+                        details
+                            .and_then(|details| details.retry_after_seconds)
+                            .map(Duration::from_secs)
+                    })
+                })
+                .flatten(),
+            causes: if code == 422 {
+                details
+                    .map(|details| details.causes.clone().into_boxed_slice())
+                    .unwrap_or_default()
+            } else {
+                Box::default()
             },
-            403 => KubeError::Forbidden {
-                verb,
-                path,
-                message,
-            },
-            404 => KubeError::NotFound {
-                verb,
-                path,
-                message,
-            },
-            409 => KubeError::Conflict {
-                verb,
-                path,
-                reason: status.reason.clone().unwrap_or_else(|| "Conflict".into()),
-                message,
-            },
-            410 => KubeError::Gone {
-                verb,
-                path,
-                message,
-            },
-            422 => KubeError::Invalid {
-                verb,
-                path,
-                message,
-                causes: status
-                    .details
-                    .as_ref()
-                    .map(|details| details.causes.clone())
-                    .unwrap_or_default(),
-            },
-            429 => KubeError::TooManyRequests {
-                verb,
-                path,
-                message,
-                retry_after: retry_after.or_else(|| {
-                    status
-                        .details
-                        .as_ref()
-                        .and_then(|details| details.retry_after_seconds)
-                        .map(Duration::from_secs)
-                }),
-            },
-            500..=599 => KubeError::Server {
-                verb,
-                path,
-                status: code,
-                message,
-            },
-            _ => KubeError::Http {
-                verb,
-                path,
-                status: code,
-                message,
-            },
+        };
+        KubeError::new(verb, path, kind)
+    }
+
+    /// The HTTP status the server answered, if it answered with an error.
+    pub fn code(&self) -> Option<u16> {
+        match &self.kind {
+            ErrorKind::Status { code, .. } => Some(*code),
+            ErrorKind::Redirect { status, .. } => Some(*status),
+            _ => None,
         }
+    }
+
+    /// 404: the object (or the scale target) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.has_status(404)
+    }
+
+    /// 409: a stale resourceVersion (`Conflict`) or a create of an existing
+    /// name (`AlreadyExists`); the reason tells which.
+    pub fn is_conflict(&self) -> bool {
+        self.has_status(409)
+    }
+
+    /// 410: the resourceVersion (or continue token) is too old; relist.
+    pub fn is_gone(&self) -> bool {
+        self.has_status(410)
+    }
+
+    fn has_status(&self, wanted: u16) -> bool {
+        matches!(self.kind, ErrorKind::Status { code, .. } if code == wanted)
     }
 
     /// Whether the same request may succeed later unchanged: transport trouble,
     /// timeouts, throttling, 5xx, and 401 (the kubelet may rotate the token
     /// file). Conflict needs a re-GET first and Gone a relist, so they are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            KubeError::Transport { .. }
-                | KubeError::Timeout { .. }
-                | KubeError::TooManyRequests { .. }
-                | KubeError::Server { .. }
-                | KubeError::Unauthorized { .. }
-        )
+        match &self.kind {
+            ErrorKind::Transport { .. } | ErrorKind::Timeout { .. } => true,
+            ErrorKind::Status { code, .. } => matches!(code, 401 | 429 | 500..=599),
+            _ => false,
+        }
     }
 
     /// The wait the server asked for (429 with Retry-After), if any.
     pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            KubeError::TooManyRequests { retry_after, .. } => *retry_after,
+        match &self.kind {
+            ErrorKind::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
 
-    /// The server's message, for condition messages and events.
-    pub fn message(&self) -> Option<&str> {
-        match self {
-            KubeError::Unauthorized { message, .. }
-            | KubeError::Forbidden { message, .. }
-            | KubeError::NotFound { message, .. }
-            | KubeError::Conflict { message, .. }
-            | KubeError::Gone { message, .. }
-            | KubeError::Invalid { message, .. }
-            | KubeError::TooManyRequests { message, .. }
-            | KubeError::Server { message, .. }
-            | KubeError::Http { message, .. } => Some(message),
+    /// The server's message, for tests of the mapping.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::Status { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -278,76 +254,31 @@ impl KubeError {
 
 impl fmt::Display for KubeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KubeError::Config { detail } => write!(f, "Kubernetes client configuration: {detail}"),
-            KubeError::MissingField {
-                verb,
-                object,
-                field,
-            } => write!(f, "cannot {verb} {object}: it has no {field}"),
-            KubeError::Transport { verb, path, detail } => {
+        let KubeError { verb, path, kind } = self;
+        match kind {
+            ErrorKind::Config(config) => write!(f, "{config}"),
+            ErrorKind::MissingField { object, field } => {
+                write!(f, "cannot {verb} {object}: it has no {field}")
+            }
+            ErrorKind::Transport { detail } => {
                 write!(f, "{verb} {path}: no answer from the API server: {detail}")
             }
-            KubeError::Timeout {
-                verb,
-                path,
-                timeout,
-            } => write!(
+            ErrorKind::Timeout { timeout } => write!(
                 f,
                 "{verb} {path}: the API server did not answer within {} ms",
                 timeout.as_millis()
             ),
-            KubeError::Unauthorized {
-                verb,
-                path,
-                message,
-            } => write!(
-                f,
-                "{verb} {path}: unauthorized (HTTP 401; the token is bad or was rotated): {}",
-                quote(message)
-            ),
-            KubeError::Forbidden {
-                verb,
-                path,
-                message,
-            } => write!(
-                f,
-                "{verb} {path}: forbidden by RBAC (HTTP 403): {}",
-                quote(message)
-            ),
-            KubeError::NotFound {
-                verb,
-                path,
-                message,
-            } => write!(f, "{verb} {path}: not found (HTTP 404): {}", quote(message)),
-            KubeError::Conflict {
-                verb,
-                path,
+            ErrorKind::Status {
+                code,
                 reason,
                 message,
-            } => write!(
-                f,
-                "{verb} {path}: {} (HTTP 409): {}",
-                quote(reason),
-                quote(message)
-            ),
-            KubeError::Gone {
-                verb,
-                path,
-                message,
-            } => write!(
-                f,
-                "{verb} {path}: resource version expired (HTTP 410), relist: {}",
-                quote(message)
-            ),
-            KubeError::Invalid {
-                verb,
-                path,
-                message,
+                retry_after,
                 causes,
             } => {
-                write!(f, "{verb} {path}: invalid (HTTP 422): {}", quote(message))?;
-                for cause in causes {
+                write!(f, "{verb} {path}: ")?;
+                write_status(f, *code, reason, *retry_after)?;
+                write!(f, ": {}", quote(message))?;
+                for cause in causes.iter() {
                     write!(
                         f,
                         "; field {}: {}",
@@ -357,60 +288,20 @@ impl fmt::Display for KubeError {
                 }
                 Ok(())
             }
-            KubeError::TooManyRequests {
-                verb,
-                path,
-                message,
-                retry_after,
-            } => {
-                write!(f, "{verb} {path}: too many requests (HTTP 429)")?;
-                if let Some(wait) = retry_after {
-                    write!(f, ", retry after {} s", wait.as_secs())?;
-                }
-                write!(f, ": {}", quote(message))
-            }
-            KubeError::Server {
-                verb,
-                path,
-                status,
-                message,
-            } => write!(
-                f,
-                "{verb} {path}: server error (HTTP {status}): {}",
-                quote(message)
-            ),
-            KubeError::Http {
-                verb,
-                path,
-                status,
-                message,
-            } => write!(f, "{verb} {path}: HTTP {status}: {}", quote(message)),
-            KubeError::Decode {
-                verb,
-                path,
-                detail,
-                body,
-            } => write!(
+            ErrorKind::Decode { detail, body } => write!(
                 f,
                 // serde's detail quotes a wrong-typed string whole: cut it too.
                 "{verb} {path}: cannot decode the answer: {}; body {}",
                 excerpt(detail.as_bytes()),
                 quote(body)
             ),
-            KubeError::ListTooLarge {
-                path,
-                limit,
-                unit,
-                pages,
-            } => write!(
+            ErrorKind::ListTooLarge { limit, unit, pages } => write!(
                 f,
-                "list {path}: the list grew past its limit of {limit} {unit} \
+                "{verb} {path}: the list grew past its limit of {limit} {unit} \
                  (after {pages} pages); memhpa stops reading it"
             ),
-            KubeError::Redirect {
-                verb,
+            ErrorKind::Redirect {
                 method,
-                path,
                 status,
                 location,
             } => write!(
@@ -420,24 +311,72 @@ impl fmt::Display for KubeError {
                 redirect_reason(*status),
                 quote(location)
             ),
-            KubeError::UnsupportedTarget {
-                api_version,
-                kind,
-                name,
-            } => write!(
-                f,
-                "scaleTargetRef {}/{} (apiVersion {}) is not supported: memhpa scales \
-                 apps/v1 Deployment, StatefulSet and ReplicaSet, and v1 ReplicationController",
-                // From the MemHpa's spec, so of any length: cut like a body.
-                excerpt(kind.as_bytes()),
-                excerpt(name.as_bytes()),
-                quote(api_version)
-            ),
         }
     }
 }
 
-impl std::error::Error for KubeError {}
+impl std::error::Error for KubeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Config(config) => Some(config),
+            _ => None,
+        }
+    }
+}
+
+/// What the status code means, as the message before the server's own.
+fn write_status(
+    f: &mut fmt::Formatter<'_>,
+    code: u16,
+    reason: &str,
+    retry_after: Option<Duration>,
+) -> fmt::Result {
+    match code {
+        401 => write!(
+            f,
+            "unauthorized (HTTP 401; the token is bad or was rotated)"
+        ),
+        403 => write!(f, "forbidden by RBAC (HTTP 403)"),
+        404 => write!(f, "not found (HTTP 404)"),
+        409 => write!(f, "{} (HTTP 409)", quote(reason)),
+        410 => write!(f, "resource version expired (HTTP 410), relist"),
+        422 => write!(f, "invalid (HTTP 422)"),
+        429 => {
+            write!(f, "too many requests (HTTP 429)")?;
+            match retry_after {
+                Some(wait) => write!(f, ", retry after {} s", wait.as_secs()),
+                None => Ok(()),
+            }
+        }
+        500..=599 => write!(f, "server error (HTTP {code})"),
+        _ => write!(f, "HTTP {code}"),
+    }
+}
+
+/// A scaleTargetRef memhpa cannot scale: a fault of the MemHpa's spec, found
+/// before any request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsupportedTarget {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl fmt::Display for UnsupportedTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "scaleTargetRef {}/{} (apiVersion {}) is not supported: memhpa scales \
+             apps/v1 Deployment, StatefulSet and ReplicaSet, and v1 ReplicationController",
+            // From the MemHpa's spec, so of any length: cut like a body.
+            excerpt(self.kind.as_bytes()),
+            excerpt(self.name.as_bytes()),
+            quote(&self.api_version)
+        )
+    }
+}
+
+impl std::error::Error for UnsupportedTarget {}
 
 /// The Status message, or its reason when the server sent no message.
 fn status_message(status: &Status) -> String {
@@ -469,15 +408,8 @@ pub(crate) fn parse_retry_after(raw: &str) -> Option<Duration> {
     raw.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Quotes outside text for a message, cut to [`QUOTE_LIMIT`] characters.
-pub(crate) fn quote(text: &str) -> String {
-    crate::quote::quote(text, QUOTE_LIMIT)
-}
-
-/// The start of a response body, at most `4 * QUOTE_LIMIT` bytes.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    crate::quote::excerpt(body, QUOTE_LIMIT)
-}
+// `quote` and `excerpt` at this boundary's limit.
+crate::quote::at_limit!(QUOTE_LIMIT);
 
 #[cfg(test)]
 mod test {
@@ -504,7 +436,7 @@ mod test {
             &status_body(409, "AlreadyExists", "memhpas \"web\" already exists"),
         );
         assert!(
-            matches!(&err, KubeError::Conflict { reason, .. } if reason == "AlreadyExists"),
+            matches!(&err.kind, ErrorKind::Status { code: 409, reason, .. } if reason == "AlreadyExists"),
             "{err:?}"
         );
         let text = err.to_string();
@@ -536,7 +468,7 @@ mod test {
         body.extend(std::iter::repeat(b'x').take(QUOTE_LIMIT * 8));
         let err = KubeError::from_response("get", PATH, 502, None, &body);
         assert!(
-            matches!(&err, KubeError::Server { status: 502, message, .. } if message.starts_with("<html>bad gateway")),
+            matches!(&err.kind, ErrorKind::Status { code: 502, message, .. } if message.starts_with("<html>bad gateway")),
             "{err:?}"
         );
         assert!(err.to_string().contains("more characters"), "{err}");
@@ -555,14 +487,14 @@ mod test {
         let status: Status =
             serde_json::from_slice(&status_body(410, "Expired", "too old")).expect("status");
         let err = KubeError::from_status("watch", PATH, 0, &status, None);
-        assert!(matches!(err, KubeError::Gone { .. }), "{err:?}");
+        assert!(err.is_gone(), "{err:?}");
     }
 
     #[test]
     fn unknown_status_is_http_with_the_code() {
         let err = KubeError::from_response("get", PATH, 418, None, b"");
         assert!(
-            matches!(err, KubeError::Http { status: 418, .. }),
+            matches!(err.kind, ErrorKind::Status { code: 418, .. }),
             "{err:?}"
         );
     }
@@ -578,7 +510,7 @@ mod test {
 
     #[test]
     fn unsupported_target_names_api_version_and_kind() {
-        let err = KubeError::UnsupportedTarget {
+        let err = UnsupportedTarget {
             api_version: "batch/v1".into(),
             kind: "Job".into(),
             name: "nightly".into(),

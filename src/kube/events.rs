@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::client::Client;
 use super::error::KubeError;
+use super::typed::Typed;
 use crate::api::{Event, EventSource, ObjectMeta, ObjectReference};
 use crate::rfc3339::format_seconds;
 
@@ -56,8 +57,8 @@ struct Remembered {
     last_seen: i64,
 }
 
-/// Remembers recent events to de-duplicate them. Not thread-safe by itself;
-/// share it behind a `Mutex` (see [`Client::emit`]).
+/// Remembers recent events to de-duplicate them, without I/O; the
+/// [`Recorder`] holds one behind its lock.
 #[derive(Debug)]
 pub struct EventRecorder {
     recent: BTreeMap<EventKey, Remembered>,
@@ -73,13 +74,9 @@ impl Default for EventRecorder {
 }
 
 impl EventRecorder {
-    /// Names are made unique across restarts by a seed from the clock and pid.
+    /// Names are made unique across restarts and replicas by a fresh seed.
     pub fn new() -> EventRecorder {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-        EventRecorder::with_seed(nanos ^ u64::from(std::process::id()))
+        EventRecorder::with_seed(crate::seed::fresh())
     }
 
     pub fn with_seed(seed: u64) -> EventRecorder {
@@ -211,9 +208,9 @@ fn new_event(
     message: &str,
 ) -> Event {
     let timestamp = format_seconds(now_unix);
-    Event {
-        api_version: Some("v1".into()),
-        kind: Some("Event".into()),
+    let mut event = Event {
+        api_version: None,
+        kind: None,
         metadata: ObjectMeta {
             name: Some(name),
             namespace: Some(event_namespace(involved)),
@@ -230,7 +227,9 @@ fn new_event(
         last_timestamp: Some(timestamp),
         count: Some(1),
         type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-    }
+    };
+    event.fill_type();
+    event
 }
 
 /// Events live in the namespace of their object; those of cluster-scoped
@@ -243,20 +242,33 @@ fn event_namespace(involved: &ObjectReference) -> String {
         .unwrap_or_else(|| "default".to_string())
 }
 
-fn lock(recorder: &Mutex<EventRecorder>) -> MutexGuard<'_, EventRecorder> {
-    // The recorder holds no invariant a panicking holder could break.
-    recorder
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The Event recorder of one controller, as client-go's and kube-rs' are:
+/// it owns its client and the memory of recent events, records an event
+/// (create or bump) and sends it. Shared by the workers.
+#[derive(Debug)]
+pub struct Recorder {
+    client: Client,
+    recent: Mutex<EventRecorder>,
 }
 
-impl Client {
+impl Recorder {
+    pub fn new(client: Client) -> Recorder {
+        Recorder::with_memory(client, EventRecorder::new())
+    }
+
+    /// With a given memory (a fixed seed in tests).
+    pub fn with_memory(client: Client, recent: EventRecorder) -> Recorder {
+        Recorder {
+            client,
+            recent: Mutex::new(recent),
+        }
+    }
+
     /// Records an event and sends it: a new Event, or a bump of the recent
     /// one. A bump of an Event the server has already expired (404) creates
     /// a new one instead.
     pub fn emit(
         &self,
-        recorder: &Mutex<EventRecorder>,
         now_unix: i64,
         involved: &ObjectReference,
         warning: bool,
@@ -264,53 +276,58 @@ impl Client {
         message: &str,
     ) -> Result<Event, KubeError> {
         let namespace = event_namespace(involved);
-        let action = lock(recorder).record(now_unix, involved, warning, reason, message);
+        let action = self
+            .recent()
+            .record(now_unix, involved, warning, reason, message);
         let (name, count, last_timestamp) = match action {
-            EventAction::Create(event) => return self.create_recorded(recorder, &namespace, event),
+            EventAction::Create(event) => return self.create(&namespace, event),
             EventAction::Bump {
                 name,
                 count,
                 last_timestamp,
             } => (name, count, last_timestamp),
         };
-        match self.patch_event(&namespace, &name, count, &last_timestamp) {
+        match self
+            .client
+            .patch_event(&namespace, &name, count, &last_timestamp)
+        {
             Ok(event) => {
-                lock(recorder).accepted(&name, count, now_unix);
+                self.recent().accepted(&name, count, now_unix);
                 Ok(event)
             }
-            Err(KubeError::NotFound { .. }) => {
+            Err(expired) if expired.is_not_found() => {
                 let action = {
-                    let mut recorder = lock(recorder);
-                    recorder.forget(&name);
-                    recorder.record(now_unix, involved, warning, reason, message)
+                    let mut recent = self.recent();
+                    recent.forget(&name);
+                    recent.record(now_unix, involved, warning, reason, message)
                 };
                 match action {
-                    EventAction::Create(event) => self.create_recorded(recorder, &namespace, event),
+                    EventAction::Create(event) => self.create(&namespace, event),
                     // Cannot happen right after a forget; answer as the 404 did.
-                    EventAction::Bump { name, .. } => Err(KubeError::MissingField {
-                        verb: "patch",
-                        object: format!("Event {namespace}/{name}"),
-                        field: "a server-side object (it expired)",
-                    }),
+                    EventAction::Bump { .. } => Err(expired),
                 }
             }
             other => other,
         }
     }
 
-    fn create_recorded(
-        &self,
-        recorder: &Mutex<EventRecorder>,
-        namespace: &str,
-        event: Event,
-    ) -> Result<Event, KubeError> {
-        let result = self.create_event(namespace, &event);
+    /// POSTs a new Event; one that failed is forgotten, so the next record
+    /// of it is a create again rather than a bump of nothing.
+    fn create(&self, namespace: &str, event: Event) -> Result<Event, KubeError> {
+        let result = self.client.create_event(namespace, &event);
         if result.is_err() {
             if let Some(name) = &event.metadata.name {
-                lock(recorder).forget(name);
+                self.recent().forget(name);
             }
         }
         result
+    }
+
+    fn recent(&self) -> MutexGuard<'_, EventRecorder> {
+        // The memory holds no invariant a panicking holder could break.
+        self.recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -469,13 +486,10 @@ mod test {
             let fake = FakeTransport::default();
             fake.answer(201, r#"{"metadata":{"name":"web.1"},"count":1}"#)
                 .answer(200, r#"{"metadata":{"name":"web.1"},"count":2}"#);
-            let client = fake.client(None);
-            let recorder = Mutex::new(EventRecorder::with_seed(1));
-            client
-                .emit(&recorder, NOW, &web(), false, "R", "m")
-                .expect("create");
-            let bumped = client
-                .emit(&recorder, NOW + 60, &web(), false, "R", "m")
+            let recorder = Recorder::with_memory(fake.client(None), EventRecorder::with_seed(1));
+            recorder.emit(NOW, &web(), false, "R", "m").expect("create");
+            let bumped = recorder
+                .emit(NOW + 60, &web(), false, "R", "m")
                 .expect("bump");
             assert_eq!(bumped.count, Some(2));
             let sent = fake.sent();
@@ -494,13 +508,10 @@ mod test {
             fake.answer(201, "{}")
                 .answer(404, &not_found())
                 .answer(201, r#"{"count":1}"#);
-            let client = fake.client(None);
-            let recorder = Mutex::new(EventRecorder::with_seed(1));
-            client
-                .emit(&recorder, NOW, &web(), true, "R", "m")
-                .expect("create");
-            let again = client
-                .emit(&recorder, NOW + 60, &web(), true, "R", "m")
+            let recorder = Recorder::with_memory(fake.client(None), EventRecorder::with_seed(1));
+            recorder.emit(NOW, &web(), true, "R", "m").expect("create");
+            let again = recorder
+                .emit(NOW + 60, &web(), true, "R", "m")
                 .expect("recreated");
             assert_eq!(again.count, Some(1));
             let methods: Vec<_> = fake.sent().iter().map(|s| s.method).collect();
@@ -531,20 +542,17 @@ mod test {
                 .answer(500, "etcd timeout")
                 .answer(200, r#"{"count":2}"#)
                 .answer(200, r#"{"count":3}"#);
-            let client = fake.client(None);
-            let recorder = Mutex::new(EventRecorder::with_seed(1));
-            client
-                .emit(&recorder, NOW, &web(), true, "R", "m")
-                .expect("create");
+            let recorder = Recorder::with_memory(fake.client(None), EventRecorder::with_seed(1));
+            recorder.emit(NOW, &web(), true, "R", "m").expect("create");
             // The controller retries a failed emit of the same occurrence.
-            client
-                .emit(&recorder, NOW + 60, &web(), true, "R", "m")
+            recorder
+                .emit(NOW + 60, &web(), true, "R", "m")
                 .expect_err("500");
-            client
-                .emit(&recorder, NOW + 60, &web(), true, "R", "m")
+            recorder
+                .emit(NOW + 60, &web(), true, "R", "m")
                 .expect("retried");
-            client
-                .emit(&recorder, NOW + 120, &web(), true, "R", "m")
+            recorder
+                .emit(NOW + 120, &web(), true, "R", "m")
                 .expect("next");
             assert_eq!(patched_counts(&fake), [2, 2, 3]);
         }
@@ -553,14 +561,13 @@ mod test {
         fn failed_create_is_forgotten() {
             let fake = FakeTransport::default();
             fake.answer(500, "down").answer(201, "{}");
-            let client = fake.client(None);
-            let recorder = Mutex::new(EventRecorder::with_seed(1));
-            let err = client
-                .emit(&recorder, NOW, &web(), false, "R", "m")
+            let recorder = Recorder::with_memory(fake.client(None), EventRecorder::with_seed(1));
+            let err = recorder
+                .emit(NOW, &web(), false, "R", "m")
                 .expect_err("500");
-            assert!(matches!(err, KubeError::Server { .. }), "{err:?}");
-            client
-                .emit(&recorder, NOW + 1, &web(), false, "R", "m")
+            assert_eq!(err.code(), Some(500), "{err:?}");
+            recorder
+                .emit(NOW + 1, &web(), false, "R", "m")
                 .expect("create again");
             let methods: Vec<_> = fake.sent().iter().map(|s| s.method).collect();
             assert_eq!(methods, ["POST", "POST"], "no bump of an event never made");

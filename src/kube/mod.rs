@@ -3,13 +3,16 @@
 //!
 //! - [`Client`]: one method per API call memhpa makes (MemHpa list, watch, get
 //!   and status update; Scale get and update; pods by selector; Events; Leases).
-//!   Every error response's metav1.Status becomes a [`KubeError`] variant.
+//!   Every failed call is a [`KubeError`]: its verb, its path and an
+//!   [`ErrorKind`] (an error response's metav1.Status is `ErrorKind::Status`);
+//!   a client that cannot be built is a [`ConfigError`].
 //! - [`KubeConfig`]: in-cluster (service-account directory and
 //!   `KUBERNETES_SERVICE_HOST`/`_PORT`) or given by flags.
 //! - [`Watch`]: the lines of one watch response as events.
 //! - [`Reflector`]: the list/watch state machine, without I/O.
 //! - [`Backoff`]: exponential backoff with jitter, capped at 30 s.
-//! - [`EventRecorder`]: de-duplication of Events, with the clock passed in.
+//! - [`Recorder`]: records Events and sends them, owning its client and its
+//!   [`EventRecorder`] (the de-duplication, with the clock passed in).
 
 mod backoff;
 mod client;
@@ -20,6 +23,7 @@ mod paths;
 mod reflector;
 mod token;
 mod transport;
+mod typed;
 mod watch;
 
 #[cfg(test)]
@@ -32,9 +36,9 @@ pub use client::{Client, Observer};
 pub use config::{
     service_account_namespace, KubeConfig, DEFAULT_REQUEST_TIMEOUT, SERVICE_ACCOUNT_DIR,
 };
-pub use error::KubeError;
+pub use error::{ConfigError, ErrorKind, KubeError, UnsupportedTarget};
 pub use events::{
-    EventAction, EventRecorder, COMPONENT, DEDUP_WINDOW_SECONDS, MAX_REMEMBERED_EVENTS,
+    EventAction, EventRecorder, Recorder, COMPONENT, DEDUP_WINDOW_SECONDS, MAX_REMEMBERED_EVENTS,
 };
 pub use paths::ScaleTarget;
 pub use reflector::{Change, Reflector, Step};

@@ -1,7 +1,7 @@
 //! REST paths of the resources memhpa touches, and the scale subresource a
 //! scaleTargetRef points at.
 
-use super::error::KubeError;
+use super::error::UnsupportedTarget;
 use crate::api::{GROUP, PLURAL, VERSION};
 
 /// The scale subresource of one target, chosen from its scaleTargetRef.
@@ -17,8 +17,12 @@ pub struct ScaleTarget {
 impl ScaleTarget {
     /// apps/v1 Deployment, StatefulSet, ReplicaSet and v1 ReplicationController.
     /// Kinds are matched exactly, as the API server's REST mapping does.
-    pub fn from_ref(api_version: &str, kind: &str, name: &str) -> Result<ScaleTarget, KubeError> {
-        let unsupported = || KubeError::UnsupportedTarget {
+    pub fn from_ref(
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<ScaleTarget, UnsupportedTarget> {
+        let unsupported = || UnsupportedTarget {
             api_version: api_version.to_string(),
             kind: kind.to_string(),
             name: name.to_string(),
@@ -187,7 +191,7 @@ mod test {
     fn empty_target_name_is_unsupported() {
         assert!(matches!(
             ScaleTarget::from_ref("apps/v1", "Deployment", ""),
-            Err(KubeError::UnsupportedTarget { .. })
+            Err(UnsupportedTarget { .. })
         ));
     }
 

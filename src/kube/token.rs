@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::error::KubeError;
+use super::error::ConfigError;
 
 /// How long a token read from its file is used before the file is read again.
 pub const TOKEN_REREAD_INTERVAL: Duration = Duration::from_secs(60);
@@ -29,7 +29,7 @@ impl fmt::Debug for TokenSource {
 
 impl TokenSource {
     /// Reads the file once now, so a bad path fails at start-up.
-    pub(crate) fn new(path: Option<PathBuf>, now: Instant) -> Result<TokenSource, KubeError> {
+    pub(crate) fn new(path: Option<PathBuf>, now: Instant) -> Result<TokenSource, ConfigError> {
         let cached = match &path {
             Some(path) => Some((read_token(path)?, now)),
             None => None,
@@ -42,7 +42,7 @@ impl TokenSource {
 
     /// The token to send, re-read when the cached one is older than a minute.
     /// `None` when no token file is configured (e.g. `kubectl proxy`).
-    pub(crate) fn current(&self, now: Instant) -> Result<Option<String>, KubeError> {
+    pub(crate) fn current(&self, now: Instant) -> Result<Option<String>, ConfigError> {
         let Some(path) = &self.path else {
             return Ok(None);
         };
@@ -63,7 +63,7 @@ impl TokenSource {
         &self,
         rejected: Option<&str>,
         now: Instant,
-    ) -> Result<Option<String>, KubeError> {
+    ) -> Result<Option<String>, ConfigError> {
         let Some(path) = &self.path else {
             return Ok(None);
         };
@@ -74,36 +74,26 @@ impl TokenSource {
     }
 }
 
-/// The token in `path`, trimmed. Missing, empty, or not fit for a header: a
-/// Config error that names the path.
-pub(crate) fn read_token(path: &Path) -> Result<String, KubeError> {
-    let bad = |why: String| KubeError::Config {
-        detail: format!("bearer token file {}: {why}", path.display()),
-    };
-    let raw = std::fs::read_to_string(path).map_err(|err| bad(format!("cannot read it: {err}")))?;
-    let token = raw.trim();
-    if token.is_empty() {
-        return Err(bad("it is empty".into()));
-    }
-    if !token.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(bad(
-            "it holds characters not allowed in an HTTP header".into()
-        ));
-    }
-    Ok(token.to_string())
+/// The token in `path`, trimmed; the rules are the shared ones of
+/// [`crate::http::read_token`].
+pub(crate) fn read_token(path: &Path) -> Result<String, ConfigError> {
+    crate::http::read_token(path).map_err(ConfigError::new)
+}
+
+/// A file `name` holding `content` in this process' scratch directory, for
+/// the tests of the token and of the client (names differ between tests).
+#[cfg(test)]
+pub(crate) fn token_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("memhpa-kube-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write");
+    path
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
-
-    fn token_file(name: &str, content: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("memhpa-kube-token-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join(name);
-        std::fs::write(&path, content).expect("write");
-        path
-    }
 
     #[test]
     fn cached_for_a_minute_then_reread() {
@@ -166,7 +156,7 @@ mod test {
         for path in [empty, binary, missing] {
             let err = read_token(&path).expect_err("bad token");
             assert!(
-                matches!(&err, KubeError::Config { detail } if detail.contains(&path.display().to_string())),
+                matches!(&err, ConfigError { detail } if detail.contains(&path.display().to_string())),
                 "{err}"
             );
         }

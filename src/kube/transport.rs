@@ -7,10 +7,9 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
-use super::error::{excerpt, KubeError};
+use super::error::ConfigError;
 
 /// One request as the client builds it.
 #[derive(Clone, PartialEq)]
@@ -77,13 +76,10 @@ impl UreqTransport {
     pub(crate) fn new(
         request_timeout: Duration,
         ca_file: Option<&Path>,
-    ) -> Result<UreqTransport, KubeError> {
-        let mut builder = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(request_timeout))
+    ) -> Result<UreqTransport, ConfigError> {
+        let builder = crate::http::agent_builder(request_timeout)
             // Connect stays bounded for watches too, whose global timeout is off.
             .timeout_connect(Some(request_timeout))
-            .accept("application/json")
             // A 3xx comes back as it is: ureq cannot replay a PUT's body,
             // and a redirect must not carry the bearer token elsewhere.
             .max_redirects(0)
@@ -92,16 +88,8 @@ impl UreqTransport {
             // a tick reuses its connections instead of handshaking anew.
             .max_idle_connections(IDLE_CONNECTIONS_PER_HOST)
             .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST);
-        if let Some(ca_file) = ca_file {
-            builder = builder.tls_config(
-                TlsConfig::builder()
-                    .root_certs(read_ca_file(ca_file)?)
-                    .build(),
-            );
-        }
-        Ok(UreqTransport {
-            agent: crate::resolve::agent(builder.build()),
-        })
+        let agent = crate::http::build_agent(builder, ca_file).map_err(ConfigError::new)?;
+        Ok(UreqTransport { agent })
     }
 }
 
@@ -187,30 +175,6 @@ pub(crate) fn transport_error(err: ureq::Error) -> TransportError {
 /// An io::Error from a body read, which may wrap a ureq timeout.
 pub(crate) fn read_error(err: std::io::Error) -> TransportError {
     transport_error(ureq::Error::from(err))
-}
-
-/// Every certificate of a PEM bundle (a bundle holds an old and a new CA
-/// during rotation); at least one must parse.
-fn read_ca_file(path: &Path) -> Result<RootCerts, KubeError> {
-    let bad = |why: String| KubeError::Config {
-        detail: format!("CA file {}: {why}", path.display()),
-    };
-    let pem = std::fs::read(path).map_err(|err| bad(format!("cannot read it: {err}")))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(PemItem::Certificate(cert)) => certs.push(cert),
-            Ok(_) => {}
-            Err(err) => return Err(bad(format!("not valid PEM: {err}"))),
-        }
-    }
-    if certs.is_empty() {
-        return Err(bad(format!(
-            "no PEM certificate in it (it starts with {:?})",
-            excerpt(&pem[..pem.len().min(40)])
-        )));
-    }
-    Ok(RootCerts::new_with_certs(&certs))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use super::error::{excerpt, KubeError};
+use super::error::{excerpt, ErrorKind, KubeError};
 use super::transport::{read_error, TransportError};
 use crate::api::WatchEvent;
 
@@ -64,12 +64,10 @@ impl Watch {
             if line.last() == Some(&b'\n') {
                 line.pop();
             } else if line.len() > self.max_line {
-                return Err(KubeError::Decode {
-                    verb: "watch",
-                    path: self.path.clone(),
+                return Err(self.failed(ErrorKind::Decode {
                     detail: format!("an event line is longer than {} bytes", self.max_line),
                     body: excerpt(&line[..line.len().min(200)]),
-                });
+                }));
             }
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -79,18 +77,18 @@ impl Watch {
     }
 
     fn read_failed(&self, err: TransportError) -> KubeError {
-        match err {
-            TransportError::Timeout => KubeError::Timeout {
-                verb: "watch",
-                path: self.path.clone(),
+        self.failed(match err {
+            TransportError::Timeout => ErrorKind::Timeout {
                 timeout: self.read_timeout,
             },
-            TransportError::Other(detail) => KubeError::Transport {
-                verb: "watch",
-                path: self.path.clone(),
+            TransportError::Other(detail) => ErrorKind::Transport {
                 detail: format!("the stream broke: {detail}"),
             },
-        }
+        })
+    }
+
+    fn failed(&self, kind: ErrorKind) -> KubeError {
+        KubeError::new("watch", self.path.clone(), kind)
     }
 }
 
@@ -102,16 +100,12 @@ impl Iterator for Watch {
             return None;
         }
         match self.next_line() {
-            Ok(Some(line)) => {
-                Some(
-                    serde_json::from_slice::<WatchEvent>(&line).map_err(|err| KubeError::Decode {
-                        verb: "watch",
-                        path: self.path.clone(),
-                        detail: format!("an event line is not a watch event: {err}"),
-                        body: excerpt(&line),
-                    }),
-                )
-            }
+            Ok(Some(line)) => Some(serde_json::from_slice::<WatchEvent>(&line).map_err(|err| {
+                self.failed(ErrorKind::Decode {
+                    detail: format!("an event line is not a watch event: {err}"),
+                    body: excerpt(&line),
+                })
+            })),
             Ok(None) => {
                 self.ended = true;
                 None
@@ -149,8 +143,20 @@ mod test {
         let items: Vec<_> =
             watch("{\"type\":\nnot json\n{\"type\":\"DELETED\",\"object\":{}}\n").collect();
         assert_eq!(items.len(), 3);
-        assert!(matches!(items[0], Err(KubeError::Decode { .. })));
-        assert!(matches!(items[1], Err(KubeError::Decode { .. })));
+        assert!(matches!(
+            &items[0],
+            Err(KubeError {
+                kind: ErrorKind::Decode { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            &items[1],
+            Err(KubeError {
+                kind: ErrorKind::Decode { .. },
+                ..
+            })
+        ));
         assert_eq!(items[2].as_ref().expect("deleted").type_, "DELETED");
     }
 
@@ -198,7 +204,7 @@ mod test {
         assert_eq!(items.len(), 2);
         assert!(items[0].is_ok());
         assert!(
-            matches!(&items[1], Err(KubeError::Transport { detail, .. }) if detail.contains("reset")),
+            matches!(&items[1], Err(KubeError { kind: ErrorKind::Transport { detail }, .. }) if detail.contains("reset")),
             "{items:?}"
         );
     }

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
 use super::decode::{decode, Decoded};
-use super::error::{excerpt, quote, PromError};
+use super::error::PromError;
 use super::options::PromOptions;
 use super::promql::{self, PlannedQuery, DEFAULT_QUERY_TEMPLATE, MAX_FORM_BODY};
 use super::usage::{self, Usage};
@@ -44,15 +43,16 @@ impl Client {
     /// Checks the options and builds the agent. The CA file is read once here;
     /// the token file is read before every request.
     pub fn new(options: PromOptions) -> Result<Client, PromError> {
-        let base = checked_base_url(&options.base_url)?;
-        if options.sends_token_in_clear() && !options.allow_insecure_http {
-            return Err(config(format!(
-                "refusing to send the bearer token of -prom-bearer-token-file in clear: \
-                 Prometheus URL {} is plain http to a host that is not loopback; \
-                 use https, or give -allow-insecure-http to accept it",
-                quote(&options.base_url)
-            )));
-        }
+        let base =
+            crate::http::checked_base_url("Prometheus", &options.base_url).map_err(config)?;
+        crate::http::refuse_token_in_clear(&crate::http::TokenUse {
+            token: "the bearer token of -prom-bearer-token-file",
+            server: "Prometheus",
+            url: &options.base_url,
+            has_token: options.bearer_token_file.is_some(),
+            allow_insecure_http: options.allow_insecure_http,
+        })
+        .map_err(config)?;
         let template = checked_template(options.query_template)?;
         if options.window.as_millis() == 0 {
             return Err(config("the query window must be at least 1ms".to_string()));
@@ -62,19 +62,9 @@ impl Client {
                 "the Prometheus timeout must be above zero".to_string(),
             ));
         }
-        let mut builder = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(options.timeout))
-            .accept("application/json");
-        if let Some(ca_file) = &options.ca_file {
-            builder = builder.tls_config(
-                TlsConfig::builder()
-                    .root_certs(read_ca_file(ca_file)?)
-                    .build(),
-            );
-        }
+        let builder = crate::http::agent_builder(options.timeout);
         Ok(Client {
-            agent: crate::resolve::agent(builder.build()),
+            agent: crate::http::build_agent(builder, options.ca_file.as_deref()).map_err(config)?,
             query_url: format!("{base}/api/v1/query"),
             template,
             window: options.window,
@@ -122,8 +112,9 @@ impl Client {
         )
     }
 
-    /// The PromQL text(s) [`Client::pod_usage`] would send, for logs and dry runs.
-    pub fn queries(&self, namespace: &str, pods: &[String]) -> Vec<String> {
+    /// The PromQL text(s) [`Client::pod_usage`] would send, for tests of the plan.
+    #[cfg(test)]
+    fn queries(&self, namespace: &str, pods: &[String]) -> Vec<String> {
         self.plan(namespace, pods)
             .into_iter()
             .map(|planned| planned.query)
@@ -140,7 +131,8 @@ impl Client {
             .post(&self.query_url)
             .header("Content-Type", "application/x-www-form-urlencoded");
         if let Some(path) = &self.bearer_token_file {
-            request = request.header("Authorization", format!("Bearer {}", read_token(path)?));
+            let token = crate::http::read_token(path).map_err(config)?;
+            request = request.header("Authorization", format!("Bearer {token}"));
         }
         let response = request
             .send(query.form_body.as_str())
@@ -201,23 +193,6 @@ fn config(detail: String) -> PromError {
     PromError::Config { detail }
 }
 
-/// `http(s)://host[:port][/prefix]`, without a trailing slash.
-fn checked_base_url(raw: &str) -> Result<String, PromError> {
-    let trimmed = raw.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("http://")
-        .or_else(|| trimmed.strip_prefix("https://"));
-    let bad = |why: &str| config(format!("Prometheus URL {raw:?} {why}"));
-    let rest = rest.ok_or_else(|| bad("must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("has no host"));
-    }
-    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must not hold a query, a fragment or spaces"));
-    }
-    Ok(trimmed.to_string())
-}
-
 fn checked_template(template: Option<String>) -> Result<String, PromError> {
     let Some(template) = template else {
         return Ok(DEFAULT_QUERY_TEMPLATE.to_string());
@@ -235,58 +210,6 @@ fn checked_template(template: Option<String>) -> Result<String, PromError> {
         }
     }
     Ok(template)
-}
-
-/// The token, read again for every request so a rotated token is used at once.
-fn read_token(path: &Path) -> Result<String, PromError> {
-    let raw = std::fs::read_to_string(path).map_err(|err| {
-        config(format!(
-            "cannot read bearer token file {}: {err}",
-            path.display()
-        ))
-    })?;
-    let token = raw.trim();
-    if token.is_empty() {
-        return Err(config(format!(
-            "bearer token file {} is empty",
-            path.display()
-        )));
-    }
-    if !token.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(config(format!(
-            "bearer token file {} holds characters not allowed in an HTTP header",
-            path.display()
-        )));
-    }
-    Ok(token.to_string())
-}
-
-/// Every certificate of a PEM bundle (a bundle may hold an old and a new CA
-/// during rotation); at least one must parse.
-fn read_ca_file(path: &Path) -> Result<RootCerts, PromError> {
-    let pem = std::fs::read(path)
-        .map_err(|err| config(format!("cannot read CA file {}: {err}", path.display())))?;
-    let mut certs: Vec<Certificate<'static>> = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(PemItem::Certificate(cert)) => certs.push(cert),
-            Ok(_) => {}
-            Err(err) => {
-                return Err(config(format!(
-                    "CA file {} is not valid PEM: {err}",
-                    path.display()
-                )))
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(config(format!(
-            "CA file {} holds no PEM certificate (starts with {:?})",
-            path.display(),
-            excerpt(&pem[..pem.len().min(40)])
-        )));
-    }
-    Ok(RootCerts::new_with_certs(&certs))
 }
 
 #[cfg(test)]
@@ -585,6 +508,25 @@ mod test {
         assert!(
             seen.recv_timeout(Duration::from_millis(200)).is_err(),
             "no request expected"
+        );
+    }
+
+    /// tests/prom_real.rs asks a real Prometheus about these texts, written
+    /// out there; this keeps the two the same.
+    #[test]
+    fn queries_are_the_ones_prom_real_runs() {
+        let client = Client::new(PromOptions::default()).expect("client");
+        assert_eq!(
+            client.queries("demo", &names(&["web-1", "web-2", "web-3"])),
+            [
+                r#"max by (namespace, pod, container) (avg_over_time(container_memory_working_set_bytes{namespace="demo",pod=~"web-1|web-2|web-3",container!="",container!="POD"}[1m]))"#
+            ]
+        );
+        assert_eq!(
+            client.queries("dots", &names(&["web.1"])),
+            [
+                r#"max by (namespace, pod, container) (avg_over_time(container_memory_working_set_bytes{namespace="dots",pod=~"web\\.1",container!="",container!="POD"}[1m]))"#
+            ]
         );
     }
 

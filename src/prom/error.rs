@@ -165,15 +165,8 @@ impl fmt::Display for PromError {
 
 impl std::error::Error for PromError {}
 
-/// Quotes outside text for a message, cut to [`QUOTE_LIMIT`] characters.
-pub(crate) fn quote(text: &str) -> String {
-    crate::quote::quote(text, QUOTE_LIMIT)
-}
-
-/// The start of a response body, at most `4 * QUOTE_LIMIT` bytes.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    crate::quote::excerpt(body, QUOTE_LIMIT)
-}
+// `quote` and `excerpt` at this boundary's limit.
+crate::quote::at_limit!(QUOTE_LIMIT);
 
 #[cfg(test)]
 mod test {

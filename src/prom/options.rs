@@ -45,7 +45,7 @@ impl PromOptions {
     /// file and a plain-http URL to a host that is not loopback. The default
     /// URL is plain http, but without a token it exposes nothing.
     pub fn sends_token_in_clear(&self) -> bool {
-        self.bearer_token_file.is_some() && crate::resolve::is_plain_http_off_host(&self.base_url)
+        crate::http::sends_token_in_clear(self.bearer_token_file.is_some(), &self.base_url)
     }
 }
 

@@ -123,7 +123,7 @@ fn error_body(input: &[u8], rng: &mut Rng) -> Result<(), String> {
     });
     let err = KubeError::from_response("get", "/api/x", status, retry_after, input);
     message_ok("error body", &err)?;
-    let _ = (err.is_retryable(), err.retry_after(), err.message());
+    let _ = (err.is_retryable(), err.retry_after(), err.code());
     if let Ok(decoded) = serde_json::from_slice::<Status>(input) {
         round_trip("Status", &decoded)?;
     }

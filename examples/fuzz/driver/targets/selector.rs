@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use memhpa::kube::{Client, KubeConfig, KubeError};
+use memhpa::kube::{Client, ErrorKind, KubeConfig, KubeError};
 
 use super::super::fake_selector;
 use super::super::loopback::Loopback;
@@ -93,7 +93,13 @@ impl Target for Selector {
         let requests = Loopback::get().take_requests();
         if selector.trim().is_empty() {
             return match (listed, requests.is_empty()) {
-                (Err(KubeError::MissingField { .. }), true) => Ok(()),
+                (
+                    Err(KubeError {
+                        kind: ErrorKind::MissingField { .. },
+                        ..
+                    }),
+                    true,
+                ) => Ok(()),
                 (other, _) => Err(format!("selector {selector:?}: sent, or {other:?}")),
             };
         }
