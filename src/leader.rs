@@ -27,9 +27,8 @@
 //!   does: holder empty, `leaseDurationSeconds: 1`, so a follower takes over on
 //!   its next retry instead of waiting out the lease.
 
-use std::collections::hash_map::RandomState;
+use crate::kube::Typed;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -195,21 +194,11 @@ pub fn default_identity() -> String {
     let base = ["POD_NAME", "HOSTNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
-    identity_from(base.as_deref(), random_u64())
+    identity_from(base.as_deref(), crate::seed::fresh())
 }
 
 fn identity_from(base: Option<&str>, random: u64) -> String {
     format!("{}_{:08x}", base.unwrap_or("memhpa").trim(), random as u32)
-}
-
-/// std's hasher keys come from the OS's random source (getrandom, no file), which
-/// is all an identity suffix and a jitter need.
-fn random_u64() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    RandomState::new().hash_one((std::process::id(), nanos))
 }
 
 /// What the elector wants done after a read of the Lease.
@@ -413,8 +402,7 @@ fn holder_of(spec: &LeaseSpec) -> Option<&str> {
 }
 
 fn with_type(mut lease: Lease) -> Lease {
-    lease.api_version = Some("coordination.k8s.io/v1".to_string());
-    lease.kind = Some("Lease".to_string());
+    lease.fill_type();
     lease
 }
 
@@ -492,7 +480,7 @@ pub fn spawn(
         on_change,
         announced: false,
         stop: stop.clone(),
-        jitter: random_u64() | 1,
+        jitter: crate::seed::fresh() | 1,
     };
     let thread = std::thread::Builder::new()
         .name("leader-elect".into())

@@ -283,7 +283,7 @@ impl Metrics {
     /// update is a few additions), so a poisoned lock is used as it is rather
     /// than taking /metrics down with it.
     fn lock(&self) -> MutexGuard<'_, Families> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::shutdown::lock(&self.inner)
     }
 }
 

@@ -22,7 +22,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -351,7 +351,7 @@ impl Slots {
 
     fn lock(&self) -> MutexGuard<'_, SlotTable> {
         // The table stays consistent under every panic point (none in it).
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::shutdown::lock(&self.table)
     }
 }
 

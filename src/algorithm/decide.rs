@@ -342,7 +342,7 @@ fn with_metric(current: i64, calc: Result<Recommendation, String>, basis: Basis)
             d.reason = rec.verdict.reason();
             let message = format!(
                 "the MemHpa was able to successfully calculate a replica count from memory utilization (percentage of {})",
-                singular(basis)
+                basis.singular()
             );
             d.conditions.push(condition(
                 ScalingActive,
@@ -417,15 +417,8 @@ fn utilization_why(basis: Basis, up: bool) -> String {
     let side = if up { "above" } else { "below" };
     format!(
         "memory utilization (percentage of {}) {side} target",
-        singular(basis)
+        basis.singular()
     )
-}
-
-fn singular(basis: Basis) -> &'static str {
-    match basis {
-        Basis::Limits => "limit",
-        Basis::Requests => "request",
-    }
 }
 
 fn condition(

@@ -94,7 +94,7 @@ impl fmt::Display for CalcError {
                 write!(
                     f,
                     "pod {pod:?} container {container:?} has no memory {}",
-                    singular(*basis)
+                    basis.singular()
                 )
             }
             CalcError::CapacityBeyondMemory {
@@ -112,7 +112,7 @@ impl fmt::Display for CalcError {
                 write!(
                     f,
                     "pod {pod:?} container {container:?}: memory {} of {size} is beyond any physical memory (more than 1 PiB)",
-                    singular(*basis)
+                    basis.singular()
                 )
             }
             CalcError::NoContainer { pod, container } => {
@@ -131,13 +131,6 @@ impl fmt::Display for CalcError {
 }
 
 impl std::error::Error for CalcError {}
-
-fn singular(basis: Basis) -> &'static str {
-    match basis {
-        Basis::Limits => "limit",
-        Basis::Requests => "request",
-    }
-}
 
 /// The calculator's settings, from the policy.
 #[derive(Debug, Clone, Copy)]

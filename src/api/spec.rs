@@ -80,6 +80,14 @@ impl Basis {
             Basis::Requests => "requests",
         }
     }
+
+    /// One of the basis, as messages say it: "memory limit", "memory request".
+    pub fn singular(self) -> &'static str {
+        match self {
+            Basis::Limits => "limit",
+            Basis::Requests => "request",
+        }
+    }
 }
 
 /// autoscaling/v2 HorizontalPodAutoscalerBehavior.

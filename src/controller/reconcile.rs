@@ -246,7 +246,7 @@ fn prom_error_kind(e: &PromError) -> &'static str {
 fn decide_and_scale(ctx: &Context, p: &Prepared, usage: UsageResult<'_>, now: i64) -> Report {
     let obs = observe::observation(&p.scale, &p.pods, usage, p.policy.container.as_deref());
     let (decision, rescaled_to) = {
-        let mut history = lock(&p.item.state.history);
+        let mut history = crate::shutdown::lock(&p.item.state.history);
         let history =
             history.get_or_insert_with(|| History::starting_at(now, p.scale.spec.replicas));
         let wanted = decide(&obs, &p.policy, history, now);
@@ -548,12 +548,6 @@ fn skipped(item: &Item) -> Report {
         status_written: false,
         result: ReconcileResult::Skipped,
     }
-}
-
-/// A poisoned lock only means another reconcile panicked mid-update; the
-/// history is still a valid (if older) record, so keep going with it.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

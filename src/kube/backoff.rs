@@ -3,7 +3,7 @@
 //! they do not arrive together after an outage; the randomness comes from a
 //! tiny seeded generator, as no cryptographic quality is needed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// No wait is ever longer than this, a Retry-After included.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -28,13 +28,9 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// Seeded from the clock and the process id, so replicas differ.
+    /// Freshly seeded, so replicas and restarts differ.
     pub fn new(base: Duration, jitter: Jitter) -> Backoff {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Backoff::with_seed(base, jitter, nanos ^ (u64::from(std::process::id()) << 32))
+        Backoff::with_seed(base, jitter, crate::seed::fresh())
     }
 
     /// A fixed seed, for tests.

@@ -324,10 +324,7 @@ impl Recorder {
     }
 
     fn recent(&self) -> MutexGuard<'_, EventRecorder> {
-        // The memory holds no invariant a panicking holder could break.
-        self.recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::shutdown::lock(&self.recent)
     }
 }
 

@@ -24,6 +24,7 @@ mod reflector;
 mod token;
 mod transport;
 mod typed;
+pub(crate) use typed::Typed;
 mod watch;
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ impl TokenSource {
         let Some(path) = &self.path else {
             return Ok(None);
         };
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached = crate::shutdown::lock(&self.cached);
         if let Some((token, read_at)) = cached.as_ref() {
             if now.saturating_duration_since(*read_at) < TOKEN_REREAD_INTERVAL {
                 return Ok(Some(token.clone()));
@@ -68,7 +68,7 @@ impl TokenSource {
             return Ok(None);
         };
         let token = read_token(path)?;
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached = crate::shutdown::lock(&self.cached);
         *cached = Some((token.clone(), now));
         Ok((Some(token.as_str()) != rejected).then_some(token))
     }
