@@ -136,6 +136,7 @@ impl Timing {
         self.renew_deadline
     }
 
+    #[cfg(test)]
     pub fn retry_period(&self) -> Duration {
         self.retry_period
     }

@@ -48,6 +48,7 @@ impl Verdict {
         }
     }
 
+    #[cfg(test)]
     pub fn as_str(self) -> &'static str {
         self.reason().as_str()
     }
