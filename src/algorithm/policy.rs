@@ -4,7 +4,7 @@
 //! field is reported (as `InvalidSpec`) instead of being "fixed", which is what the
 //! 2017 controller did silently.
 
-use crate::api::{self, Basis, MemHpaSpec, ScalingRules};
+use crate::api::{self, parse_quantity, Basis, MemHpaSpec, ScalingRules};
 use std::fmt;
 
 /// Kubernetes stores replica counts and policy values as int32.
@@ -23,6 +23,9 @@ pub struct Policy {
     pub basis: Basis,
     /// Count only this container of each pod.
     pub container: Option<String>,
+    /// Bytes each counted pod (or its counted container) holds whatever its
+    /// load; 0, the default, is Kubernetes' proportional rule.
+    pub pod_baseline_bytes: u64,
     pub scale_up: Rules,
     pub scale_down: Rules,
 }
@@ -156,6 +159,16 @@ impl Policy {
             }
             other => other.map(str::to_string),
         };
+        let pod_baseline_bytes = match &spec.pod_baseline {
+            None => 0,
+            Some(value) => parse_quantity(value).map_err(|e| {
+                SpecError::invalid(
+                    "spec.podBaseline",
+                    e.to_string(),
+                    "a memory quantity, e.g. 120Mi",
+                )
+            })?,
+        };
         let behavior = spec.behavior.as_ref();
         let scale_up = rules(
             "spec.behavior.scaleUp",
@@ -174,6 +187,7 @@ impl Policy {
             target_utilization,
             basis,
             container,
+            pod_baseline_bytes,
             scale_up,
             scale_down,
         })
@@ -361,6 +375,31 @@ mod test {
             Ok(p) => panic!("expected an error, got {p:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn pod_baseline_is_a_quantity_and_absent_is_zero() {
+        assert_eq!(
+            Policy::from_spec(&spec())
+                .expect("valid")
+                .pod_baseline_bytes,
+            0
+        );
+        for (value, bytes) in [
+            (serde_json::json!("120Mi"), 120 << 20),
+            (serde_json::json!(1000), 1000),
+            (serde_json::json!("0"), 0),
+        ] {
+            let mut s = spec();
+            s.pod_baseline = Some(value.clone());
+            let p = Policy::from_spec(&s).expect("valid");
+            assert_eq!(p.pod_baseline_bytes, bytes, "{value}");
+        }
+        let mut s = spec();
+        s.pod_baseline = Some(serde_json::json!("lots"));
+        let e = err(&s);
+        assert!(e.starts_with("spec.podBaseline"), "{e}");
+        assert!(e.contains("lots"), "{e}");
     }
 
     #[test]

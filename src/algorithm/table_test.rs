@@ -895,6 +895,7 @@ fn run(case: &Case) -> Decision {
         target_utilization: case.target,
         basis: case.basis,
         container: case.container.map(str::to_string),
+        pod_baseline_bytes: 0,
         scale_up: case.up.clone(),
         scale_down: case.down.clone(),
     };

@@ -43,6 +43,10 @@ pub struct MemHpaSpec {
     pub container: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behavior: Option<Behavior>,
+    /// The memory each pod holds whatever its load (a Kubernetes quantity,
+    /// string or number); under `container`, what that container holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_baseline: Option<serde_json::Value>,
 }
 
 /// autoscaling/v1 CrossVersionObjectReference.
