@@ -35,9 +35,15 @@ fn execute(command: Command) -> i32 {
             scenario,
             json,
             svg,
+            compare,
         } => {
             let mut out = std::io::stdout().lock();
-            match memhpa::simulate::run(scenario.as_deref(), json, svg.as_deref(), &mut out) {
+            let simulate = if compare {
+                memhpa::simulate::compare
+            } else {
+                memhpa::simulate::run
+            };
+            match simulate(scenario.as_deref(), json, svg.as_deref(), &mut out) {
                 Ok(()) => 0,
                 // `memhpa simulate | head` closed the pipe on purpose.
                 Err(SimulateError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => 0,

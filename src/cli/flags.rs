@@ -206,6 +206,12 @@ pub const SVG: Flag = value(
     "also draw replicas and utilization over time as SVG",
 );
 
+pub const COMPARE: Flag = boolean(
+    "--compare",
+    false,
+    "run twice, without and with spec.podBaseline, side by side with totals",
+);
+
 /// The run mode's flags by section, in the order `-h` shows them.
 pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
     (
@@ -236,7 +242,7 @@ pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
 ];
 
 /// The flags of `memhpa simulate`.
-pub const SIMULATE: &[Flag] = &[JSON, SVG, HELP, HELP_LONG];
+pub const SIMULATE: &[Flag] = &[JSON, SVG, COMPARE, HELP, HELP_LONG];
 
 /// Every run-mode flag, flattened.
 pub fn run_flags() -> Vec<Flag> {

@@ -39,6 +39,8 @@ pub enum Command {
         scenario: Option<PathBuf>,
         json: bool,
         svg: Option<PathBuf>,
+        /// `-compare`: the proportional rule and the baseline model side by side.
+        compare: bool,
     },
     /// `-h` or `-help`, in either mode.
     Help,
@@ -80,6 +82,7 @@ fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
         return Ok(Command::Help);
     }
     let (json, svg) = config::simulate_flags(&raw)?;
+    let compare = config::is_set(&raw, &flags::COMPARE)?;
     let mut positionals = positionals.into_iter();
     let scenario = positionals.next().map(PathBuf::from);
     if let Some(extra) = positionals.next() {
@@ -98,6 +101,7 @@ fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
         scenario,
         json,
         svg,
+        compare,
     })
 }
 

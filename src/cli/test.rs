@@ -381,7 +381,8 @@ fn simulate_defaults() {
         Command::Simulate {
             scenario: None,
             json: false,
-            svg: None
+            svg: None,
+            compare: false,
         }
     );
 }
@@ -392,6 +393,7 @@ fn simulate_file_and_flags_in_any_order() {
         scenario: Some(PathBuf::from("s.json")),
         json: true,
         svg: Some(PathBuf::from("out.svg")),
+        compare: false,
     };
     assert_eq!(simulate(&["s.json", "-json", "-svg", "out.svg"]), want);
     assert_eq!(simulate(&["--svg=out.svg", "--json", "s.json"]), want);
@@ -407,6 +409,31 @@ fn simulate_json_false() {
         simulate(&["-json=false"]),
         Command::Simulate { json: false, .. }
     ));
+}
+
+#[test]
+fn simulate_compare() {
+    assert!(matches!(
+        simulate(&["-compare", "s.json"]),
+        Command::Simulate {
+            compare: true,
+            json: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        simulate(&["s.json", "--compare=true", "-json"]),
+        Command::Simulate {
+            compare: true,
+            json: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        simulate(&["-compare=false"]),
+        Command::Simulate { compare: false, .. }
+    ));
+    assert!(parse(args(&["-compare"])).is_err(), "not a run-mode flag");
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //!
 //! The simulated Scale follows every decision at once: the replicas a step
 //! decides are the replicas the next step starts from, as if new pods appeared
-//! (and old ones vanished) instantly. With `totalBytes`, usage is spread evenly
-//! over those replicas, each pod also holding `podBaseBytes` of its own; pods
-//! listed explicitly are taken exactly as written, whatever the replica count.
+//! (and old ones vanished) instantly. With `totalBytes`, the workload's load is
+//! spread evenly over those replicas, each pod also holding `spec.podBaseline`
+//! and `podBaseBytes` of its own whatever its share; pods listed explicitly are
+//! taken exactly as written, whatever the replica count.
 //!
 //! An even split is passed to the algorithm as one pod standing for all the
 //! replicas (`decide_copies`), so a step costs the same at any replica count.
@@ -12,7 +13,7 @@
 use super::scenario::{Load, Scenario};
 use crate::algorithm::{
     decide_copies, ConditionType, ContainerObservation, History, Observation, PodObservation,
-    PodPhase, WriteOutcome,
+    PodPhase, Policy, WriteOutcome,
 };
 
 /// One step's outcome.
@@ -31,7 +32,17 @@ pub struct Row {
 }
 
 pub fn simulate(s: &Scenario) -> Vec<Row> {
-    run(s, step_pods)
+    run(s, &s.policy, step_pods)
+}
+
+/// The same pods under the proportional rule: the algorithm is told of no
+/// baseline, though every pod still holds it.
+pub fn simulate_proportional(s: &Scenario) -> Vec<Row> {
+    let policy = Policy {
+        pod_baseline_bytes: 0,
+        ..s.policy.clone()
+    };
+    run(s, &policy, step_pods)
 }
 
 /// A step's pods as `decide_copies` takes them: each pod stands for `copies`.
@@ -44,7 +55,8 @@ fn step_pods(s: &Scenario, load: &Load, replicas: i64) -> (Vec<PodObservation>, 
     }
 }
 
-fn run(s: &Scenario, pods_of: PodsOf) -> Vec<Row> {
+/// `s` run with the algorithm under `policy`.
+fn run(s: &Scenario, policy: &Policy, pods_of: PodsOf) -> Vec<Row> {
     let mut replicas = s.replicas;
     // As the controller does on its first look at a target.
     let start = s.steps.first().map_or(0, |step| step.t);
@@ -59,9 +71,8 @@ fn run(s: &Scenario, pods_of: PodsOf) -> Vec<Row> {
             metrics_error: None,
         };
         // The simulated Scale write always lands.
-        let d =
-            decide_copies(&obs, copies, &s.policy, &history, step.t).settle(WriteOutcome::Written);
-        history.apply(&d, &s.policy, step.t, d.rescale.is_some());
+        let d = decide_copies(&obs, copies, policy, &history, step.t).settle(WriteOutcome::Written);
+        history.apply(&d, policy, step.t, d.rescale.is_some());
         rows.push(Row {
             t: step.t,
             current_replicas: replicas,
@@ -87,6 +98,13 @@ fn copies(replicas: i64) -> u64 {
     u64::try_from(replicas).unwrap_or(0)
 }
 
+/// What every simulated pod holds whatever its load: the declared baseline
+/// and what the spec leaves undeclared. Summed in u64 first (each is at most
+/// `MAX_BYTES`), so without a baseline the figure is the old one to the bit.
+fn fixed_bytes(s: &Scenario) -> f64 {
+    (s.pod_base_bytes + s.pod_baseline_bytes) as f64
+}
+
 /// One of the `replicas` identical Running pods sharing `total` bytes.
 fn spread_pod(s: &Scenario, total: f64, replicas: i64) -> PodObservation {
     let n = replicas.max(0);
@@ -97,7 +115,7 @@ fn spread_pod(s: &Scenario, total: f64, replicas: i64) -> PodObservation {
         deleted: false,
         containers: vec![ContainerObservation {
             name: s.policy.container.clone().unwrap_or_else(|| "app".into()),
-            usage_bytes: Some(per_pod + s.pod_base_bytes as f64),
+            usage_bytes: Some(per_pod + fixed_bytes(s)),
             limit_bytes: s.limit_bytes,
             request_bytes: s.request_bytes,
         }],
@@ -109,7 +127,7 @@ mod test {
     //! The even split as one pod with copies must decide exactly as the list of
     //! every pod does: compared over a grid of pods and whole random timelines.
     use super::*;
-    use crate::algorithm::{decide, Policy};
+    use crate::algorithm::decide;
     use crate::api::{Basis, MemHpaSpec};
     use crate::simulate::scenario::Step;
 
@@ -192,6 +210,7 @@ mod test {
             limit_bytes: Some(limit),
             request_bytes: (rng.below(3) > 0).then_some(request),
             pod_base_bytes: rng.pick(&[0, 1, 100, 1 << 20]),
+            pod_baseline_bytes: 0,
             steps,
         }
     }
@@ -239,7 +258,7 @@ mod test {
         for _ in 0..300 {
             let s = scenario(&mut rng);
             let rows = simulate(&s);
-            assert_eq!(rows, run(&s, listed_pods), "{s:?}");
+            assert_eq!(rows, run(&s, &s.policy, listed_pods), "{s:?}");
             distinct.extend(rows.iter().map(|r| r.reason));
         }
         // The cases reach every kind of outcome, failures included.

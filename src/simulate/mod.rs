@@ -6,11 +6,18 @@
 //! set spread over the replicas decided so far (see `engine`). Without a file the
 //! built-in example (`example.json`, shipped beside this file) runs: a
 //! memory-bound cache over one day.
+//!
+//! `-compare` runs a scenario twice on the same pods, each holding
+//! `spec.podBaseline`: once with the algorithm told of no baseline (the
+//! proportional rule, HPA's) and once told of it, and sums both up
+//! (`summary`). Without a file it runs its own built-in scenario
+//! (`compare.json`), so the plain example's output stays as it was.
 
 mod engine;
 mod json;
 mod output;
 mod scenario;
+mod summary;
 mod svg;
 
 pub use engine::Row;
@@ -21,6 +28,10 @@ use std::path::{Path, PathBuf};
 
 /// The built-in example, also a template for writing scenarios.
 pub const EXAMPLE: &str = include_str!("example.json");
+
+/// The built-in scenario of `-compare`: a JVM service whose fixed heap is most
+/// of its limit, over one day.
+pub const COMPARE_EXAMPLE: &str = include_str!("compare.json");
 
 /// Scenario files larger than this are refused rather than read into memory.
 const MAX_SCENARIO_BYTES: u64 = 64 << 20;
@@ -72,22 +83,61 @@ pub fn run(
     svg: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<(), SimulateError> {
-    let text = match scenario {
-        Some(path) => read(path)?,
-        None => EXAMPLE.to_string(),
-    };
-    let scenario = scenario::parse(&text).map_err(|e| SimulateError::Scenario(e.0))?;
+    let scenario = load(scenario, EXAMPLE)?;
     let rows = engine::simulate(&scenario);
     let written = if json {
         output::json_lines(&rows, out)
     } else {
         output::table(&scenario, &rows, out)
     };
+    finish(&scenario, &rows, written, svg, out)
+}
+
+/// `-compare`: runs a scenario (or the built-in comparison) under the
+/// proportional rule and under the baseline model, and writes both side by side
+/// with their summaries, as a table or JSON lines. With `svg`, draws the
+/// baseline model's run.
+pub fn compare(
+    scenario: Option<&Path>,
+    json: bool,
+    svg: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), SimulateError> {
+    let scenario = load(scenario, COMPARE_EXAMPLE)?;
+    let runs = output::Compared {
+        proportional: engine::simulate_proportional(&scenario),
+        baseline: engine::simulate(&scenario),
+    };
+    let written = if json {
+        output::compare_json(&scenario, &runs, out)
+    } else {
+        output::compare_table(&scenario, &runs, out)
+    };
+    finish(&scenario, &runs.baseline, written, svg, out)
+}
+
+/// The scenario at `path`, or the built-in `example`.
+fn load(path: Option<&Path>, example: &str) -> Result<scenario::Scenario, SimulateError> {
+    let text = match path {
+        Some(path) => read(path)?,
+        None => example.to_string(),
+    };
+    scenario::parse(&text).map_err(|e| SimulateError::Scenario(e.0))
+}
+
+/// Flushes what was written, then draws the chart if asked.
+fn finish(
+    scenario: &scenario::Scenario,
+    rows: &[Row],
+    written: io::Result<()>,
+    svg: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), SimulateError> {
     written
         .and_then(|()| out.flush())
         .map_err(SimulateError::Write)?;
     if let Some(path) = svg {
-        std::fs::write(path, svg::chart(&scenario, &rows)).map_err(|error| SimulateError::Svg {
+        std::fs::write(path, svg::chart(scenario, rows)).map_err(|error| SimulateError::Svg {
             path: path.to_path_buf(),
             error,
         })?;

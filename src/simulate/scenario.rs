@@ -35,7 +35,12 @@ pub struct Scenario {
     pub replicas: i64,
     pub limit_bytes: Option<u64>,
     pub request_bytes: Option<u64>,
+    /// Memory each `totalBytes` pod holds that the spec does not declare.
     pub pod_base_bytes: u64,
+    /// `spec.podBaseline`, as memory each `totalBytes` pod really holds. Kept
+    /// apart from `policy.pod_baseline_bytes` (what the algorithm is told), so
+    /// that `-compare` can run the proportional rule on the same pods.
+    pub pod_baseline_bytes: u64,
     pub steps: Vec<Step>,
 }
 
@@ -166,6 +171,7 @@ fn scenario(top: &Map<String, Value>, steps: Option<Vec<Step>>) -> R<Scenario> {
     };
     let steps = steps.ok_or_else(|| Invalid("steps: required but missing".into()))?;
     let scenario = Scenario {
+        pod_baseline_bytes: policy.pod_baseline_bytes,
         policy,
         replicas,
         limit_bytes,
@@ -306,6 +312,7 @@ fn check_spec_shape(spec: &Value) -> R<()> {
             "basis",
             "container",
             "behavior",
+            "podBaseline",
         ],
     )?;
     if let Some(r) = s.get("scaleTargetRef") {
@@ -329,6 +336,9 @@ fn check_spec_shape(spec: &Value) -> R<()> {
             string(&format!("spec.{key}"), v)?;
         }
     }
+    if let Some(v) = s.get("podBaseline") {
+        baseline_shape(v)?;
+    }
     if let Some(b) = s.get("behavior") {
         let b = object("spec.behavior", b, &["scaleUp", "scaleDown"])?;
         for (k, rules) in b {
@@ -336,6 +346,30 @@ fn check_spec_shape(spec: &Value) -> R<()> {
         }
     }
     Ok(())
+}
+
+/// `spec.podBaseline`: a quantity string (its syntax is `Policy::from_spec`'s
+/// to check, as for the live field) or a number of bytes from 0 (no baseline)
+/// to the bound of every byte count. A fraction is rounded up, as the live
+/// field's quantity is.
+fn baseline_shape(v: &Value) -> R<()> {
+    const PATH: &str = "spec.podBaseline";
+    match v {
+        Value::String(_) => string(PATH, v).map(|_| ()),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if (0.0..=MAX_BYTES as f64).contains(&f) => Ok(()),
+            _ => Err(invalid(
+                PATH,
+                format!("a number of bytes from 0 to {MAX_BYTES}"),
+                v,
+            )),
+        },
+        other => Err(invalid(
+            PATH,
+            "a memory quantity (e.g. \"120Mi\") or a number of bytes",
+            other,
+        )),
+    }
 }
 
 fn check_rules_shape(path: &str, v: &Value) -> R<()> {

@@ -637,3 +637,244 @@ fn bad_path(path: &Path) -> String {
     assert_eq!(err.exit_code(), 2, "{err}");
     err.to_string()
 }
+
+/// FNV-1a 64: a fingerprint of an output, to hold it to the byte without
+/// keeping a 20 KB copy in the source.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The built-in example's three outputs, byte for byte as they were before
+/// `spec.podBaseline` and `-compare` existed (fingerprints taken then).
+#[test]
+fn the_plain_example_is_unchanged_to_the_byte() {
+    let table = run_text(None, false, None).expect("runs");
+    let json = run_text(None, true, None).expect("runs");
+    let dir = Scratch::new("golden-svg");
+    let svg_path = dir.0.join("chart.svg");
+    run_text(None, false, Some(&svg_path)).expect("runs");
+    let svg = std::fs::read(&svg_path).expect("svg written");
+    assert_eq!(
+        (table.len(), fnv1a(table.as_bytes())),
+        (20863, 0xb967_225b_4cf9_d373)
+    );
+    assert_eq!(
+        (json.len(), fnv1a(json.as_bytes())),
+        (37274, 0x0ebe_f792_43ab_9f98)
+    );
+    assert_eq!((svg.len(), fnv1a(&svg)), (8667, 0xcf81_5753_c79f_e53e));
+}
+
+/// A scenario given `spec.podBaseline` (as a JSON value) and `podBaseBytes`.
+fn baseline_scenario(baseline: Option<Value>, base_bytes: u64) -> String {
+    let mut doc = serde_json::json!({
+        "spec": {"maxReplicas": 10, "targetUtilizationPercentage": 50,
+                 "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}},
+        "replicas": 2, "limitBytes": 1000, "podBaseBytes": base_bytes,
+        "steps": [{"t": 0, "totalBytes": 800}, {"t": 60, "totalBytes": 800},
+                  {"t": 180, "pods": [{"name": "a", "usageBytes": 100, "limitBytes": 1000}]}]
+    });
+    if let Some(b) = baseline {
+        doc["spec"]["podBaseline"] = b;
+    }
+    doc.to_string()
+}
+
+fn run_scenario(name: &str, text: &str, json: bool) -> String {
+    let dir = Scratch::new(name);
+    let path = dir.file("s.json", text);
+    run_text(Some(&path), json, None).expect("runs")
+}
+
+#[test]
+fn a_zero_baseline_is_no_baseline() {
+    let absent = run_scenario("b-absent", &baseline_scenario(None, 100), true);
+    for zero in [
+        serde_json::json!(0),
+        serde_json::json!("0"),
+        serde_json::json!("0Mi"),
+    ] {
+        let text = baseline_scenario(Some(zero.clone()), 100);
+        assert_eq!(run_scenario("b-zero", &text, true), absent, "{zero}");
+    }
+}
+
+#[test]
+fn every_spread_pod_holds_the_baseline_on_top_of_its_share() {
+    // 2 pods: 800 / 2 = 400 of load each, plus 300 declared and 100
+    // undeclared: 800 of 1000 = 80%. An explicit pod is taken as written.
+    let text = baseline_scenario(Some(serde_json::json!(300)), 100);
+    let rows = json_rows(&run_scenario("b-load", &text, true));
+    assert_eq!(rows[0]["utilizationPercentage"], 80);
+    let at = |i: usize| rows[i]["currentReplicas"].as_i64().expect("integer");
+    // With n pods at the next step, each holds 800/n + 400.
+    let want = (800 / at(1) + 400) * 100 / 1000;
+    assert_eq!(rows[1]["utilizationPercentage"].as_i64(), Some(want));
+    assert_eq!(rows[2]["utilizationPercentage"], 10);
+    // A quantity string, or a fraction rounded up as the live field rounds
+    // it, is the same baseline as its whole number of bytes.
+    for same in [serde_json::json!("300"), serde_json::json!(299.5)] {
+        let text = baseline_scenario(Some(same.clone()), 100);
+        assert_eq!(
+            json_rows(&run_scenario("b-load-same", &text, true)),
+            rows,
+            "{same}"
+        );
+    }
+}
+
+#[test]
+fn bad_pod_baseline_is_named_and_quoted() {
+    let with = |v: Value| scenario_with("/spec/podBaseline", v);
+    assert_eq!(
+        bad(&with(serde_json::json!(-1))),
+        "scenario: spec.podBaseline: expected a number of bytes from 0 to 1125899906842624, got -1"
+    );
+    assert_eq!(
+        bad(&with(serde_json::json!(1e300))),
+        "scenario: spec.podBaseline: expected a number of bytes from 0 to 1125899906842624, got 1e+300"
+    );
+    assert_eq!(
+        bad(&with(serde_json::json!(true))),
+        "scenario: spec.podBaseline: expected a memory quantity (e.g. \"120Mi\") or a number of bytes, got true"
+    );
+    assert_eq!(
+        bad(&with(serde_json::json!({"bytes": 1}))),
+        "scenario: spec.podBaseline: expected a memory quantity (e.g. \"120Mi\") or a number of bytes, got {\"bytes\":1}"
+    );
+    assert_eq!(
+        bad(&with(serde_json::json!(""))),
+        "scenario: spec.podBaseline: expected a non-empty string, got \"\""
+    );
+    // A string is checked as the live field is: by the quantity parser.
+    let msg = bad(&with(serde_json::json!("lots")));
+    assert!(msg.starts_with("scenario: spec.podBaseline: "), "{msg}");
+    assert!(msg.contains("\"lots\""), "{msg}");
+    let msg = bad(&with(serde_json::json!("2Pi")));
+    assert!(msg.starts_with("scenario: spec.podBaseline: "), "{msg}");
+    assert!(msg.contains("\"2Pi\"") && msg.contains("beyond"), "{msg}");
+    // The largest byte count is accepted, as for other byte counts.
+    let dir = Scratch::new("b-max");
+    let path = dir.file("s.json", &with(serde_json::json!(1u64 << 50)));
+    run_text(Some(&path), false, None).expect("1 PiB is a byte count");
+    let too_many = with(serde_json::json!((1u64 << 50) + 1));
+    assert!(bad(&too_many).starts_with("scenario: spec.podBaseline: expected a number"));
+}
+
+fn compare_text(scenario: Option<&Path>, json: bool) -> String {
+    let mut out = Vec::new();
+    compare(scenario, json, None, &mut out).expect("compare runs");
+    String::from_utf8(out).expect("output is UTF-8")
+}
+
+/// A small -compare by hand. The pods hold a 600-byte baseline of a
+/// 1000-byte limit; the proportional rule, told of none, sees 600 + S/n.
+#[test]
+fn compare_a_small_scenario() {
+    let text = r#"{"spec": {"minReplicas": 1, "maxReplicas": 10, "targetUtilizationPercentage": 80,
+                   "podBaseline": 600,
+                   "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}},
+        "replicas": 2, "limitBytes": 1000,
+        "steps": [{"t": 0, "totalBytes": 800}, {"t": 600, "totalBytes": 800},
+                  {"t": 1800, "totalBytes": 0}, {"t": 2400, "totalBytes": 0}]}"#;
+    let dir = Scratch::new("compare-small");
+    let path = dir.file("s.json", text);
+    let lines: Vec<Value> = json_rows(&compare_text(Some(&path), true));
+    assert_eq!(lines.len(), 5, "4 steps and the summary");
+    let p = |i: usize, key: &str| lines[i]["proportional"][key].clone();
+    // t=0: 2 pods at 600 + 400 = 100%: ceil(2 * 100/80) = ceil(2.5) = 3.
+    assert_eq!(
+        (p(0, "utilizationPercentage"), p(0, "desiredReplicas")),
+        (100.into(), 3.into())
+    );
+    // t=600: 3 pods at 600 + 266.7 = 86%: ratio 1.08, within tolerance.
+    assert_eq!(
+        (p(1, "currentReplicas"), p(1, "utilizationPercentage")),
+        (3.into(), 86.into())
+    );
+    assert_eq!(p(1, "reason"), "WithinTolerance");
+    // t=1800: no load, 3 pods at 60%: ceil(3 * 60/80) = ceil(2.25) = 3, kept:
+    // the baseline alone holds the proportional rule above what is needed.
+    assert_eq!(
+        (p(2, "utilizationPercentage"), p(2, "desiredReplicas")),
+        (60.into(), 3.into())
+    );
+    assert_eq!(p(3, "desiredReplicas"), 3);
+    // 2 x 600 + 3 x 1200 + 3 x 600 = 6600 replica-seconds; above 80% for
+    // 600 + 1200 s; one scale-up.
+    assert_eq!(
+        lines[4]["summary"]["proportional"],
+        serde_json::json!({"replicaHours": 6600.0 / 3600.0, "scaleUps": 1, "scaleDowns": 0,
+                           "minutesAboveTarget": 30.0})
+    );
+    // Each step line names its t; the baseline column is exactly what plain
+    // `simulate` prints for the scenario.
+    let plain = json_rows(&run_text(Some(&path), true, None).expect("runs"));
+    for (line, row) in lines.iter().zip(&plain) {
+        assert_eq!(line["t"], row["t"]);
+        assert_eq!(&line["baseline"], row);
+        assert_eq!(
+            line["proportional"].as_object().map(|o| o.len()),
+            Some(KEYS.len())
+        );
+    }
+    // The table shows both columns and the same summary in words.
+    let table = compare_text(Some(&path), false);
+    assert!(table.contains("podBaseline 600 bytes"), "{table}");
+    let figures = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line in {table}"))
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+    };
+    let proportional = |name: &str| figures(name)[1].to_string();
+    assert_eq!(proportional("replica-hours"), "1.83");
+    assert_eq!(proportional("scale-ups"), "1");
+    assert_eq!(proportional("scale-downs"), "0");
+    assert_eq!(proportional("minutes above target"), "30.0");
+    assert_eq!(table.lines().filter(|l| l.contains(" | ")).count(), 1 + 4);
+}
+
+/// Without a baseline the two runs are the same run.
+#[test]
+fn compare_without_a_baseline_is_one_run_twice() {
+    let dir = Scratch::new("compare-none");
+    let path = dir.file("s.json", &baseline_scenario(None, 100));
+    for line in json_rows(&compare_text(Some(&path), true)) {
+        if let Some(summary) = line.get("summary") {
+            assert_eq!(summary["proportional"], summary["baseline"]);
+        } else {
+            assert_eq!(line["proportional"], line["baseline"]);
+        }
+    }
+}
+
+#[test]
+fn compare_builtin_is_its_own_scenario() {
+    let parsed: Value = serde_json::from_str(COMPARE_EXAMPLE).expect("compare.json is JSON");
+    assert_eq!(parsed["spec"]["podBaseline"], "2560Mi");
+    let lines = json_rows(&compare_text(None, true));
+    assert_eq!(lines.len(), 289 + 1);
+    // The proportional rule on the built-in comparison, by the figures its
+    // table shows: it never comes back below 5 replicas at night, where 2
+    // carry the load.
+    let last = &lines[288]["proportional"];
+    assert_eq!(
+        (
+            last["currentReplicas"].as_i64(),
+            last["utilizationPercentage"].as_i64()
+        ),
+        (Some(5), Some(67))
+    );
+    let table = compare_text(None, false);
+    assert!(
+        table.starts_with("# target 80% of limits, replicas 2..20"),
+        "{table}"
+    );
+}
