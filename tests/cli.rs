@@ -512,3 +512,69 @@ fn repeated_scenario_key_exits_2_naming_it() {
         "memhpa: scenario: replicas: duplicate key (each key may appear once)"
     );
 }
+
+#[test]
+fn help_lists_simulate_compare() {
+    let help = stdout(&memhpa(&["-h"]));
+    let line = help
+        .lines()
+        .find(|l| l.starts_with("  -compare "))
+        .unwrap_or_else(|| panic!("-h has no line for -compare:\n{help}"));
+    assert!(line.contains("podBaseline"), "{line}");
+}
+
+#[test]
+fn simulate_compare_table_and_json() {
+    let o = memhpa(&["simulate", "-compare"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    for name in [
+        "replica-hours",
+        "scale-ups",
+        "scale-downs",
+        "minutes above target",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line:\n{text}"));
+        assert_eq!(line.split_whitespace().count(), name.split(' ').count() + 2);
+    }
+    let o = memhpa(&["simulate", "-compare", "-json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = json_rows(&stdout(&o));
+    let (summary, steps) = lines.split_last().expect("lines");
+    assert_eq!(steps.len(), 289);
+    for side in ["proportional", "baseline"] {
+        assert!(
+            summary["summary"][side]["replicaHours"].is_f64(),
+            "{summary}"
+        );
+        assert!(steps.iter().all(|s| s[side]["desiredReplicas"].is_i64()));
+    }
+    // The plain example is not the comparison's.
+    let plain = stdout(&memhpa(&["simulate"]));
+    assert!(!plain.contains("replica-hours"));
+    assert!(plain.starts_with("# target 70% of limits"), "{plain}");
+}
+
+#[test]
+fn simulate_bad_pod_baseline_exits_2_naming_it() {
+    let dir = Scratch::new("bad-baseline");
+    let path = dir.file(
+        "s.json",
+        r#"{"spec": {"maxReplicas": 3, "podBaseline": "12 apples"}, "replicas": 1,
+            "limitBytes": 10, "steps": [{"t": 0, "totalBytes": 5}]}"#,
+    );
+    for compare in [false, true] {
+        let mut args = vec!["simulate", text(&path)];
+        if compare {
+            args.push("-compare");
+        }
+        let line = usage_error(&args);
+        assert!(
+            line.starts_with("memhpa: scenario: spec.podBaseline: ") && line.contains("12 apples"),
+            "{line}"
+        );
+    }
+}
