@@ -209,7 +209,7 @@ pub const SVG: Flag = value(
 pub const COMPARE: Flag = boolean(
     "--compare",
     false,
-    "run twice, without and with spec.podBaseline, side by side with totals",
+    "the proportional rule beside the spec.podBaseline model, with totals",
 );
 
 /// The run mode's flags by section, in the order `-h` shows them.

@@ -1,4 +1,4 @@
-//! `memhpa simulate [SCENARIO.json] [-json] [-svg FILE]`: the algorithm run
+//! `memhpa simulate [SCENARIO.json] [-json] [-svg FILE] [-compare]`: the algorithm run
 //! offline over a scenario of steps, with no cluster and no clock.
 //!
 //! A scenario holds a MemHpa `spec`, the starting `replicas`, and `steps`; each

@@ -143,15 +143,33 @@ pub fn compare_table(s: &Scenario, c: &Compared, out: &mut dyn Write) -> io::Res
 /// `{"summary": {"proportional": SUMMARY, "baseline": SUMMARY}}`.
 pub fn compare_json(s: &Scenario, c: &Compared, out: &mut dyn Write) -> io::Result<()> {
     for (p, b) in c.proportional.iter().zip(&c.baseline) {
-        let line = serde_json::json!({"t": p.t, "proportional": p, "baseline": b});
-        writeln!(out, "{line}")?;
+        let line = Both {
+            t: Some(p.t),
+            proportional: p,
+            baseline: b,
+        };
+        writeln!(out, "{}", to_json(&line)?)?;
     }
     let [p, b] = c.summaries(s);
-    let line = serde_json::json!({"summary": {
-        "proportional": SummaryJson::from(p),
-        "baseline": SummaryJson::from(b),
-    }});
-    writeln!(out, "{line}")
+    let summary = Both {
+        t: None,
+        proportional: SummaryJson::from(p),
+        baseline: SummaryJson::from(b),
+    };
+    writeln!(out, "{{\"summary\":{}}}", to_json(&summary)?)
+}
+
+/// One thing of each run, in this key order (a `json!` map would sort them).
+#[derive(serde::Serialize)]
+struct Both<T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<i64>,
+    proportional: T,
+    baseline: T,
+}
+
+fn to_json(value: &impl serde::Serialize) -> io::Result<String> {
+    serde_json::to_string(value).map_err(io::Error::other)
 }
 
 fn percent(r: &Row) -> String {
