@@ -878,3 +878,17 @@ fn compare_builtin_is_its_own_scenario() {
         "{table}"
     );
 }
+
+#[test]
+fn compare_svg_draws_the_baseline_run() {
+    let dir = Scratch::new("compare-svg");
+    let path = dir.0.join("chart.svg");
+    let mut out = Vec::new();
+    compare(None, false, Some(&path), &mut out).expect("runs");
+    let svg = std::fs::read_to_string(&path).expect("svg written");
+    check_tags_balanced(&svg);
+    assert!(svg.contains("memory utilization"));
+    let bad = dir.0.join("no-such-dir").join("chart.svg");
+    let err = compare(None, true, Some(&bad), &mut Vec::new()).expect_err("cannot write");
+    assert_eq!(err.exit_code(), 1);
+}
