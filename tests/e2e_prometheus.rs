@@ -34,10 +34,10 @@ use e2esupport::process::{Launch, Memhpa};
 use e2esupport::scrape::{self, family_sum};
 use e2esupport::wait::{hold_for, poll_until, POLL};
 use kubesupport::{FakeApiServer, Workload, TOKEN};
-use serde_json::{json, Value};
 use promsupport::exporter::Exporter;
 use promsupport::launcher::{binary_or_skip, Prometheus};
 use promsupport::proxy::CountingProxy;
+use serde_json::{json, Value};
 
 /// The default query without its `avg_over_time(...[1m])`. The default
 /// smooths over a minute, as the original did, so a drop from 80% to 20%
@@ -508,9 +508,8 @@ fn pod_baseline_scales_in_one_step_where_the_proportional_rule_would_not() {
     // proportional rule: 70 / 80 = 0.875, ceil(3.5) = 4, no change.
     sync_pods(&fake, ns, app, 4);
     let all = objects::pod_names(app, 4);
-    let at = |mi: [f64; 4]| -> Vec<(&str, f64)> {
-        all.iter().map(String::as_str).zip(mi).collect()
-    };
+    let at =
+        |mi: [f64; 4]| -> Vec<(&str, f64)> { all.iter().map(String::as_str).zip(mi).collect() };
     set_pods_mi(exporter, ns, &at([70.0; 4]));
     wait_replicas(&fake, (ns, app), 2, Duration::from_secs(30), ctx);
 
