@@ -77,8 +77,8 @@ pub struct Decision {
     /// Events to emit (the rescale's own event is added by `settle`).
     pub events: Vec<EventOutcome>,
     /// One token saying why: a condition reason (ScaleUpLimit, ScaleDownStabilized,
-    /// FailedGetResourceMetric, ...) or the calculator's verdict (AboveTarget,
-    /// BelowTarget, WithinTolerance, HeldForUnsampledPods).
+    /// FailedGetResourceMetric, BaselineAboveTarget, ...) or the calculator's
+    /// verdict (AboveTarget, BelowTarget, WithinTolerance, HeldForUnsampledPods).
     pub reason: Reason,
     /// The recommendation `History::apply` keeps for stabilization.
     pub stabilization_sample: Option<i64>,
