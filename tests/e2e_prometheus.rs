@@ -8,6 +8,10 @@
 //! (`container="POD"`) for each pod, which must not count: with them counted
 //! the utilization would be over twice as high and the replica counts below
 //! would come out different.
+//!
+//! The `podBaseline` tests assert the exact counts of the baseline model
+//! (`ceil(S / h)`, load `S = Σusage − n·b`, room `h = target × Σlimit / n −
+//! b`) where Kubernetes' proportional rule would give others.
 
 #[path = "e2esupport/mod.rs"]
 mod e2esupport;
@@ -33,6 +37,7 @@ use kubesupport::{FakeApiServer, Workload, TOKEN};
 use promsupport::exporter::Exporter;
 use promsupport::launcher::{binary_or_skip, Prometheus};
 use promsupport::proxy::CountingProxy;
+use serde_json::{json, Value};
 
 /// The default query without its `avg_over_time(...[1m])`. The default
 /// smooths over a minute, as the original did, so a drop from 80% to 20%
@@ -79,6 +84,38 @@ fn set_pods(exporter: &Exporter, ns: &str, app: &str, replicas: i64, percent: f6
     for pod in objects::pod_names(app, replicas) {
         set_pod(exporter, ns, &pod, percent);
     }
+}
+
+/// Sets the app container of each `(pod, MiB)` at once (one scrape sees all
+/// or none of the change), with the pod cgroup and pause container beside it.
+fn set_pods_mi(exporter: &Exporter, ns: &str, pods: &[(&str, f64)]) {
+    let series: Vec<(&str, &str, &str, f64)> = pods
+        .iter()
+        .flat_map(|&(pod, mi)| {
+            [
+                (ns, pod, "app", mi * MI),
+                (ns, pod, "", (mi + 15.0) * MI),
+                (ns, pod, "POD", MI),
+            ]
+        })
+        .collect();
+    exporter.set_many(&series);
+}
+
+/// A MemHpa on Deployment `app`, 1..10 replicas, no scale-down window, with
+/// `spec.podBaseline`.
+fn memhpa_with_baseline(ns: &str, app: &str, target: i64, baseline: &str) -> Value {
+    let mut m = objects::memhpa(ns, app, app, (1, 10), target, scale_down_window(0));
+    m["spec"]["podBaseline"] = json!(baseline);
+    m
+}
+
+fn rescale_events(fake: &FakeApiServer, ns: &str) -> Vec<String> {
+    events(fake, ns)
+        .into_iter()
+        .filter(|e| e.1 == "SuccessfulRescale")
+        .map(|e| e.2)
+        .collect()
 }
 
 fn start_memhpa(fake: &FakeApiServer, prom_url: &str, query: Option<&str>) -> Memhpa {
@@ -424,5 +461,143 @@ fn one_prometheus_query_per_namespace_per_tick() {
     assert!(
         (counted - proxied).abs() <= 2.0,
         "memhpa counted {counted} queries, the proxy saw {proxied}"
+    );
+}
+
+/// 100Mi limits, target 80%, podBaseline 60Mi: each pod has 20Mi of room for
+/// load. Up, the proportional rule would stop at 3 and need another round;
+/// down, it would refuse to move. The model goes to 4, then to 2, in one step
+/// each, and stays there once the pods carry the load as the model says.
+#[test]
+fn pod_baseline_scales_in_one_step_where_the_proportional_rule_would_not() {
+    let Some(shared) = shared() else { return };
+    let (ns, app) = ("baseline", "web");
+    let exporter = &shared.exporter;
+    let fake = FakeApiServer::start();
+    deployment_with_pods(&fake, ns, app, 2);
+    set_pods_mi(exporter, ns, &[("web-1", 95.0), ("web-2", 95.0)]);
+    fake.create_memhpa(memhpa_with_baseline(ns, app, 80, "60Mi"));
+    let memhpa = start_memhpa(&fake, &shared.prometheus.url(), Some(UNSMOOTHED_QUERY));
+    let ctx = || context(&fake, &memhpa, &shared.prometheus);
+    let fake_ref = &fake;
+    let stays = |want: i64| {
+        move || {
+            let now = replicas(fake_ref, ns, app);
+            (now != Some(want)).then(|| format!("replicas became {now:?}"))
+        }
+    };
+
+    // S = 2 × 95 − 2 × 60 = 70Mi, h = 80 − 60 = 20Mi: ceil(3.5) = 4.
+    // The proportional rule: ceil(2 × 95 / 80) = 3.
+    wait_replicas(&fake, (ns, app), 4, Duration::from_secs(30), ctx);
+    let status = fake.memhpa(ns, app).and_then(|m| m.get("status").cloned());
+    assert_eq!(
+        status
+            .as_ref()
+            .and_then(|s| s["currentUtilizationPercentage"].as_i64()),
+        Some(95),
+        "{status:?}"
+    );
+    // Still 2 pods at 95Mi: the recommendation is the 4 it already is.
+    hold_for(Duration::from_secs(3), "4 replicas", stays(4), ctx);
+
+    // The Deployment's pods 3 and 4 start without samples: on a scale-up they
+    // count as idle, holding 60Mi, and (77 − 60) / 20 = 0.85 would reverse
+    // the direction, so the count holds. Then the load drops and spreads:
+    // 4 pods at 70Mi, S = 280 − 240 = 40Mi: ceil(40 / 20) = 2. The
+    // proportional rule: 70 / 80 = 0.875, ceil(3.5) = 4, no change.
+    sync_pods(&fake, ns, app, 4);
+    let all = objects::pod_names(app, 4);
+    let at =
+        |mi: [f64; 4]| -> Vec<(&str, f64)> { all.iter().map(String::as_str).zip(mi).collect() };
+    set_pods_mi(exporter, ns, &at([70.0; 4]));
+    wait_replicas(&fake, (ns, app), 2, Duration::from_secs(30), ctx);
+
+    // The Deployment removes pods 3 and 4 and the two left carry the 40Mi:
+    // 80Mi each, the target. While 3 pods remain (80, 80, 60): ceil(0.65 × 3)
+    // = 2; after, (80 − 60) / 20 = 1: at rest at 2.
+    set_pods_mi(exporter, ns, &at([80.0, 80.0, 60.0, 60.0]));
+    sync_pods(&fake, ns, app, 2);
+    hold_for(Duration::from_secs(3), "2 replicas", stays(2), ctx);
+    poll_until(
+        Duration::from_secs(10),
+        "status at 80% and AbleToScale True/ReadyForNewScale",
+        || {
+            let m = fake.memhpa(ns, app)?;
+            let able = condition(&m, "AbleToScale")?;
+            (m["status"]["currentUtilizationPercentage"] == 80
+                && able.0 == "True"
+                && able.1 == "ReadyForNewScale")
+                .then_some(())
+        },
+        ctx,
+    );
+    let rescales = rescale_events(&fake, ns);
+    let sizes: Vec<&str> = rescales
+        .iter()
+        .filter_map(|m| m.strip_prefix("New size: "))
+        .filter_map(|m| m.split(';').next())
+        .collect();
+    assert_eq!(sizes, ["4", "2"], "SuccessfulRescale events: {rescales:?}");
+}
+
+/// A podBaseline at or above the target leaves no count that can reach it:
+/// memhpa holds (the proportional rule would climb to maxReplicas and stay),
+/// says so in ScalingLimited and a Warning, and scales once the spec is fixed.
+#[test]
+fn a_baseline_above_the_target_holds_and_warns_until_the_spec_is_fixed() {
+    let Some(shared) = shared() else { return };
+    let (ns, app) = ("baseline-high", "web");
+    let fake = FakeApiServer::start();
+    deployment_with_pods(&fake, ns, app, 2);
+    set_pods_mi(&shared.exporter, ns, &[("web-1", 90.0), ("web-2", 90.0)]);
+    fake.create_memhpa(memhpa_with_baseline(ns, app, 80, "85Mi"));
+    let memhpa = start_memhpa(&fake, &shared.prometheus.url(), Some(UNSMOOTHED_QUERY));
+    let ctx = || context(&fake, &memhpa, &shared.prometheus);
+    let want = "podBaseline 85Mi is 85% of the 100Mi memory limit of each pod, at or above \
+                the 80% target: no replica count can reach it; raise \
+                targetUtilizationPercentage above 85% or lower podBaseline below 80Mi";
+    let limited = || {
+        fake.memhpa(ns, app)
+            .and_then(|m| condition(&m, "ScalingLimited"))
+    };
+    let (status, _, message) = poll_until(
+        Duration::from_secs(30),
+        "ScalingLimited BaselineAboveTarget",
+        || limited().filter(|c| c.1 == "BaselineAboveTarget"),
+        ctx,
+    );
+    assert_eq!((status.as_str(), message.as_str()), ("True", want));
+    let warning = poll_until(
+        Duration::from_secs(10),
+        "a Warning Event BaselineAboveTarget",
+        || {
+            events(&fake, ns)
+                .into_iter()
+                .find(|e| e.0 == "Warning" && e.1 == "BaselineAboveTarget")
+        },
+        ctx,
+    );
+    assert_eq!(warning.2, want);
+    // Ticks go by (the proportional rule: ceil(2 × 90 / 80) = 3 at once).
+    hold_for(
+        Duration::from_secs(3),
+        "2 replicas while the baseline is above the target",
+        || {
+            let now = replicas(&fake, ns, app);
+            (now != Some(2)).then(|| format!("replicas became {now:?}"))
+        },
+        ctx,
+    );
+    assert_eq!(fake.count("PUT", "/scale"), 0, "{}", fake_tail(&fake, 30));
+
+    // podBaseline 70Mi: S = 180 − 140 = 40Mi, h = 80 − 70 = 10Mi: 4.
+    fake.update_memhpa_spec(ns, app, |spec| spec["podBaseline"] = json!("70Mi"));
+    wait_replicas(&fake, (ns, app), 4, Duration::from_secs(30), ctx);
+    poll_until(
+        Duration::from_secs(10),
+        "ScalingLimited False/DesiredWithinRange",
+        || limited().filter(|c| c.0 == "False" && c.1 == "DesiredWithinRange"),
+        ctx,
     );
 }

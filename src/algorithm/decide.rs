@@ -15,7 +15,7 @@ use super::history::History;
 use super::observe::Observation;
 use super::policy::Policy;
 use super::reason::{ConditionType, Reason};
-use super::replicas::{self, CalcError, Recommendation, Target};
+use super::replicas::{self, CalcError, Recommendation, Target, Verdict};
 use crate::api::Basis;
 
 use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
@@ -77,8 +77,8 @@ pub struct Decision {
     /// Events to emit (the rescale's own event is added by `settle`).
     pub events: Vec<EventOutcome>,
     /// One token saying why: a condition reason (ScaleUpLimit, ScaleDownStabilized,
-    /// FailedGetResourceMetric, ...) or the calculator's verdict (AboveTarget,
-    /// BelowTarget, WithinTolerance, HeldForUnsampledPods).
+    /// FailedGetResourceMetric, BaselineAboveTarget, ...) or the calculator's
+    /// verdict (AboveTarget, BelowTarget, WithinTolerance, HeldForUnsampledPods).
     pub reason: Reason,
     /// The recommendation `History::apply` keeps for stabilization.
     pub stabilization_sample: Option<i64>,
@@ -233,6 +233,7 @@ fn target(policy: &Policy) -> Target<'_> {
         utilization: policy.target_utilization,
         basis: policy.basis,
         container: policy.container.as_deref(),
+        baseline: policy.pod_baseline_bytes,
     }
 }
 
@@ -284,8 +285,106 @@ fn scale_on_metric(
             &mut d.conditions,
             condition(AbleToScale, true, stabilized_reason, message),
         );
+    } else {
+        // At rest, Kubernetes' words (its message, misleading as it is when the
+        // count is limited, is kept as is: alerts and dashboards key on both).
+        set(
+            &mut d.conditions,
+            condition(
+                AbleToScale,
+                true,
+                Reason::ReadyForNewScale,
+                "recommended size matches current size",
+            ),
+        );
+    }
+    if rec.verdict == Verdict::BaselineAboveTarget {
+        baseline_above_target(&mut d, &rec, policy);
     }
     d
+}
+
+/// The calculator held the count because the baseline alone reaches the
+/// target; the hold passes through stabilization and the rate policies
+/// unchanged (the current count always does), so only the words differ: a
+/// ScalingLimited of its own, and a warning that says what to change.
+fn baseline_above_target(d: &mut Decision, rec: &Recommendation, policy: &Policy) {
+    let message = baseline_message(rec.average_capacity_bytes, policy);
+    set(
+        &mut d.conditions,
+        condition(
+            ScalingLimited,
+            true,
+            Reason::BaselineAboveTarget,
+            message.clone(),
+        ),
+    );
+    d.reason = Reason::BaselineAboveTarget;
+    d.events.push(EventOutcome {
+        warning: true,
+        reason: Reason::BaselineAboveTarget,
+        message,
+    });
+}
+
+/// E.g. "podBaseline 120Mi is 75% of the 160Mi limit of each pod, at or above
+/// the 70% target: ...". `capacity` is the average limit (or request) of the
+/// sampled pods, the one the calculator compared the baseline with.
+fn baseline_message(capacity: u64, policy: &Policy) -> String {
+    let baseline = policy.pod_baseline_bytes;
+    let target = policy.target_utilization;
+    let whose = match &policy.container {
+        Some(c) => format!("of container {} in each pod", crate::quote::quote(c, 64)),
+        None => "of each pod".to_string(),
+    };
+    let share = percent_of(baseline, capacity);
+    // The largest baseline that leaves room at this target.
+    let most = u64::try_from(
+        u128::from(capacity).saturating_mul(u128::try_from(target).unwrap_or(0)) / 100,
+    )
+    .unwrap_or(u64::MAX);
+    let raise = if share < 100 {
+        format!("raise targetUtilizationPercentage above {share}% or ")
+    } else {
+        String::new()
+    };
+    format!(
+        "podBaseline {} is {share}% of the {} memory {} {whose}, at or above the {target}% target: \
+         no replica count can reach it; {raise}lower podBaseline below {}",
+        quantity(baseline),
+        quantity(capacity),
+        policy.basis.singular(),
+        quantity(most),
+    )
+}
+
+/// `floor(100 * part / whole)`; `whole` is not 0 (the calculator refuses a
+/// zero capacity before it compares a baseline with it).
+fn percent_of(part: u64, whole: u64) -> u128 {
+    u128::from(part).saturating_mul(100) / u128::from(whole.max(1))
+}
+
+/// Bytes as a Kubernetes quantity a reader can paste back: exact in the
+/// largest binary unit that divides them ("120Mi"), else to a tenth of the
+/// largest unit they reach ("112.5Mi").
+fn quantity(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 5] = [
+        ("Pi", 1 << 50),
+        ("Ti", 1 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ];
+    if let Some((unit, size)) = UNITS
+        .iter()
+        .find(|(_, size)| bytes >= *size && bytes % size == 0)
+    {
+        return format!("{}{unit}", bytes / size);
+    }
+    match UNITS.iter().find(|(_, size)| bytes >= *size) {
+        Some((unit, size)) => format!("{:.1}{unit}", bytes as f64 / *size as f64),
+        None => bytes.to_string(),
+    }
 }
 
 /// Kubernetes brings an out-of-range Scale back to the nearest bound before

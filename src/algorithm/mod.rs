@@ -11,7 +11,8 @@
 //! strings are spelled once, in `reason.rs`.
 //!
 //! The calculator is Kubernetes' `GetResourceReplicas` for a non-CPU resource,
-//! with pod memory limits (or requests) as denominator; the behavior is
+//! with pod memory limits (or requests) as denominator and an optional per-pod
+//! baseline (`spec.podBaseline`) taken out of the load; the behavior is
 //! autoscaling/v2's. See README "The algorithm".
 
 mod behavior;

@@ -44,6 +44,9 @@ impl std::fmt::Display for ConditionType {
 pub enum Reason {
     // AbleToScale
     SucceededGetScale,
+    /// Kubernetes' at-rest reason: the recommendation is not held back by a
+    /// stabilization window and the count stays as it is.
+    ReadyForNewScale,
     FailedGetScale,
     SucceededRescale,
     FailedUpdateScale,
@@ -61,6 +64,8 @@ pub enum Reason {
     ScaleDownLimit,
     TooManyReplicas,
     TooFewReplicas,
+    /// The pods' baseline alone reaches the target: no count can reach it.
+    BaselineAboveTarget,
     // Events only
     SuccessfulRescale,
     FailedRescale,
@@ -79,6 +84,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::SucceededGetScale => "SucceededGetScale",
+            Reason::ReadyForNewScale => "ReadyForNewScale",
             Reason::FailedGetScale => "FailedGetScale",
             Reason::SucceededRescale => "SucceededRescale",
             Reason::FailedUpdateScale => "FailedUpdateScale",
@@ -94,6 +100,7 @@ impl Reason {
             Reason::ScaleDownLimit => "ScaleDownLimit",
             Reason::TooManyReplicas => "TooManyReplicas",
             Reason::TooFewReplicas => "TooFewReplicas",
+            Reason::BaselineAboveTarget => "BaselineAboveTarget",
             Reason::SuccessfulRescale => "SuccessfulRescale",
             Reason::FailedRescale => "FailedRescale",
             Reason::DryRunRescale => "DryRunRescale",
@@ -111,6 +118,7 @@ impl Reason {
         use ConditionType::*;
         match self {
             Reason::SucceededGetScale
+            | Reason::ReadyForNewScale
             | Reason::FailedGetScale
             | Reason::SucceededRescale
             | Reason::FailedUpdateScale
@@ -125,7 +133,8 @@ impl Reason {
             | Reason::ScaleUpLimit
             | Reason::ScaleDownLimit
             | Reason::TooManyReplicas
-            | Reason::TooFewReplicas => Some(ScalingLimited),
+            | Reason::TooFewReplicas
+            | Reason::BaselineAboveTarget => Some(ScalingLimited),
             Reason::SuccessfulRescale
             | Reason::FailedRescale
             | Reason::DryRunRescale
@@ -149,8 +158,9 @@ mod test {
     use super::*;
 
     /// Every reason, so the tests below see a variant added later.
-    const ALL: [Reason; 24] = [
+    const ALL: [Reason; 26] = [
         Reason::SucceededGetScale,
+        Reason::ReadyForNewScale,
         Reason::FailedGetScale,
         Reason::SucceededRescale,
         Reason::FailedUpdateScale,
@@ -166,6 +176,7 @@ mod test {
         Reason::ScaleDownLimit,
         Reason::TooManyReplicas,
         Reason::TooFewReplicas,
+        Reason::BaselineAboveTarget,
         Reason::SuccessfulRescale,
         Reason::FailedRescale,
         Reason::DryRunRescale,
@@ -191,6 +202,7 @@ mod test {
     fn scale_reasons_belong_to_able_to_scale() {
         // Kubernetes' horizontal.go sets these on AbleToScale.
         for r in [
+            Reason::ReadyForNewScale,
             Reason::FailedGetScale,
             Reason::FailedUpdateScale,
             Reason::SucceededRescale,
@@ -201,10 +213,9 @@ mod test {
             Reason::InvalidSelector.condition_type(),
             Some(ConditionType::ScalingActive)
         );
-        assert_eq!(
-            Reason::TooFewReplicas.condition_type(),
-            Some(ConditionType::ScalingLimited)
-        );
+        for r in [Reason::TooFewReplicas, Reason::BaselineAboveTarget] {
+            assert_eq!(r.condition_type(), Some(ConditionType::ScalingLimited));
+        }
         assert_eq!(Reason::DryRunRescale.condition_type(), None);
     }
 

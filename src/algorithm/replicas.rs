@@ -1,5 +1,14 @@
 //! The replica calculator: Kubernetes' `GetResourceReplicas` and `groupPods` for a
-//! non-CPU resource, with the pods' memory limits (or requests) as denominator.
+//! non-CPU resource, with the pods' memory limits (or requests) as denominator,
+//! and a per-pod baseline.
+//!
+//! The model: a pod's usage is its baseline `b` plus its share of the load.
+//! Over the `n` pods with samples, the load is `S = Σusage − n·b` and each
+//! pod's room for load at the target is `h = target × Σlimit / n − b`; the
+//! recommendation is `ceil(S / h)`. In percent of the limits that is the load
+//! ratio `(u − β) / (target − β)` times `n`, with `u` the utilization and `β`
+//! the baseline's share: with no baseline (`β = 0`) it is Kubernetes' usage
+//! ratio `u / target`, bit for bit, and everything below reads as HPA's.
 //!
 //! Pure: pods in, a recommendation out. All arithmetic on bytes is integer (u128,
 //! saturating), so hostile numbers cannot overflow or panic; only the ratio and
@@ -22,6 +31,8 @@ pub struct Recommendation {
     pub utilization: i64,
     /// Average working set per pod with a sample.
     pub average_bytes: u64,
+    /// Average memory limit (or request) per pod with a sample.
+    pub average_capacity_bytes: u64,
     pub verdict: Verdict,
 }
 
@@ -35,6 +46,9 @@ pub enum Verdict {
     /// Counting missing or pending pods pessimistically erased or reversed the
     /// change, so the current count is kept.
     HeldForUnsampledPods,
+    /// The baseline alone fills each pod to the target or beyond (`h ≤ 0`): no
+    /// replica count can reach it, so the current count is kept.
+    BaselineAboveTarget,
 }
 
 impl Verdict {
@@ -45,6 +59,7 @@ impl Verdict {
             Verdict::AboveTarget => Reason::AboveTarget,
             Verdict::BelowTarget => Reason::BelowTarget,
             Verdict::HeldForUnsampledPods => Reason::HeldForUnsampledPods,
+            Verdict::BaselineAboveTarget => Reason::BaselineAboveTarget,
         }
     }
 
@@ -140,6 +155,8 @@ pub struct Target<'a> {
     pub utilization: i64,
     pub basis: Basis,
     pub container: Option<&'a str>,
+    /// Bytes each pod (or its counted container) holds whatever its load.
+    pub baseline: u64,
 }
 
 /// Sums over one group of pods (sampled, missing or pending). The calculator
@@ -179,6 +196,34 @@ impl Sums {
         }
         Some(self.usage.saturating_mul(100) / self.capacity)
     }
+
+    /// Whether each pod has room for load at the target once its baseline is
+    /// held: `target × Σcapacity > 100 × pods × baseline`, in exact integers.
+    fn has_room(self, target: Target) -> bool {
+        let target_bytes = self
+            .capacity
+            .saturating_mul(u128::try_from(target.utilization).unwrap_or(0));
+        let baseline_bytes = self
+            .pods
+            .saturating_mul(u128::from(target.baseline))
+            .saturating_mul(100);
+        target_bytes > baseline_bytes
+    }
+
+    /// The load ratio: the load `S` over the room `n·h`, computed from the
+    /// whole-percent `utilization` as Kubernetes computes its usage ratio. The
+    /// baseline's share `β` is exactly 0.0 without a baseline, so the result
+    /// is then `utilization / target` to the bit. A load below 0 (pods holding
+    /// less than the baseline) is no load. Requires `has_room` (so the
+    /// capacity is not 0 and the room is positive).
+    fn load_ratio(self, utilization: i64, target: Target) -> f64 {
+        let beta = self
+            .pods
+            .saturating_mul(u128::from(target.baseline))
+            .saturating_mul(100) as f64
+            / self.capacity as f64;
+        ((utilization as f64 - beta) / (target.utilization as f64 - beta)).max(0.0)
+    }
 }
 
 /// The pods as `groupPods` sorts them.
@@ -212,15 +257,26 @@ pub fn recommend(
     let utilization = sampled.utilization().ok_or(CalcError::ZeroCapacity {
         basis: target.basis,
     })?;
-    let ratio = utilization as f64 / target.utilization as f64;
     let average_bytes = u64::try_from(sampled.usage / sampled.pods).unwrap_or(u64::MAX);
+    let average_capacity_bytes = u64::try_from(sampled.capacity / sampled.pods).unwrap_or(u64::MAX);
     let utilization = i64::try_from(utilization).unwrap_or(i64::MAX);
     let answer = |replicas, verdict| Recommendation {
         replicas,
         utilization,
         average_bytes,
+        average_capacity_bytes,
         verdict,
     };
+    // Adding pods adds room only while a pod has room left once its baseline
+    // is held; with none, every count is equally far from the target.
+    if !sampled.has_room(target) {
+        return Ok(answer(current, Verdict::BaselineAboveTarget));
+    }
+    let ratio = sampled.load_ratio(utilization, target);
+
+    // The tolerance, the unsampled-pod adjustments and the no-flip rules all
+    // apply to the load ratio, which is the recommended count over the
+    // sampled count: a change of under 10% of the pods is not worth making.
 
     // Pending pods only matter on a scale-up: they will soon carry load, so
     // counting them as idle damps the scale-up.
@@ -233,29 +289,34 @@ pub fn recommend(
         return Ok(answer(replicas, direction(ratio)));
     }
 
+    // An idle pod holds its baseline and no load; a busy one all its limit.
+    let idle = |group: Sums| Sums {
+        usage: group.pods.saturating_mul(u128::from(target.baseline)),
+        ..group
+    };
     let mut adjusted = sampled;
     if ratio < 1.0 {
-        // On a scale-down, assume a missing pod is at 100% of its limit, so a
-        // blind spot never shrinks the target.
+        // On a scale-down, assume a missing pod is at 100% of its limit (its
+        // baseline plus as much load as it can hold), so a blind spot never
+        // shrinks the target.
         adjusted = adjusted.plus(Sums {
             usage: missing.capacity,
             ..missing
         });
     } else if ratio > 1.0 {
         // On a scale-up, assume it is idle, so a blind spot never inflates it.
-        adjusted = adjusted.plus(Sums {
-            usage: 0,
-            ..missing
-        });
+        adjusted = adjusted.plus(idle(missing));
     }
     if scale_up_with_pending {
-        adjusted = adjusted.plus(Sums {
-            usage: 0,
-            ..pending
-        });
+        adjusted = adjusted.plus(idle(pending));
     }
     let new_utilization = utilization_of(adjusted, target.basis)?;
-    let new_ratio = new_utilization as f64 / target.utilization as f64;
+    // Unsampled pods with smaller limits can leave no room where the sampled
+    // ones had some: nothing can be said for sure, so hold.
+    if !adjusted.has_room(target) {
+        return Ok(answer(current, Verdict::HeldForUnsampledPods));
+    }
+    let new_ratio = adjusted.load_ratio(new_utilization, target);
     let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
     if (1.0 - new_ratio).abs() <= TOLERANCE || flipped {
         return Ok(answer(current, Verdict::HeldForUnsampledPods));
@@ -406,17 +467,21 @@ mod test {
         for pods in &mixes {
             for copies in [1u64, 2, 3, 7, 50] {
                 let repeated: Vec<_> = (0..copies).flat_map(|_| pods.iter().cloned()).collect();
-                for (utilization, current) in [(30, 1), (50, 4), (70, 10), (100, 3)] {
+                let targets = [(30, 1, 0), (50, 4, 0), (70, 10, 0), (100, 3, 0)]
+                    .into_iter()
+                    .chain([(80, 3, 300), (70, 4, 600), (50, 2, 500), (90, 10, 850)]);
+                for (utilization, current, baseline) in targets {
                     let target = Target {
                         utilization,
                         basis: Basis::Limits,
                         container: None,
+                        baseline,
                     };
                     let answer = recommend(pods, copies, current, target);
                     assert_eq!(
                         answer,
                         recommend(&repeated, 1, current, target),
-                        "{copies} copies of {pods:?} at {utilization}% from {current}"
+                        "{copies} copies of {pods:?} at {utilization}% (baseline {baseline}) from {current}"
                     );
                     seen.insert(match answer {
                         Ok(r) => r.verdict.as_str().to_string(),
@@ -432,6 +497,7 @@ mod test {
         // The mixes reach every verdict and the errors a pod list can cause.
         let want = [
             "AboveTarget",
+            "BaselineAboveTarget",
             "BelowTarget",
             "HeldForUnsampledPods",
             "NoCapacity",

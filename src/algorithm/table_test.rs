@@ -10,6 +10,7 @@ use crate::api::Basis;
 use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
 
 const NOW: i64 = 1_700_000_000;
+const MI: u64 = 1 << 20;
 
 struct Case {
     name: &'static str,
@@ -18,6 +19,8 @@ struct Case {
     target: i64,
     basis: Basis,
     container: Option<&'static str>,
+    /// spec.podBaseline in bytes (0: the proportional rule).
+    baseline: u64,
     min: i64,
     max: i64,
     up: Rules,
@@ -42,6 +45,7 @@ impl Default for Case {
             target: 50,
             basis: Basis::Limits,
             container: None,
+            baseline: 0,
             min: 1,
             max: 100,
             // No stabilization and no rate limit, so calculator cases show the
@@ -136,6 +140,7 @@ fn cases() -> Vec<Case> {
     v.extend(failure_cases());
     v.extend(bound_cases());
     v.extend(behavior_cases());
+    v.extend(baseline_cases());
     v
 }
 
@@ -883,6 +888,414 @@ fn behavior_cases() -> Vec<Case> {
     ]
 }
 
+/// The baseline model: load `S = Σusage − n·b`, room `h = target × Σlimit / n
+/// − b`, `ceil(S / h)`; as a ratio `(u − β) / (target − β)` of the
+/// sampled count, `β` the baseline's share of the limits. With 1000-byte
+/// limits a baseline of 600 is β = 60%. Beside each, what HPA's rule
+/// `ceil(n × u / target)` would give.
+fn baseline_cases() -> Vec<Case> {
+    let pending = |name, limit| with_phase(pod(name, None, limit), PodPhase::Pending);
+    let with_missing = |n, usage| {
+        let mut p = pods_at(n, usage);
+        p.push(pod("m", None, 1000));
+        p
+    };
+    vec![
+        Case {
+            // (95 − 60) / (80 − 60) = 1.75; ceil(1.75 × 2) = 4.
+            // HPA: ceil(2 × 95 / 80) = 3, at 85% each, and another round.
+            name: "baseline: a scale-up HPA under-provisions",
+            current: 2,
+            target: 80,
+            baseline: 600,
+            pods: pods_at(2, 950.0),
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(95),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "baseline 0 on the same pods is HPA's 3",
+            current: 2,
+            target: 80,
+            pods: pods_at(2, 950.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(95),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // (70 − 60) / 20 = 0.5; ceil(0.5 × 4) = 2: each of 2 pods then
+            // holds 600 + 200 = 800, the target.
+            name: "baseline: a scale-down HPA refuses",
+            current: 4,
+            target: 80,
+            baseline: 600,
+            pods: pods_at(4, 700.0),
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(70),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // HPA: 70/80 = 0.875, ceil(3.5) = 4: no change.
+            name: "baseline 0: HPA keeps the 4",
+            current: 4,
+            target: 80,
+            pods: pods_at(4, 700.0),
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(70),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // kubernetes#78761: 4 pods at 160Mi of a 200Mi request (limit
+            // 400Mi), target 100%. u = 80, β = 60: 20 / 40 = 0.5 -> 2.
+            // S = 640 − 480 = 160Mi, h = 200 − 120 = 80Mi. HPA: ceil(3.2) = 4.
+            name: "baseline: #78761 under requests gives 2",
+            current: 4,
+            target: 100,
+            basis: Basis::Requests,
+            baseline: 120 * MI,
+            pods: (0..4)
+                .map(|i| pod(&format!("p{i}"), Some(160.0 * MI as f64), 400 * MI))
+                .collect(),
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(80),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // The same pods under limits: u = 40, β = 30: 10 / 70 -> ceil(0.57) = 1.
+            name: "baseline: #78761's pods under limits",
+            current: 4,
+            target: 100,
+            baseline: 120 * MI,
+            pods: (0..4)
+                .map(|i| pod(&format!("p{i}"), Some(160.0 * MI as f64), 400 * MI))
+                .collect(),
+            want_recommended: Some(1),
+            want_desired: 1,
+            want_utilization: Some(40),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // Requests are half the limits: u = 90, β = 60: 30 / 20 = 1.5 -> 5.
+            // HPA: ceil(3 × 90 / 80) = 4.
+            name: "baseline: basis requests",
+            target: 80,
+            basis: Basis::Requests,
+            baseline: 300,
+            pods: pods_at(3, 450.0),
+            want_recommended: Some(5),
+            want_desired: 5,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // u = 45, β = 30: 15 / 30 = 0.5 -> ceil(1.5) = 2. HPA: ceil(2.25) = 3.
+            name: "baseline: basis limits",
+            target: 60,
+            baseline: 300,
+            pods: pods_at(3, 450.0),
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(45),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // Pods of 1000 and 2000: S = 2400 − 1000 = 1400, h = 0.6 × 3000 / 2
+            // − 500 = 400: 3.5 -> 4. The room uses the mean limit.
+            name: "baseline: uneven limits",
+            current: 2,
+            target: 60,
+            baseline: 500,
+            pods: vec![pod("a", Some(900.0), 1000), pod("b", Some(1500.0), 2000)],
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(80),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // The app container alone: u = 90, β = 60: 30 / 20 = 1.5 -> 5.
+            // HPA: ceil(3 × 90 / 80) = 4.
+            name: "baseline: container option, the container's baseline",
+            target: 80,
+            container: Some("app"),
+            baseline: 600,
+            pods: (0..3)
+                .map(|i| app_and_sidecar(&format!("p{i}"), Some(900.0), Some(100.0)))
+                .collect(),
+            want_recommended: Some(5),
+            want_desired: 5,
+            want_utilization: Some(90),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // Both containers, the baseline per pod: u = 3000/6000 = 50,
+            // β = 100 × 3 × 600 / 6000 = 30: 20 / 40 = 0.5 -> 2. HPA: 3.
+            name: "baseline: without container option, the pod's baseline",
+            target: 70,
+            baseline: 600,
+            pods: (0..3)
+                .map(|i| app_and_sidecar(&format!("p{i}"), Some(900.0), Some(100.0)))
+                .collect(),
+            want_recommended: Some(2),
+            want_desired: 2,
+            want_utilization: Some(50),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // HPA: 85/80 = 1.06 is within tolerance. The load ratio is
+            // 25 / 20 = 1.25: ceil(3.75) = 4.
+            name: "baseline: tolerance applies to the load, not the total",
+            target: 80,
+            baseline: 600,
+            pods: pods_at(3, 850.0),
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(85),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // 18 / 20 = 0.9: within tolerance, as in the proportional rule.
+            name: "baseline: tolerance edge 0.9 holds",
+            target: 80,
+            baseline: 600,
+            pods: pods_at(3, 780.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(78),
+            want_reason: "WithinTolerance",
+            ..Default::default()
+        },
+        Case {
+            // sampled 5 / 20 = 0.25; the missing pod at 100% of its limit:
+            // u' = floor(2950 / 40) = 73, 13 / 20 = 0.65 -> ceil(2.6) = 3,
+            // not ceil(0.25 × 3) = 1. HPA: 73/80 = 0.91, within tolerance.
+            name: "baseline: missing pod counts 100% on scale down",
+            current: 4,
+            target: 80,
+            baseline: 600,
+            pods: with_missing(3, 650.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(65),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // sampled 1.75; the missing pod idle, at its baseline: u' =
+            // floor(3450 / 40) = 86, 26 / 20 = 1.3 -> ceil(5.2) = 6. At 0
+            // instead, u' = 71 and 0.55 would flip and hold.
+            name: "baseline: missing pod holds its baseline on scale up",
+            current: 4,
+            target: 80,
+            baseline: 600,
+            pods: with_missing(3, 950.0),
+            want_recommended: Some(6),
+            want_desired: 6,
+            want_utilization: Some(95),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // sampled 1.75; the pending pod at its baseline: u' = 2500 / 30 =
+            // 83, 23 / 20 = 1.15 -> ceil(3.45) = 4. At 0, 0.15 would flip.
+            name: "baseline: pending pod holds its baseline on scale up",
+            current: 3,
+            target: 80,
+            baseline: 600,
+            pods: vec![
+                pod("a", Some(950.0), 1000),
+                pod("b", Some(950.0), 1000),
+                pending("c", 1000),
+            ],
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(95),
+            want_reason: "AboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // sampled 25 / 20 = 1.25; two pending at the baseline: u' =
+            // 2900 / 40 = 72, 0.6 flips the direction -> hold.
+            name: "baseline: pending pods damp a scale-up into a hold",
+            current: 4,
+            target: 80,
+            baseline: 600,
+            pods: vec![
+                pod("a", Some(850.0), 1000),
+                pod("b", Some(850.0), 1000),
+                pending("c", 1000),
+                pending("d", 1000),
+            ],
+            want_recommended: Some(4),
+            want_desired: 4,
+            want_utilization: Some(85),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            // 5 / 20 = 0.25; the pending pod is ignored: ceil(0.5) = 1.
+            name: "baseline: pending pod ignored on scale down",
+            current: 3,
+            target: 80,
+            baseline: 600,
+            pods: vec![
+                pod("a", Some(650.0), 1000),
+                pod("b", Some(650.0), 1000),
+                pending("c", 1000),
+            ],
+            want_recommended: Some(1),
+            want_desired: 1,
+            want_utilization: Some(65),
+            want_reason: "BelowTarget",
+            ..Default::default()
+        },
+        Case {
+            // The sampled pods have room (β = 60 < 80), but counting the
+            // pending pod of limit 100 at its baseline of 600 leaves none.
+            name: "baseline: unsampled pods that leave no room hold",
+            current: 3,
+            target: 80,
+            baseline: 600,
+            pods: vec![
+                pod("a", Some(950.0), 1000),
+                pod("b", Some(950.0), 1000),
+                pending("c", 100),
+                pending("d", 100),
+                pending("e", 100),
+                pending("f", 100),
+                pending("g", 100),
+            ],
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(95),
+            want_reason: "HeldForUnsampledPods",
+            ..Default::default()
+        },
+        Case {
+            // u = 40 < β = 60: the pods hold less than the baseline, which is
+            // no load at all: 0, brought up to min.
+            name: "baseline: usage below the baseline is no load",
+            target: 80,
+            baseline: 600,
+            min: 2,
+            pods: pods_at(3, 400.0),
+            want_recommended: Some(0),
+            want_desired: 2,
+            want_utilization: Some(40),
+            want_reason: "TooFewReplicas",
+            ..Default::default()
+        },
+        Case {
+            // β = 75 ≥ 70: HPA would go to ceil(3 × 90 / 70) = 4, then on to max.
+            name: "baseline above target holds the count",
+            target: 70,
+            baseline: 750,
+            pods: pods_at(3, 900.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(90),
+            want_reason: "BaselineAboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // β = 70 = target: h = 0.
+            name: "baseline exactly at target holds the count",
+            target: 70,
+            baseline: 700,
+            pods: pods_at(3, 900.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(90),
+            want_reason: "BaselineAboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // Requests of 500: β = 60 = target. The same baseline under limits
+            // (β = 30) has room: see "baseline: basis limits".
+            name: "baseline above target under requests",
+            target: 60,
+            basis: Basis::Requests,
+            baseline: 300,
+            pods: pods_at(3, 450.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(90),
+            want_reason: "BaselineAboveTarget",
+            ..Default::default()
+        },
+        Case {
+            // Pods below their declared baseline: no count can be told either.
+            name: "baseline above target holds a scale-down too",
+            target: 50,
+            baseline: 600,
+            pods: pods_at(3, 100.0),
+            want_recommended: Some(3),
+            want_desired: 3,
+            want_utilization: Some(10),
+            want_reason: "BaselineAboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "baseline above target at max is no TooManyReplicas",
+            current: 5,
+            max: 5,
+            target: 70,
+            baseline: 800,
+            pods: pods_at(5, 900.0),
+            want_recommended: Some(5),
+            want_desired: 5,
+            want_utilization: Some(90),
+            want_reason: "BaselineAboveTarget",
+            ..Default::default()
+        },
+        Case {
+            name: "baseline: the scale-down window still holds",
+            current: 4,
+            target: 80,
+            baseline: 600,
+            down: default_scale_down(),
+            recommendations: vec![(100, 4)],
+            pods: pods_at(4, 700.0),
+            want_recommended: Some(2),
+            want_desired: 4,
+            want_utilization: Some(70),
+            want_reason: "ScaleDownStabilized",
+            ..Default::default()
+        },
+        Case {
+            // (100 − 65) / (70 − 65) = 7: 2 → 14, limited to max(+4 pods,
+            // +100%) = 6 per 15 s.
+            name: "baseline: the scale-up rate still limits",
+            current: 2,
+            target: 70,
+            baseline: 650,
+            up: default_scale_up(),
+            pods: pods_at(2, 1000.0),
+            want_recommended: Some(14),
+            want_desired: 6,
+            want_utilization: Some(100),
+            want_reason: "ScaleUpLimit",
+            ..Default::default()
+        },
+    ]
+}
+
 fn run(case: &Case) -> Decision {
     let policy = Policy {
         target: TargetRef {
@@ -895,7 +1308,7 @@ fn run(case: &Case) -> Decision {
         target_utilization: case.target,
         basis: case.basis,
         container: case.container.map(str::to_string),
-        pod_baseline_bytes: 0,
+        pod_baseline_bytes: case.baseline,
         scale_up: case.up.clone(),
         scale_down: case.down.clone(),
     };
@@ -981,6 +1394,38 @@ fn check_invariants(case: &Case, d: &Decision, failures: &mut Vec<String>) {
             case.name
         ));
     }
+    // Kubernetes' AbleToScale at rest: a metric, a count in range that stays,
+    // and no window holding it.
+    let able = d.condition(AbleToScale).map(|c| c.reason);
+    let at_rest = d.recommended_replicas.is_some()
+        && (case.min..=case.max).contains(&case.current)
+        && d.desired_replicas == case.current
+        && !matches!(
+            able,
+            Some(Reason::ScaleUpStabilized | Reason::ScaleDownStabilized)
+        );
+    if at_rest != (able == Some(Reason::ReadyForNewScale)) {
+        failures.push(format!(
+            "{}: at rest {at_rest}, AbleToScale {able:?}",
+            case.name
+        ));
+    }
+    let limited = d.condition(ScalingLimited).map(|c| (c.status, c.reason));
+    let baseline_warned = d
+        .events
+        .iter()
+        .any(|e| e.warning && e.reason == Reason::BaselineAboveTarget);
+    let baseline_blocked = d.reason == Reason::BaselineAboveTarget;
+    if baseline_blocked
+        != (limited == Some((true, Reason::BaselineAboveTarget))
+            && baseline_warned
+            && d.rescale.is_none())
+    {
+        failures.push(format!(
+            "{}: BaselineAboveTarget must hold, limit and warn: {limited:?}, {:?}",
+            case.name, d.events
+        ));
+    }
 }
 
 #[test]
@@ -1018,11 +1463,119 @@ fn conditions_when_within_range() {
         (limited.status, limited.reason),
         (false, Reason::DesiredWithinRange)
     );
+    // Kubernetes' words at rest (it was SucceededGetScale before issue 10).
+    let able = d.condition(AbleToScale).expect("AbleToScale");
     assert_eq!(
-        d.condition(AbleToScale).map(|c| c.reason),
-        Some(Reason::SucceededGetScale)
+        (able.status, able.reason, able.message.as_str()),
+        (
+            true,
+            Reason::ReadyForNewScale,
+            "recommended size matches current size"
+        )
     );
     assert!(d.rescale.is_none());
+}
+
+#[test]
+fn baseline_above_target_says_the_numbers_and_what_to_change() {
+    // 120Mi of a 160Mi limit is 75%; 70% of 160Mi is 112Mi.
+    let pods: Vec<_> = (0..4)
+        .map(|i| pod(&format!("p{i}"), Some(150.0 * MI as f64), 160 * MI))
+        .collect();
+    let d = run(&Case {
+        current: 4,
+        target: 70,
+        baseline: 120 * MI,
+        pods: pods.clone(),
+        ..Default::default()
+    });
+    let want = "podBaseline 120Mi is 75% of the 160Mi memory limit of each pod, at or above \
+                the 70% target: no replica count can reach it; raise \
+                targetUtilizationPercentage above 75% or lower podBaseline below 112Mi";
+    let limited = d.condition(ScalingLimited).expect("ScalingLimited");
+    assert_eq!(
+        (limited.status, limited.reason, limited.message.as_str()),
+        (true, Reason::BaselineAboveTarget, want)
+    );
+    assert_eq!(
+        d.events,
+        vec![EventOutcome {
+            warning: true,
+            reason: Reason::BaselineAboveTarget,
+            message: want.to_string(),
+        }]
+    );
+    assert_eq!((d.desired_replicas, d.stabilization_sample), (4, Some(4)));
+    assert!(
+        d.clone().settle(WriteOutcome::Written) == d,
+        "nothing to write"
+    );
+
+    // Under requests (80Mi each) and one container, at 150%: no target can
+    // be raised that far, only the baseline lowered (below 56Mi = 70% of 80Mi).
+    let d = run(&Case {
+        current: 4,
+        target: 70,
+        basis: Basis::Requests,
+        container: Some("app"),
+        baseline: 120 * MI,
+        pods,
+        ..Default::default()
+    });
+    assert_eq!(
+        d.condition(ScalingLimited).map(|c| c.message.as_str()),
+        Some(
+            "podBaseline 120Mi is 150% of the 80Mi memory request of container \"app\" in each \
+             pod, at or above the 70% target: no replica count can reach it; lower podBaseline \
+             below 56Mi"
+        )
+    );
+    // The mean limit of uneven pods: (1000 + 1003) / 2 = 1001, 89.9%.
+    let d = run(&Case {
+        current: 2,
+        target: 50,
+        baseline: 900,
+        pods: vec![pod("a", Some(1.0), 1000), pod("b", Some(1.0), 1003)],
+        ..Default::default()
+    });
+    assert_eq!(
+        d.events[0].message,
+        "podBaseline 900 is 89% of the 1001 memory limit of each pod, at or above the 50% \
+         target: no replica count can reach it; raise targetUtilizationPercentage above 89% or \
+         lower podBaseline below 500"
+    );
+}
+
+#[test]
+fn quantities_in_messages_read_as_kubernetes_writes_them() {
+    let message = |baseline, limits: [u64; 2]| {
+        let d = run(&Case {
+            current: 2,
+            target: 50,
+            baseline,
+            pods: vec![
+                pod("a", Some(1.0), limits[0]),
+                pod("b", Some(1.0), limits[1]),
+            ],
+            ..Default::default()
+        });
+        d.events[0].message.clone()
+    };
+    // Exact in the largest unit that divides: the mean limit 4.25Gi is 4352Mi.
+    assert_eq!(
+        message(3 << 30, [4 << 30, (4 << 30) + (1 << 29)]),
+        "podBaseline 3Gi is 70% of the 4352Mi memory limit of each pod, at or above the 50% \
+         target: no replica count can reach it; raise targetUtilizationPercentage above 70% or \
+         lower podBaseline below 2176Mi"
+    );
+    // Else to a tenth of the largest unit reached: 1.5Gi and 100 bytes.
+    let odd = (3 << 29) + 100;
+    assert_eq!(
+        message(1 << 30, [odd, odd]),
+        "podBaseline 1Gi is 66% of the 1.5Gi memory limit of each pod, at or above the 50% \
+         target: no replica count can reach it; raise targetUtilizationPercentage above 66% or \
+         lower podBaseline below 768.0Mi"
+    );
 }
 
 #[test]

@@ -58,6 +58,20 @@ impl Exporter {
             .insert(key, value);
     }
 
+    /// Sets several series at once: no scrape sees some of them changed and
+    /// others not, as a real workload's pods change between two scrapes.
+    pub fn set_many(&self, series: &[(&str, &str, &str, f64)]) {
+        let mut state = self.state.lock().expect("exporter lock");
+        for &(namespace, pod, container, value) in series {
+            let key = (
+                namespace.to_string(),
+                pod.to_string(),
+                container.to_string(),
+            );
+            state.series.insert(key, value);
+        }
+    }
+
     pub fn remove(&self, namespace: &str, pod: &str, container: &str) {
         let key = (
             namespace.to_string(),
