@@ -6,8 +6,12 @@
 //! keeps its `lastTransitionTime` while its status stays the same (as
 //! Kubernetes' HPA does), and `lastScaleTime` only moves on a real rescale.
 
-use crate::algorithm::{ConditionOutcome, ConditionType, Decision};
-use crate::api::{Condition, MemHpaStatus};
+use crate::algorithm::{
+    ConditionOutcome, ConditionType, Decision, PodCounts, RateKind, RatePolicy, Reason, TOLERANCE,
+};
+use crate::api::{
+    Condition, DecisionLimit, DecisionPods, DecisionWindow, LastDecision, MemHpaStatus, NamedPod,
+};
 use crate::rfc3339;
 
 /// What the reconcile did besides deciding.
@@ -45,7 +49,108 @@ pub fn next_status(
             .memory_bytes
             .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
         conditions: conditions(&previous.conditions, &decision.conditions, &now),
+        last_decision: Some(last_decision(
+            previous.last_decision.as_ref(),
+            decision,
+            &now,
+        )),
     }
+}
+
+/// `status.lastDecision` for `decision`. A decision with the same content as
+/// the previous one keeps its time, so a steady state writes nothing.
+fn last_decision(previous: Option<&LastDecision>, decision: &Decision, now: &str) -> LastDecision {
+    let mut next = decision_record(decision);
+    let same = previous.is_some_and(|p| {
+        LastDecision {
+            time: None,
+            ..p.clone()
+        } == next
+    });
+    next.time = match previous {
+        Some(p) if same => p.time.clone(),
+        _ => Some(now.to_string()),
+    };
+    next
+}
+
+/// The decision's record, without its time.
+fn decision_record(d: &Decision) -> LastDecision {
+    let t = &d.trace;
+    let saw_pods = t.pods != PodCounts::default();
+    let bytes = |b: u64| Some(i64::try_from(b).unwrap_or(i64::MAX));
+    let count = |c: u64| i64::try_from(c).unwrap_or(i64::MAX);
+    let ratio = t.ratio();
+    LastDecision {
+        time: None,
+        reason: Some(d.reason.to_string()),
+        current: Some(d.current_replicas),
+        result: Some(d.desired_replicas),
+        pods: saw_pods.then(|| DecisionPods {
+            counted: count(t.pods.counted),
+            missing: count(t.pods.missing),
+            pending: count(t.pods.pending),
+            ignored: count(t.pods.ignored),
+            named: t
+                .named
+                .iter()
+                .map(|p| NamedPod {
+                    name: p.name.clone(),
+                    why: p.why.to_string(),
+                })
+                .collect(),
+        }),
+        usage_bytes: saw_pods.then(|| bytes(t.usage_bytes)).flatten(),
+        capacity_bytes: saw_pods.then(|| bytes(t.capacity_bytes)).flatten(),
+        basis: saw_pods.then(|| t.basis.as_str().to_string()),
+        baseline_bytes: (t.baseline_bytes > 0)
+            .then(|| bytes(t.baseline_bytes))
+            .flatten(),
+        utilization: t.utilization,
+        target: saw_pods.then_some(t.target_utilization),
+        ratio: t.utilization.and(ratio),
+        tolerance: t.utilization.and(ratio).map(|r| {
+            if (1.0 - r).abs() <= TOLERANCE {
+                "within"
+            } else {
+                "outside"
+            }
+            .to_string()
+        }),
+        recommendation: t.recommended,
+        window: t.window.map(|w| DecisionWindow {
+            direction: if w.up { "up" } else { "down" }.to_string(),
+            seconds: w.seconds,
+            bound: w.bound.replicas,
+            bound_time: Some(rfc3339::format_seconds(w.bound.at)),
+            to: w.stabilized,
+        }),
+        limit: t.limit.map(|l| DecisionLimit {
+            from: l.from,
+            to: l.to,
+            by: limit_by(d.reason, l.policy.is_some()),
+            policy: l.policy.map(policy_text),
+        }),
+    }
+}
+
+fn limit_by(reason: Reason, rate: bool) -> String {
+    match reason {
+        _ if rate => "rate",
+        Reason::TooManyReplicas => "maxReplicas",
+        Reason::TooFewReplicas => "minReplicas",
+        _ => "rate",
+    }
+    .to_string()
+}
+
+/// `Pods 4 per 60s`, `Percent 100 per 15s`.
+fn policy_text(p: RatePolicy) -> String {
+    let kind = match p.kind {
+        RateKind::Pods => "Pods",
+        RateKind::Percent => "Percent",
+    };
+    format!("{kind} {} per {}s", p.value, p.period_seconds)
 }
 
 /// Decided conditions in a stable order (AbleToScale, ScalingActive,
@@ -84,7 +189,6 @@ fn order(type_: &str) -> (bool, Option<ConditionType>, String) {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::algorithm::Reason;
     use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
 
     fn decision(conditions: Vec<ConditionOutcome>) -> Decision {
