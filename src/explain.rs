@@ -246,8 +246,10 @@ fn headline(status: &MemHpaStatus, d: &LastDecision) -> String {
         } else {
             "minReplicas"
         };
+        // A limit after stabilization only applies to a change, so a limit
+        // from the current count is the out-of-range correction.
         let from = d.limit.as_ref().map(|l| l.from);
-        return if from == current && d.recommendation != from {
+        return if from.is_some() && from == current {
             format!(
                 "{} is outside the bounds: brought to {bound} {}",
                 at(current),
