@@ -128,9 +128,11 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<MemHpa, ExplainError> {
     })?;
     let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     if kind != KIND {
-        let shown = value.get("kind").map_or("none".to_string(), |k| {
-            crate::quote::quote(&k.to_string(), QUOTE_LIMIT)
-        });
+        let shown = match value.get("kind") {
+            None => "none".to_string(),
+            Some(serde_json::Value::String(k)) => crate::quote::quote(k, QUOTE_LIMIT),
+            Some(k) => crate::quote::quote(&k.to_string(), QUOTE_LIMIT),
+        };
         return Err(input(format!(
             "not a MemHpa: kind is {shown} (a list? name one object: kubectl get mhpa NAME -o json)"
         )));

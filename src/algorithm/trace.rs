@@ -14,7 +14,8 @@ use crate::api::Basis;
 pub const MAX_NAMED: usize = 10;
 
 /// A pod name is cut to this many characters (a pod name may have 253), so ten
-/// names stay small.
+/// names stay small. The end is kept: it is what tells a ReplicaSet's pods
+/// apart.
 const MAX_NAME: usize = 63;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,7 +140,7 @@ impl Trace {
         *slot = slot.saturating_add(copies);
         if self.named.len() < MAX_NAMED {
             self.named.push(NamedPod {
-                name: pod.name.chars().take(MAX_NAME).collect(),
+                name: tail(&pod.name),
                 why,
             });
         }
@@ -166,4 +167,14 @@ fn sums(pod: &PodObservation, policy: &Policy) -> Option<(u64, u64)> {
         capacity = capacity.saturating_add(c.capacity(policy.basis).unwrap_or(0));
     }
     any.then_some((usage, capacity))
+}
+
+/// `name`, or `…` and its last characters when longer than `MAX_NAME`.
+fn tail(name: &str) -> String {
+    let len = name.chars().count();
+    if len <= MAX_NAME {
+        return name.to_string();
+    }
+    let kept: String = name.chars().skip(len - (MAX_NAME - 1)).collect();
+    format!("…{kept}")
 }

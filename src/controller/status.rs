@@ -712,6 +712,13 @@ mod test {
             let pods = last.pods.expect("pods");
             assert_eq!((pods.counted, pods.missing), (8_000, 2_000));
             assert_eq!(pods.named.len(), 10);
+            // The end of a long name is kept, and tells the pods apart.
+            assert!(
+                pods.named[1].name.ends_with("-web-1"),
+                "{:?}",
+                pods.named[1]
+            );
+            assert_eq!(pods.named[1].name.chars().count(), 63);
         }
     }
 }
