@@ -178,3 +178,112 @@ fn tail(name: &str) -> String {
     let kept: String = name.chars().skip(len - (MAX_NAME - 1)).collect();
     format!("…{kept}")
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::algorithm::ContainerObservation;
+    use crate::api::MemHpaSpec;
+
+    fn policy(container: Option<&str>) -> Policy {
+        let spec: MemHpaSpec = serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 10,
+            "targetUtilizationPercentage": 50,
+            "container": container,
+            "podBaseline": "10",
+        }))
+        .expect("spec");
+        Policy::from_spec(&spec).expect("policy")
+    }
+
+    fn pod(name: &str, phase: PodPhase, containers: &[(&str, Option<f64>)]) -> PodObservation {
+        PodObservation {
+            name: name.into(),
+            phase,
+            deleted: false,
+            containers: containers
+                .iter()
+                .map(|(c, usage)| ContainerObservation {
+                    name: (*c).into(),
+                    usage_bytes: *usage,
+                    limit_bytes: Some(100),
+                    request_bytes: Some(50),
+                })
+                .collect(),
+        }
+    }
+
+    fn observation(pods: Vec<PodObservation>) -> Observation {
+        Observation {
+            spec_replicas: 3,
+            status_replicas: 3,
+            pods,
+            metrics_error: None,
+        }
+    }
+
+    #[test]
+    fn pods_are_sorted_as_the_calculator_groups_them() {
+        let mut gone = pod("gone", PodPhase::Running, &[("app", Some(90.0))]);
+        gone.deleted = true;
+        let o = observation(vec![
+            pod(
+                "a",
+                PodPhase::Running,
+                &[("app", Some(40.0)), ("side", Some(5.0))],
+            ),
+            pod(
+                "b",
+                PodPhase::Running,
+                &[("app", Some(60.0)), ("side", None)],
+            ),
+            pod("c", PodPhase::Pending, &[("app", None)]),
+            gone,
+            pod("done", PodPhase::Succeeded, &[("app", Some(1.0))]),
+            pod("bad", PodPhase::Failed, &[("app", Some(1.0))]),
+        ]);
+        let t = Trace::of(&o, 1, &policy(None));
+        let counts = PodCounts {
+            counted: 1,
+            missing: 1,
+            pending: 1,
+            ignored: 3,
+        };
+        assert_eq!(t.pods, counts);
+        assert_eq!((t.usage_bytes, t.capacity_bytes), (45, 200));
+        let named: Vec<_> = t.named.iter().map(|p| (p.name.as_str(), p.why)).collect();
+        assert_eq!(
+            named,
+            [
+                ("b", "missing"),
+                ("c", "pending"),
+                ("gone", "deleted"),
+                ("done", "succeeded"),
+                ("bad", "failed")
+            ]
+        );
+        // Under `container`, only that container counts: b has its sample.
+        let t = Trace::of(&o, 2, &policy(Some("app")));
+        assert_eq!((t.pods.counted, t.pods.missing), (4, 0));
+        assert_eq!((t.usage_bytes, t.capacity_bytes), (200, 400));
+        // (200 − 4·10) / (50% of 400 − 4·10) = 160 / 160.
+        assert_eq!(t.ratio(), Some(1.0));
+    }
+
+    #[test]
+    fn at_most_ten_are_named_and_long_names_keep_their_end() {
+        let long = format!("{}-tail", "x".repeat(300));
+        let o = observation(
+            (0..50)
+                .map(|_| pod(&long, PodPhase::Running, &[("app", None)]))
+                .collect(),
+        );
+        let t = Trace::of(&o, 1, &policy(None));
+        assert_eq!(t.pods.missing, 50);
+        assert_eq!(t.named.len(), MAX_NAMED);
+        assert!(t.named[0].name.starts_with('…') && t.named[0].name.ends_with("x-tail"));
+        assert_eq!(t.named[0].name.chars().count(), MAX_NAME);
+        assert_eq!(t.ratio(), None, "no pod counted");
+    }
+}
