@@ -499,7 +499,7 @@ mod test {
             let d = decide(
                 &obs(4, 20.0),
                 &policy(json!({})),
-                &history(&[(100, 6)]),
+                &history(&[(200, 5), (100, 6), (50, 6)]),
                 NOW,
             );
             assert_eq!(
@@ -511,7 +511,12 @@ mod test {
         #[test]
         fn scale_up_stabilized_names_the_window_and_the_bound() {
             let p = policy(json!({"behavior": {"scaleUp": {"stabilizationWindowSeconds": 120}}}));
-            let d = decide(&obs(3, 100.0), &p, &history(&[(60, 3)]), NOW);
+            let d = decide(
+                &obs(3, 100.0),
+                &p,
+                &history(&[(90, 5), (60, 3), (30, 3)]),
+                NOW,
+            );
             assert_eq!(
                 headline(&d, Reason::ScaleUpStabilized),
                 "shop/web: scale-up held by the 120 s window: its lowest recommendation was 3, at 22:12; the recommendation now is 4"
