@@ -10,6 +10,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod daemon;
+pub mod explain;
 mod http;
 pub mod kube;
 pub mod leader;

@@ -1,8 +1,10 @@
 //! The `memhpa` binary: parse the command line, then run the controller or the
-//! simulator. Exit codes: 0 ok, 2 bad flags or a bad scenario, 1 a runtime failure.
+//! simulator, or explain a MemHpa. Exit codes: 0 ok, 2 bad flags, a bad scenario or a bad
+//! MemHpa to explain, 1 a runtime failure.
 
 use log::LevelFilter;
 use memhpa::cli::{self, Command, Config};
+use memhpa::explain::ExplainError;
 use memhpa::simulate::SimulateError;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -47,6 +49,17 @@ fn execute(command: Command) -> i32 {
                 Ok(()) => 0,
                 // `memhpa simulate | head` closed the pipe on purpose.
                 Err(SimulateError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => 0,
+                Err(err) => {
+                    eprintln!("memhpa: {err}");
+                    err.exit_code()
+                }
+            }
+        }
+        Command::Explain { input } => {
+            let mut out = std::io::stdout().lock();
+            match memhpa::explain::run(input.as_deref(), &mut out) {
+                Ok(()) => 0,
+                Err(ExplainError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => 0,
                 Err(err) => {
                     eprintln!("memhpa: {err}");
                     err.exit_code()

@@ -578,3 +578,144 @@ fn simulate_bad_pod_baseline_exits_2_naming_it() {
         );
     }
 }
+
+// ---- memhpa explain ----
+
+/// A MemHpa held by its scale-down window, as `kubectl get -o json` gives it.
+const HELD: &str = r#"{
+  "apiVersion": "memhpa.io/v1", "kind": "MemHpa",
+  "metadata": {"name": "web", "namespace": "shop"},
+  "spec": {"maxReplicas": 10},
+  "status": {
+    "currentReplicas": 4, "desiredReplicas": 4,
+    "conditions": [{"type": "AbleToScale", "status": "True", "reason": "ScaleDownStabilized"}],
+    "lastDecision": {
+      "time": "2026-12-02T10:45:00Z", "reason": "ScaleDownStabilized", "current": 4, "result": 4,
+      "pods": {"counted": 4, "missing": 1, "pending": 0, "ignored": 0,
+               "named": [{"name": "web-7d9f-x2k", "why": "missing"}]},
+      "usageBytes": 167772160, "capacityBytes": 419430400, "basis": "limits",
+      "utilization": 40, "target": 80, "ratio": 0.5, "tolerance": "outside",
+      "recommendation": 2,
+      "window": {"direction": "down", "seconds": 300, "bound": 6,
+                 "boundTime": "2026-12-02T10:42:00Z", "to": 4}
+    }
+  }
+}"#;
+
+fn memhpa_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memhpa"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A write error means the binary stopped reading early, which the exit
+    // code and stderr then tell.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("the binary exits")
+}
+
+#[test]
+fn explain_reads_stdin_and_a_file_alike() {
+    let from_stdin = memhpa_with_stdin(&["explain"], HELD.as_bytes());
+    assert_eq!(from_stdin.status.code(), Some(0), "{}", stderr(&from_stdin));
+    let text = stdout(&from_stdin);
+    assert!(
+        text.starts_with("shop/web: scale-down held by the 300 s window: its highest recommendation was 6, at 10:42; the recommendation now is 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pods: 4 counted, 1 missing, 0 Pending, 0 ignored: web-7d9f-x2k (missing)"),
+        "{text}"
+    );
+    let dash = memhpa_with_stdin(&["explain", "-"], HELD.as_bytes());
+    assert_eq!(stdout(&dash), text);
+    let scratch = Scratch::new("explain");
+    let file = scratch.file("web.json", HELD);
+    let from_file = memhpa(&["explain", text_of(&file)]);
+    assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
+    assert_eq!(stdout(&from_file), text);
+}
+
+fn text_of(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// Exit 2 and one `memhpa: explain:` line containing `want`.
+fn explain_rejects(input: &[u8], want: &str) {
+    let o = memhpa_with_stdin(&["explain"], input);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("memhpa: explain: stdin: ") || err.starts_with("memhpa: explain: MemHpa"),
+        "{err}"
+    );
+    assert!(err.contains(want), "{want:?} not in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn explain_bad_input_exits_2_saying_what_is_wrong() {
+    explain_rejects(b"NAME  REFERENCE\nweb   Deployment/web", "not JSON");
+    explain_rejects(b"NAME  REFERENCE", "it starts NAME  REFERENCE");
+    explain_rejects(
+        br#"{"kind": "MemHpaList", "items": []}"#,
+        "not a MemHpa: kind is \"MemHpaList\" (a list?",
+    );
+    explain_rejects(br#"[1, 2]"#, "not a MemHpa: kind is none");
+    explain_rejects(
+        br#"{"kind": "MemHpa", "metadata": {"name": "web", "namespace": "shop"}}"#,
+        "MemHpa \"shop/web\" has no status yet",
+    );
+    explain_rejects(
+        br#"{"kind": "MemHpa", "spec": {"maxReplicas": "ten"}}"#,
+        "not a MemHpa: invalid type",
+    );
+}
+
+#[test]
+fn explain_refuses_more_than_64_mib() {
+    let scratch = Scratch::new("explain-big");
+    let path = scratch.path("big.json");
+    // Sparse: 64 MiB and one byte of zeros, written in no time.
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len((64 << 20) + 1).expect("set_len");
+    let o = memhpa(&["explain", text_of(&path)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 67108864 bytes (64 MiB)"), "{err}");
+}
+
+#[test]
+fn explain_missing_file_exits_1_and_extra_arguments_exit_2() {
+    let o = memhpa(&["explain", "/nonexistent/web.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/web.json"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        usage_error(&["explain", "a.json", "b.json"]).contains("explain takes at most one file")
+    );
+    assert!(usage_error(&["explain", "-json"]).contains("unknown flag \"-json\" for explain"));
+    assert!(
+        usage_error(&["-dry-run", "explain"]).contains("the explain subcommand must come first")
+    );
+}
+
+#[test]
+fn help_names_explain() {
+    let o = memhpa(&["-h"]);
+    assert!(
+        stdout(&o).contains("memhpa explain [FILE|-]"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(memhpa(&["explain", "-h"]).status.code(), Some(0));
+}

@@ -3,7 +3,8 @@
 //! `convertDesiredReplicasWithBehaviorRate` apply them, with `now` passed in.
 
 use super::history::History;
-use super::policy::{Policy, RateKind, Rules, Select};
+use super::history::Sample;
+use super::policy::{Policy, RateKind, RatePolicy, Rules, Select};
 use super::reason::Reason;
 
 /// Stabilization's result.
@@ -161,4 +162,65 @@ fn scale_down_limit(current: i64, history: &History, rules: &Rules, now: i64) ->
         Select::Max => proposals.min().unwrap_or(current),
         Select::Min => proposals.max().unwrap_or(current),
     }
+}
+
+/// For the trace: the recommendation in the window that held a scale-up
+/// (`up`) or scale-down back: the lowest or highest there, its oldest.
+/// `None` when stabilization changed nothing.
+pub fn binding_sample(
+    recommendation: i64,
+    stabilized: i64,
+    up: bool,
+    history: &History,
+    rules: &Rules,
+    now: i64,
+) -> Option<Sample> {
+    if stabilized == recommendation {
+        return None;
+    }
+    let cutoff = now.saturating_sub(rules.stabilization_window_seconds);
+    let mut bound: Option<Sample> = None;
+    for s in history.recommendations().iter().filter(|s| s.at > cutoff) {
+        let better = bound.map_or(true, |b| {
+            if up {
+                s.replicas < b.replicas
+            } else {
+                s.replicas > b.replicas
+            }
+        });
+        if better {
+            bound = Some(*s);
+        }
+    }
+    bound
+}
+
+/// For the trace: the rate policy whose allowance is the limit `to`, when
+/// `why` is a rate limit.
+pub fn binding_policy(
+    current: i64,
+    to: i64,
+    history: &History,
+    policy: &Policy,
+    why: Limit,
+    now: i64,
+) -> Option<RatePolicy> {
+    let rules = match why {
+        Limit::ScaleUpLimit => &policy.scale_up,
+        Limit::ScaleDownLimit => &policy.scale_down,
+        _ => return None,
+    };
+    rules.policies.iter().copied().find(|p| {
+        let one = Rules {
+            stabilization_window_seconds: 0,
+            select: Select::Max,
+            policies: vec![*p],
+        };
+        let allowed = if why == Limit::ScaleUpLimit {
+            scale_up_limit(current, history, &one, now).max(current)
+        } else {
+            scale_down_limit(current, history, &one, now).min(current)
+        };
+        allowed == to
+    })
 }

@@ -16,6 +16,7 @@ use super::observe::Observation;
 use super::policy::Policy;
 use super::reason::{ConditionType, Reason};
 use super::replicas::{self, CalcError, Recommendation, Target, Verdict};
+use super::trace::{LimitStep, Trace, Window};
 use crate::api::Basis;
 
 use ConditionType::{AbleToScale, ScalingActive, ScalingLimited};
@@ -82,6 +83,8 @@ pub struct Decision {
     pub reason: Reason,
     /// The recommendation `History::apply` keeps for stabilization.
     pub stabilization_sample: Option<i64>,
+    /// What the decision saw and did, for `status.lastDecision`.
+    pub trace: Trace,
 }
 
 impl Decision {
@@ -108,6 +111,7 @@ impl Decision {
             }],
             reason,
             stabilization_sample: None,
+            trace: Trace::default(),
         }
     }
 
@@ -219,12 +223,28 @@ pub fn decide_copies(
         None => replicas::recommend(&obs.pods, copies, current, target(policy))
             .map_err(|e: CalcError| e.to_string()),
     };
-    if current > policy.max_replicas || current < policy.min_replicas {
-        return out_of_range(current, policy, calc);
-    }
-    match calc {
-        Err(e) => with_metric(current, Err(e), policy.basis),
-        Ok(rec) => scale_on_metric(current, rec, policy, history, now),
+    let mut d = if current > policy.max_replicas || current < policy.min_replicas {
+        out_of_range(current, policy, calc)
+    } else {
+        match calc {
+            Err(e) => with_metric(current, Err(e), policy.basis),
+            Ok(rec) => scale_on_metric(current, rec, policy, history, now),
+        }
+    };
+    d.trace = traced(&d, Trace::of(obs, copies, policy));
+    d
+}
+
+/// The trace of `d`: the inputs in `inputs`, the steps `d` recorded, and its
+/// results.
+fn traced(d: &Decision, inputs: Trace) -> Trace {
+    Trace {
+        recommended: d.recommended_replicas,
+        utilization: d.utilization_percentage,
+        desired: d.desired_replicas,
+        window: d.trace.window,
+        limit: d.trace.limit,
+        ..inputs
     }
 }
 
@@ -247,6 +267,22 @@ fn scale_on_metric(
     let stabilized = behavior::stabilize(rec.replicas, current, history, policy, now);
     let (desired, limit) = behavior::limit(stabilized.replicas, current, history, policy, now);
     let mut d = with_metric(current, Ok(rec), policy.basis);
+    d.trace.window = window_step(
+        rec.replicas,
+        stabilized.replicas,
+        current,
+        history,
+        policy,
+        now,
+    );
+    if limit != Limit::DesiredWithinRange {
+        let rate = behavior::binding_policy(current, desired, history, policy, limit, now);
+        d.trace.limit = Some(LimitStep {
+            from: stabilized.replicas,
+            to: desired,
+            policy: rate,
+        });
+    }
     d.stabilization_sample = Some(rec.replicas);
     d.desired_replicas = desired;
     let limited = limit != Limit::DesiredWithinRange;
@@ -387,6 +423,30 @@ fn quantity(bytes: u64) -> String {
     }
 }
 
+/// For the trace: the window that held the recommendation back, if one did.
+fn window_step(
+    recommended: i64,
+    stabilized: i64,
+    current: i64,
+    history: &History,
+    policy: &Policy,
+    now: i64,
+) -> Option<Window> {
+    let up = recommended > current;
+    let rules = if up {
+        &policy.scale_up
+    } else {
+        &policy.scale_down
+    };
+    let bound = behavior::binding_sample(recommended, stabilized, up, history, rules, now)?;
+    Some(Window {
+        up,
+        seconds: rules.stabilization_window_seconds,
+        bound,
+        stabilized,
+    })
+}
+
 /// Kubernetes brings an out-of-range Scale back to the nearest bound before
 /// looking at metrics; this is a spec-driven change, so it happens even when
 /// metrics failed. The metric (or its failure) still goes into the status.
@@ -405,6 +465,11 @@ fn out_of_range(current: i64, policy: &Policy, calc: Result<Recommendation, Stri
         )
     };
     let mut d = with_metric(current, calc, policy.basis);
+    d.trace.limit = Some(LimitStep {
+        from: current,
+        to: bound,
+        policy: None,
+    });
     d.desired_replicas = bound;
     d.reason = limit.reason();
     d.conditions.push(condition(
@@ -432,6 +497,7 @@ fn with_metric(current: i64, calc: Result<Recommendation, String>, basis: Basis)
         // Until the calculator's result, below, says which.
         reason: Reason::FailedGetResourceMetric,
         stabilization_sample: None,
+        trace: Trace::default(),
     };
     match calc {
         Ok(rec) => {
@@ -489,6 +555,7 @@ fn disabled() -> Decision {
         events: Vec::new(),
         reason: Reason::ScalingDisabled,
         stabilization_sample: None,
+        trace: Trace::default(),
     }
 }
 

@@ -24,6 +24,7 @@ mod reason;
 mod replicas;
 #[cfg(test)]
 mod table_test;
+mod trace;
 
 pub use behavior::Limit;
 pub use decide::{
@@ -37,3 +38,4 @@ pub use policy::{
 };
 pub use reason::{ConditionType, Reason};
 pub use replicas::{CalcError, Recommendation, Verdict, TOLERANCE};
+pub use trace::{LimitStep, NamedPod, PodCounts, Trace, Window, MAX_NAMED};

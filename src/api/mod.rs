@@ -19,8 +19,9 @@ pub use objects::{
 };
 pub use quantity::{is_byte_count, parse_quantity, QuantityError, QuantityErrorKind, MAX_BYTES};
 pub use spec::{
-    Basis, Behavior, Condition, CrossVersionObjectReference, MemHpa, MemHpaSpec, MemHpaStatus,
-    ScalingPolicy, ScalingRules,
+    Basis, Behavior, Condition, CrossVersionObjectReference, DecisionLimit, DecisionPods,
+    DecisionWindow, LastDecision, MemHpa, MemHpaSpec, MemHpaStatus, NamedPod, ScalingPolicy,
+    ScalingRules,
 };
 
 /// The API group and version of our custom resource.

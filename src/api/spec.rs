@@ -148,6 +148,8 @@ pub struct MemHpaStatus {
     pub current_memory_bytes: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_decision: Option<LastDecision>,
 }
 
 /// One status condition, as autoscaling/v2 HorizontalPodAutoscalerCondition.
@@ -164,4 +166,118 @@ pub struct Condition {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// `status.lastDecision`: the last decision's inputs and steps, for `memhpa
+/// explain` and `kubectl describe`. Short keys and counts, never a per-pod
+/// list beyond the ten named, so it stays small whatever the pod count.
+/// Every field is optional: a decision that failed early has few.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastDecision {
+    /// RFC 3339: when a decision with this content was first made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// The decision's one-token reason (a condition reason or the verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The Scale's replicas the decision started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<i64>,
+    /// The replicas decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<DecisionPods>,
+    /// Σ working set over the pods counted (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_bytes: Option<i64>,
+    /// Σ memory limit (or request, see `basis`) over the pods counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_bytes: Option<i64>,
+    /// `limits` or `requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_bytes: Option<i64>,
+    /// Percent of the basis used, and the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<i64>,
+    /// Load over room for load (Σusage / (target × Σlimit) without a baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// `within` or `outside` the 10% tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<String>,
+    /// The calculator's raw recommendation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<i64>,
+    /// The stabilization window that held the recommendation, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<DecisionWindow>,
+    /// The rate policy or bound that limited the count, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<DecisionLimit>,
+}
+
+/// The pods a decision saw, counted, and up to ten of those left out named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionPods {
+    #[serde(default)]
+    pub counted: i64,
+    #[serde(default)]
+    pub missing: i64,
+    #[serde(default)]
+    pub pending: i64,
+    /// Deleted, Succeeded or Failed.
+    #[serde(default)]
+    pub ignored: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named: Vec<NamedPod>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedPod {
+    #[serde(default)]
+    pub name: String,
+    /// `missing`, `pending`, `deleted`, `succeeded` or `failed`.
+    #[serde(default)]
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionWindow {
+    /// `up` or `down`.
+    #[serde(default)]
+    pub direction: String,
+    #[serde(default)]
+    pub seconds: i64,
+    /// The recommendation in the window that bound, and when it was made.
+    #[serde(default)]
+    pub bound: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_time: Option<String>,
+    /// The count the window gave.
+    #[serde(default)]
+    pub to: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionLimit {
+    #[serde(default)]
+    pub from: i64,
+    #[serde(default)]
+    pub to: i64,
+    /// `rate`, `maxReplicas` or `minReplicas`.
+    #[serde(default)]
+    pub by: String,
+    /// The rate policy that bound, e.g. `Pods 4 per 60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }

@@ -244,6 +244,9 @@ pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
 /// The flags of `memhpa simulate`.
 pub const SIMULATE: &[Flag] = &[JSON, SVG, COMPARE, HELP, HELP_LONG];
 
+/// The flags of `memhpa explain`.
+pub const EXPLAIN: &[Flag] = &[HELP, HELP_LONG];
+
 /// Every run-mode flag, flattened.
 pub fn run_flags() -> Vec<Flag> {
     RUN_SECTIONS

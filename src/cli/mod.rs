@@ -42,19 +42,29 @@ pub enum Command {
         /// `-compare`: the proportional rule and the baseline model side by side.
         compare: bool,
     },
-    /// `-h` or `-help`, in either mode.
+    /// `memhpa explain [FILE|-]`: why a MemHpa (as JSON) scaled or did not.
+    Explain {
+        /// `None` (or `-`) reads stdin.
+        input: Option<PathBuf>,
+    },
+    /// `-h` or `-help`, in any mode.
     Help,
     /// `-version`.
     Version,
 }
 
 const SIMULATE: &str = "simulate";
+const EXPLAIN: &str = "explain";
 
 /// Parses the arguments after argv\[0\].
 pub fn parse(mut args: Vec<OsString>) -> Result<Command, CliError> {
     if args.first().is_some_and(|first| first == SIMULATE) {
         args.remove(0);
         return parse_simulate(args);
+    }
+    if args.first().is_some_and(|first| first == EXPLAIN) {
+        args.remove(0);
+        return parse_explain(args);
     }
     let table = flags::run_flags();
     let (raw, positionals) = raw::read(args, &table, None)?;
@@ -68,6 +78,8 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, CliError> {
         let arg = arg.to_string_lossy().into_owned();
         let hint = if arg == SIMULATE {
             "the simulate subcommand must come first"
+        } else if arg == EXPLAIN {
+            "the explain subcommand must come first"
         } else {
             "memhpa takes only flags; its one subcommand is simulate"
         };
@@ -103,6 +115,28 @@ fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
         svg,
         compare,
     })
+}
+
+fn parse_explain(args: Vec<OsString>) -> Result<Command, CliError> {
+    let (raw, positionals) = raw::read(args, flags::EXPLAIN, Some(EXPLAIN))?;
+    if help_asked(&raw)? {
+        return Ok(Command::Help);
+    }
+    let mut positionals = positionals.into_iter();
+    let input = positionals.next().map(PathBuf::from);
+    if let Some(extra) = positionals.next() {
+        return Err(CliError::UnexpectedArgument {
+            arg: extra.to_string_lossy().into_owned(),
+            hint: "explain takes at most one file (or - for stdin)",
+        });
+    }
+    if input.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        return Err(CliError::UnexpectedArgument {
+            arg: String::new(),
+            hint: "the file name is empty",
+        });
+    }
+    Ok(Command::Explain { input })
 }
 
 fn help_asked(raw: &raw::RawFlags) -> Result<bool, CliError> {

@@ -479,3 +479,32 @@ fn simulate_empty_svg_name() {
 fn errors_exit_two() {
     assert_eq!(parse(args(&["-x"])).unwrap_err().exit_code(), 2);
 }
+
+#[test]
+fn explain_takes_one_file_or_stdin() {
+    let explain = |list: &[&str]| {
+        let mut all = vec!["explain"];
+        all.extend_from_slice(list);
+        parse(args(&all))
+    };
+    assert_eq!(explain(&[]), Ok(Command::Explain { input: None }));
+    assert_eq!(
+        explain(&["web.json"]),
+        Ok(Command::Explain {
+            input: Some(PathBuf::from("web.json"))
+        })
+    );
+    assert_eq!(
+        explain(&["-"]),
+        Ok(Command::Explain {
+            input: Some(PathBuf::from("-"))
+        })
+    );
+    assert_eq!(explain(&["-h"]), Ok(Command::Help));
+    assert!(explain(&["a", "b"]).is_err());
+    assert!(explain(&[""]).is_err());
+    assert!(
+        explain(&["-dry-run"]).is_err(),
+        "controller flags are not explain's"
+    );
+}

@@ -13,7 +13,8 @@ pub fn usage() -> String {
          \n\
          Usage:\n  \
          memhpa [FLAGS]                                       run the controller\n  \
-         memhpa simulate [SCENARIO.json] [-json] [-svg FILE]  run the algorithm offline\n\
+         memhpa simulate [SCENARIO.json] [-json] [-svg FILE]  run the algorithm offline\n  \
+         memhpa explain [FILE|-]                              say why a MemHpa scaled or not\n\
          \n\
          Flags may be written -flag value, -flag=value, --flag value or --flag=value.\n\
          A boolean flag is -flag or -flag=true|false, never -flag false.\n\
@@ -33,6 +34,12 @@ pub fn usage() -> String {
     for flag in flags::SIMULATE {
         line(&mut out, flag);
     }
+    out.push_str(
+        "\nexplain [FILE|-]: read a MemHpa as JSON (default stdin), e.g.\n  \
+         kubectl get mhpa web -o json | memhpa explain\n  \
+         and say why it scaled or did not, from status.lastDecision and the\n  \
+         conditions; exit 2 on input that is not one MemHpa with a status.\n",
+    );
     out.push_str("\nLogging: RUST_LOG (default info), e.g. RUST_LOG=memhpa=debug.\n");
     out
 }
