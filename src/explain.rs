@@ -6,7 +6,7 @@
 //! server itself. The first line is the answer; the lines after it are the
 //! figures it rests on.
 
-use crate::algorithm::{Reason, TOLERANCE};
+use crate::algorithm::{ConditionType, Reason, TOLERANCE};
 use crate::api::{Condition, LastDecision, MemHpa, MemHpaStatus, KIND};
 use std::fmt;
 use std::io::{Read, Write};
@@ -168,9 +168,9 @@ fn reason_of(status: &MemHpaStatus, d: &LastDecision) -> String {
         return r.clone();
     }
     let cond = |t: &str| status.conditions.iter().find(|c| c.type_ == t);
-    let limited = cond("ScalingLimited").filter(|c| c.status == "True");
-    let inactive = cond("ScalingActive").filter(|c| c.status == "False");
-    let able = cond("AbleToScale");
+    let limited = cond(ConditionType::ScalingLimited.as_str()).filter(|c| c.status == "True");
+    let inactive = cond(ConditionType::ScalingActive.as_str()).filter(|c| c.status == "False");
+    let able = cond(ConditionType::AbleToScale.as_str());
     limited
         .or(inactive)
         .or(able)
@@ -272,10 +272,10 @@ fn headline(status: &MemHpaStatus, d: &LastDecision) -> String {
             p.missing, p.pending
         );
     }
-    if reason == "BaselineAboveTarget" {
+    if is(Reason::BaselineAboveTarget) {
         return baseline_above_target(d, &held, &target, status);
     }
-    if reason == "ReadyForNewScale" {
+    if is(Reason::ReadyForNewScale) {
         return format!("{held}: the recommended size matches the current size");
     }
     if is(Reason::FailedGetResourceMetric) {
@@ -407,7 +407,7 @@ fn baseline_above_target(
         ),
         None => format!(
             "{held}: the baseline alone reaches {target} target{}",
-            message_for(status, "BaselineAboveTarget")
+            message_for(status, Reason::BaselineAboveTarget.as_str())
         ),
     }
 }
@@ -473,7 +473,7 @@ fn details(status: &MemHpaStatus, d: &LastDecision) -> Vec<String> {
     if let Some(t) = &d.time {
         lines.push(format!("decided: {t}"));
     }
-    for t in ["AbleToScale", "ScalingActive", "ScalingLimited"] {
+    for t in ConditionType::ALL.map(ConditionType::as_str) {
         if let Some(c) = condition(status, t) {
             lines.push(format!(
                 "{t}={} {}",

@@ -670,24 +670,38 @@ mod test {
             assert!(line.contains("409 conflict"), "{line}");
         }
 
-        /// BaselineAboveTarget is the model's reason (not on this branch's
-        /// enum): explain knows it by its wire string.
         #[test]
         fn baseline_above_target_gives_the_share_and_what_to_change() {
+            let p = policy(json!({"podBaseline": "90Mi"}));
+            let d = decide(&obs(4, 95.0), &p, &History::new(), NOW);
+            let text = explained(&d);
+            assert_eq!(d.reason, Reason::BaselineAboveTarget, "{d:?}");
+            assert!(text.starts_with("shop/web: held at 4: the baseline alone is 90% of each pod's limit, at or above the 80% target, so no replica count can reach it; raise the target or the limit, or lower spec.podBaseline\n"), "{text}");
+            assert!(text.contains("baseline 90.0 MiB a pod"), "{text}");
+        }
+
+        /// At rest the decision's reason is the tolerance's, while AbleToScale
+        /// reads ReadyForNewScale, as Kubernetes' HPA says it.
+        #[test]
+        fn at_rest_is_ready_for_a_new_scale() {
+            let d = decide(&obs(4, 80.0), &policy(json!({})), &History::new(), NOW);
+            let text = explained(&d);
+            assert!(text.contains("AbleToScale=True ReadyForNewScale"), "{text}");
             let hpa = json!({
                 "kind": "MemHpa",
                 "metadata": {"name": "web", "namespace": "shop"},
-                "status": {"lastDecision": {
-                    "reason": "BaselineAboveTarget", "current": 4, "result": 4,
-                    "pods": {"counted": 4, "missing": 0, "pending": 0, "ignored": 0},
-                    "usageBytes": 400 * MIB, "capacityBytes": 400 * MIB, "basis": "limits",
-                    "baselineBytes": 90 * MIB, "target": 80,
-                }},
+                "status": {"conditions": [{"type": "AbleToScale", "status": "True",
+                    "reason": "ReadyForNewScale", "message": "recommended size matches current size"}],
+                    "currentReplicas": 4},
             });
             let hpa = crate::explain::parse(hpa.to_string().as_bytes(), "test").expect("parses");
             let text = crate::explain::explain(&hpa).expect("explains");
-            assert!(text.starts_with("shop/web: held at 4: the baseline alone is 90% of each pod's limit, at or above the 80% target, so no replica count can reach it; raise the target or the limit, or lower spec.podBaseline\n"), "{text}");
-            assert!(text.contains("baseline 90.0 MiB a pod"), "{text}");
+            assert!(
+                text.starts_with(
+                    "shop/web: held at 4: the recommended size matches the current size"
+                ),
+                "{text}"
+            );
         }
 
         /// 10,000 pods, 2,000 of them missing with the longest names: the
