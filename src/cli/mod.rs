@@ -81,7 +81,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, CliError> {
         } else if arg == EXPLAIN {
             "the explain subcommand must come first"
         } else {
-            "memhpa takes only flags; its one subcommand is simulate"
+            "memhpa takes only flags; its subcommands are simulate and explain"
         };
         return Err(CliError::UnexpectedArgument { arg, hint });
     }

@@ -165,7 +165,7 @@ fn bool_inline_values() {
 fn bool_does_not_take_next_arg() {
     assert_eq!(
         error(&["-leader-elect", "false"]),
-        "unexpected argument \"false\": memhpa takes only flags; its one subcommand is simulate"
+        "unexpected argument \"false\": memhpa takes only flags; its subcommands are simulate and explain"
     );
 }
 
