@@ -80,9 +80,11 @@ const DEFAULT_CHAOS_SECS: u64 = 40;
 const MAX_CHAOS_SECS: u64 = 600;
 /// Steps per second of chaos, at most (the count bound of the main loop).
 const MAX_STEPS_PER_SEC: u64 = 25;
-/// How long the controller may take to settle once faults stop: more than
-/// the watch's longest backoff (30 s).
-const SETTLE: Duration = Duration::from_secs(40);
+/// How long the controller may take to settle once faults stop: the watch's
+/// longest backoff step (30 s; a version that expired during it relists at
+/// once, with no second wait), then a list and a watch, with room for a
+/// loaded machine.
+const SETTLE: Duration = Duration::from_secs(50);
 /// How long the store check may take.
 const STORE_CHECK: Duration = Duration::from_secs(15);
 /// How stale the controller's copy of a MemHpa may be when a write cannot

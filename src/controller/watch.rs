@@ -101,18 +101,35 @@ fn healthy_stream(timeout_seconds: u64) -> Duration {
     (Duration::from_secs(timeout_seconds) / 2).clamp(HEALTHY_STREAM_MIN, HEALTHY_STREAM)
 }
 
+/// The pace of a watch end, given whether that watch began right after a
+/// backoff wait. A version that expired while we waited out a failure is the
+/// wait's doing, not a new failure: relist at once (the backoff is kept, not
+/// reset). A 410 right after a list still waits, so a server that answers 410
+/// to every watch gets one list per backoff step.
+fn expired_pace(relist: bool, pace: Pace, after_wait: bool) -> Pace {
+    if relist && pace == Pace::Stalled && after_wait {
+        Pace::Waited
+    } else {
+        pace
+    }
+}
+
 impl Watcher {
     fn run(mut self) {
         while !self.stop.is_stopped() {
             if !self.list() {
                 continue;
             }
+            // Whether the watch about to start follows a backoff wait.
+            let mut after_wait = false;
             loop {
                 let (relist, pace) = match self.watch_once() {
                     End::Relist(pace) => (true, pace),
                     End::Resume(pace) => (false, pace),
                     End::Quit => return,
                 };
+                let pace = expired_pace(relist, pace, after_wait);
+                after_wait = pace != Pace::Progress;
                 if self.settle(pace) {
                     return;
                 }
@@ -249,5 +266,21 @@ impl Watcher {
     /// Sleeps, waking at once on stop; true if stopped.
     fn pause(&self, wait: Duration) -> bool {
         self.stop.wait_timeout(wait)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_version_that_expired_during_a_wait_relists_at_once() {
+        // Resumed after a wait, the version is gone: no second wait.
+        assert!(expired_pace(true, Pace::Stalled, true) == Pace::Waited);
+        // Straight after a list, a 410 is the server's doing: wait.
+        assert!(expired_pace(true, Pace::Stalled, false) == Pace::Stalled);
+        // Other ends keep their pace.
+        assert!(expired_pace(false, Pace::Stalled, true) == Pace::Stalled);
+        assert!(expired_pace(true, Pace::Progress, true) == Pace::Progress);
     }
 }
