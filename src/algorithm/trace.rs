@@ -51,11 +51,33 @@ pub struct PodCounts {
     pub ignored: u64,
 }
 
+/// Why a pod was left out of the sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOut {
+    Missing,
+    Pending,
+    Deleted,
+    Succeeded,
+    Failed,
+}
+
+impl LeftOut {
+    /// The wire word, as `status.lastDecision.pods.named[].why` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftOut::Missing => "missing",
+            LeftOut::Pending => "pending",
+            LeftOut::Deleted => "deleted",
+            LeftOut::Succeeded => "succeeded",
+            LeftOut::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedPod {
     pub name: String,
-    /// `missing`, `pending`, `deleted`, `succeeded` or `failed`.
-    pub why: &'static str,
+    pub why: LeftOut,
 }
 
 /// A stabilization window that held the recommendation back.
@@ -113,13 +135,13 @@ impl Trace {
 
     fn count(&mut self, pod: &PodObservation, copies: u64, policy: &Policy) {
         let why = if pod.deleted {
-            "deleted"
+            LeftOut::Deleted
         } else {
             match (pod.phase, sums(pod, policy)) {
-                (PodPhase::Succeeded, _) => "succeeded",
-                (PodPhase::Failed, _) => "failed",
-                (PodPhase::Pending, _) => "pending",
-                (_, None) => "missing",
+                (PodPhase::Succeeded, _) => LeftOut::Succeeded,
+                (PodPhase::Failed, _) => LeftOut::Failed,
+                (PodPhase::Pending, _) => LeftOut::Pending,
+                (_, None) => LeftOut::Missing,
                 (_, Some((usage, capacity))) => {
                     self.pods.counted = self.pods.counted.saturating_add(copies);
                     self.usage_bytes = self
@@ -133,9 +155,9 @@ impl Trace {
             }
         };
         let slot = match why {
-            "pending" => &mut self.pods.pending,
-            "missing" => &mut self.pods.missing,
-            _ => &mut self.pods.ignored,
+            LeftOut::Pending => &mut self.pods.pending,
+            LeftOut::Missing => &mut self.pods.missing,
+            LeftOut::Deleted | LeftOut::Succeeded | LeftOut::Failed => &mut self.pods.ignored,
         };
         *slot = slot.saturating_add(copies);
         if self.named.len() < MAX_NAMED {
@@ -252,7 +274,11 @@ mod test {
         };
         assert_eq!(t.pods, counts);
         assert_eq!((t.usage_bytes, t.capacity_bytes), (45, 200));
-        let named: Vec<_> = t.named.iter().map(|p| (p.name.as_str(), p.why)).collect();
+        let named: Vec<_> = t
+            .named
+            .iter()
+            .map(|p| (p.name.as_str(), p.why.as_str()))
+            .collect();
         assert_eq!(
             named,
             [

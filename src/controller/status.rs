@@ -96,7 +96,7 @@ fn decision_record(d: &Decision) -> LastDecision {
                 .iter()
                 .map(|p| NamedPod {
                     name: p.name.clone(),
-                    why: p.why.to_string(),
+                    why: p.why.as_str().to_string(),
                 })
                 .collect(),
         }),
