@@ -299,7 +299,8 @@ fn bench_simulate() -> Result<(f64, f64), String> {
     let runs = 3;
     let mut result = Ok(());
     for _ in 0..runs {
-        result = memhpa::simulate::run(Some(&path), false, None, &mut std::io::sink());
+        // Every step formatted (-all), as the figures before row filtering were.
+        result = memhpa::simulate::run(Some(&path), false, true, None, &mut std::io::sink());
         if result.is_err() {
             break;
         }

@@ -36,6 +36,7 @@ fn execute(command: Command) -> i32 {
         Command::Simulate {
             scenario,
             json,
+            all,
             svg,
             compare,
         } => {
@@ -45,7 +46,7 @@ fn execute(command: Command) -> i32 {
             } else {
                 memhpa::simulate::run
             };
-            match simulate(scenario.as_deref(), json, svg.as_deref(), &mut out) {
+            match simulate(scenario.as_deref(), json, all, svg.as_deref(), &mut out) {
                 Ok(()) => 0,
                 // `memhpa simulate | head` closed the pipe on purpose.
                 Err(SimulateError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => 0,

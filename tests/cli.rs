@@ -247,12 +247,32 @@ fn json_rows(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `-json`'s step lines, and the object of its last line, `{"summary": ...}`.
+fn json_steps(text: &str) -> (Vec<Value>, Value) {
+    let mut lines = json_rows(text);
+    let last = lines.pop().expect("a summary line");
+    assert_eq!(last.as_object().map(|o| o.len()), Some(1), "{last}");
+    (lines, last["summary"].clone())
+}
+
 #[test]
 fn simulate_json_lines_parse_with_design_keys() {
     let o = memhpa(&["simulate", "-json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rows = json_rows(&stdout(&o));
-    assert!(!rows.is_empty());
+    let (rows, summary) = json_steps(&stdout(&o));
+    assert_eq!(rows.len(), 289, "-json holds every step");
+    for key in [
+        "replicaHours",
+        "scaleUps",
+        "scaleDowns",
+        "peakUtilizationPercentage",
+        "p95UtilizationPercentage",
+        "minutesAboveTarget",
+        "minutesAbove90PercentOfLimit",
+        "peakLimitPercentage",
+    ] {
+        assert!(summary[key].is_number(), "no {key} in {summary}");
+    }
     for row in &rows {
         for key in [
             "t",
@@ -261,6 +281,7 @@ fn simulate_json_lines_parse_with_design_keys() {
             "recommendedReplicas",
             "desiredReplicas",
             "reason",
+            "limitPercentage",
         ] {
             assert!(row.get(key).is_some(), "no {key} in {row}");
         }
@@ -371,7 +392,7 @@ fn one_step_three_pods_at_90_percent_recommends_6() {
     );
     let o = memhpa(&["simulate", "-json", text(&path)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rows = json_rows(&stdout(&o));
+    let (rows, _) = json_steps(&stdout(&o));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["utilizationPercentage"], 90);
     assert_eq!(rows[0]["recommendedReplicas"], 6);
@@ -552,10 +573,43 @@ fn simulate_compare_table_and_json() {
         );
         assert!(steps.iter().all(|s| s[side]["desiredReplicas"].is_i64()));
     }
-    // The plain example is not the comparison's.
+    // The plain example is not the comparison's, and sums up its one run.
     let plain = stdout(&memhpa(&["simulate"]));
-    assert!(!plain.contains("replica-hours"));
+    assert!(!plain.contains("proportional"), "{plain}");
     assert!(plain.starts_with("# target 70% of limits"), "{plain}");
+    let names = plain
+        .lines()
+        .find(|l| l.starts_with("summary "))
+        .unwrap_or_else(|| panic!("no summary:\n{plain}"));
+    assert_eq!(
+        names.split_whitespace().collect::<Vec<_>>(),
+        ["summary", "simulated"]
+    );
+}
+
+#[test]
+fn simulate_table_shows_the_changes_and_all_shows_every_step() {
+    let o = memhpa(&["simulate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let changes = stdout(&o);
+    let o = memhpa(&["simulate", "-all"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let all = stdout(&o);
+    let steps = |table: &str| table_replicas(table).len();
+    assert_eq!(steps(&all), 289, "{all}");
+    let shown = steps(&changes);
+    assert!(shown > 10 && shown < 289, "{shown} of 289 shown");
+    let note = format!(
+        "... {} unchanged steps not shown; -all shows every step",
+        289 - shown
+    );
+    assert!(changes.contains(&note), "no {note:?} in\n{changes}");
+    assert!(!all.contains("not shown"), "{all}");
+    // Every line the default shows is one that -all shows, in the same order.
+    let mut rest = all.lines();
+    for line in changes.lines().filter(|l| !l.starts_with("...")) {
+        assert!(rest.any(|l| l == line), "{line:?} not in -all, in order");
+    }
 }
 
 #[test]

@@ -195,7 +195,8 @@ fn unknown_scenario_key_is_cut_short() {
     let key = format!("maxReplicas{}", "\\\\".repeat(35_000));
     let text = format!("{{\"spec\": {{\"{key}\": 1}}, \"replicas\": 1, \"steps\": [{{\"t\": 0, \"totalBytes\": 1000}}]}}");
     std::fs::write(&file, text).expect("scenario file");
-    let err = simulate::run(Some(&file), true, None, &mut Vec::new()).expect_err("unknown key");
+    let err =
+        simulate::run(Some(&file), true, false, None, &mut Vec::new()).expect_err("unknown key");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(matches!(err, SimulateError::Scenario(_)), "{err}");
     let text = err.to_string();

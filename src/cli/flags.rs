@@ -206,6 +206,12 @@ pub const SVG: Flag = value(
     "also draw replicas and utilization over time as SVG",
 );
 
+pub const ALL: Flag = boolean(
+    "--all",
+    false,
+    "show every step in the table, not only those where something changes",
+);
+
 pub const COMPARE: Flag = boolean(
     "--compare",
     false,
@@ -242,7 +248,7 @@ pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
 ];
 
 /// The flags of `memhpa simulate`.
-pub const SIMULATE: &[Flag] = &[JSON, SVG, COMPARE, HELP, HELP_LONG];
+pub const SIMULATE: &[Flag] = &[JSON, ALL, SVG, COMPARE, HELP, HELP_LONG];
 
 /// The flags of `memhpa explain`.
 pub const EXPLAIN: &[Flag] = &[HELP, HELP_LONG];

@@ -33,11 +33,13 @@ use std::path::PathBuf;
 pub enum Command {
     /// Run the controller.
     Run(Config),
-    /// `memhpa simulate [SCENARIO.json] [-json] [-svg FILE]`.
+    /// `memhpa simulate [SCENARIO.json] [-json] [-all] [-svg FILE]`.
     Simulate {
         /// `None` runs the built-in example.
         scenario: Option<PathBuf>,
         json: bool,
+        /// `-all`: every step in the table, not only where something changes.
+        all: bool,
         svg: Option<PathBuf>,
         /// `-compare`: the proportional rule and the baseline model side by side.
         compare: bool,
@@ -95,6 +97,7 @@ fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
     }
     let (json, svg) = config::simulate_flags(&raw)?;
     let compare = config::is_set(&raw, &flags::COMPARE)?;
+    let all = config::is_set(&raw, &flags::ALL)?;
     let mut positionals = positionals.into_iter();
     let scenario = positionals.next().map(PathBuf::from);
     if let Some(extra) = positionals.next() {
@@ -112,6 +115,7 @@ fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
     Ok(Command::Simulate {
         scenario,
         json,
+        all,
         svg,
         compare,
     })

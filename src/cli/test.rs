@@ -381,6 +381,7 @@ fn simulate_defaults() {
         Command::Simulate {
             scenario: None,
             json: false,
+            all: false,
             svg: None,
             compare: false,
         }
@@ -392,6 +393,7 @@ fn simulate_file_and_flags_in_any_order() {
     let want = Command::Simulate {
         scenario: Some(PathBuf::from("s.json")),
         json: true,
+        all: false,
         svg: Some(PathBuf::from("out.svg")),
         compare: false,
     };
@@ -434,6 +436,32 @@ fn simulate_compare() {
         Command::Simulate { compare: false, .. }
     ));
     assert!(parse(args(&["-compare"])).is_err(), "not a run-mode flag");
+}
+
+#[test]
+fn simulate_all() {
+    assert!(matches!(
+        simulate(&["-all", "s.json"]),
+        Command::Simulate {
+            all: true,
+            json: false,
+            compare: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        simulate(&["-compare", "--all=true"]),
+        Command::Simulate {
+            all: true,
+            compare: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        simulate(&["-all=false"]),
+        Command::Simulate { all: false, .. }
+    ));
+    assert!(parse(args(&["-all"])).is_err(), "not a run-mode flag");
 }
 
 #[test]

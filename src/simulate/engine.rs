@@ -26,6 +26,13 @@ pub struct Row {
     pub recommended_replicas: Option<i64>,
     pub desired_replicas: i64,
     pub reason: &'static str,
+    /// The fullest container's working set over its memory limit, in whole
+    /// permille (rounded down), over the Running pods of the step: the OOM
+    /// risk, which is about the limit whatever the `basis`. `None` where no
+    /// container has both a working set and a limit. Last in the JSON line,
+    /// as `limitPercentage` (one decimal), so the older keys come first.
+    #[serde(rename = "limitPercentage", serialize_with = "permille_as_percent")]
+    pub limit_permille: Option<i64>,
     /// Why a step could not be computed (the ScalingActive message), for the table.
     #[serde(skip)]
     pub detail: Option<String>,
@@ -80,6 +87,7 @@ fn run(s: &Scenario, policy: &Policy, pods_of: PodsOf) -> Vec<Row> {
             recommended_replicas: d.recommended_replicas,
             desired_replicas: d.desired_replicas,
             reason: d.reason.as_str(),
+            limit_permille: fullest_of_limit(&obs.pods, copies),
             detail: d
                 .condition(ConditionType::ScalingActive)
                 .filter(|c| !c.status)
@@ -90,6 +98,34 @@ fn run(s: &Scenario, policy: &Policy, pods_of: PodsOf) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// The highest working set over limit of the containers of `pods` that can
+/// be OOM-killed now: those of Running pods not being deleted. A container,
+/// not a pod, is what the kernel kills at its limit, so the figure is per
+/// container. A zero limit (which the API refuses anyway) counts as none.
+/// With no `copies`, the pod stands for none (a Scale at zero): nothing runs.
+fn fullest_of_limit(pods: &[PodObservation], copies: u64) -> Option<i64> {
+    if copies == 0 {
+        return None;
+    }
+    pods.iter()
+        .filter(|p| p.phase == PodPhase::Running && !p.deleted)
+        .flat_map(|p| &p.containers)
+        .filter_map(|c| {
+            let limit = c.limit_bytes.filter(|&l| l > 0)? as f64;
+            let permille = (c.usage_bytes? / limit * 1000.0).floor();
+            // `as` saturates, but a NaN would become 0: not a figure at all.
+            permille.is_finite().then_some(permille as i64)
+        })
+        .max()
+}
+
+fn permille_as_percent<S: serde::Serializer>(p: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_f64(*p as f64 / 10.0),
+        None => s.serialize_none(),
+    }
 }
 
 /// How many pods an even split over `replicas` has (none below 1, where the

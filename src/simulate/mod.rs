@@ -1,4 +1,4 @@
-//! `memhpa simulate [SCENARIO.json] [-json] [-svg FILE] [-compare]`: the algorithm run
+//! `memhpa simulate [SCENARIO.json] [-json] [-all] [-svg FILE] [-compare]`: the algorithm run
 //! offline over a scenario of steps, with no cluster and no clock.
 //!
 //! A scenario holds a MemHpa `spec`, the starting `replicas`, and `steps`; each
@@ -6,6 +6,11 @@
 //! set spread over the replicas decided so far (see `engine`). Without a file the
 //! built-in example (`example.json`, shipped beside this file) runs: a
 //! memory-bound cache over one day.
+//!
+//! Every run ends with its summary (`summary`: replica-hours, scale events,
+//! peak and p95 utilization, minutes above the target and above 90% of the
+//! limit), in the table and as the last JSON line. The table shows only the
+//! steps where something changes unless `-all` is given (`output`).
 //!
 //! `-compare` runs a scenario twice on the same pods, each holding
 //! `spec.podBaseline`: once with the algorithm told of no baseline (the
@@ -21,6 +26,8 @@ mod summary;
 mod svg;
 
 pub use engine::Row;
+pub use output::{side_by_side, side_by_side_json};
+pub use summary::{observed, summarize, summarize_rows, Change, Observed, Sample, Summary};
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -75,31 +82,36 @@ impl fmt::Display for SimulateError {
 
 impl std::error::Error for SimulateError {}
 
-/// Runs a scenario (or the built-in example) and writes the timeline to `out`:
-/// a table, or JSON lines with `json`. With `svg`, also draws the chart there.
+/// Runs a scenario (or the built-in example) and writes the timeline and its
+/// summary to `out`: a table of the steps where something changes (of every
+/// step with `all`), or JSON lines of every step with `json`. With `svg`,
+/// also draws the chart there.
 pub fn run(
     scenario: Option<&Path>,
     json: bool,
+    all: bool,
     svg: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<(), SimulateError> {
     let scenario = load(scenario, EXAMPLE)?;
     let rows = engine::simulate(&scenario);
     let written = if json {
-        output::json_lines(&rows, out)
+        output::json_lines(&scenario, &rows, out)
     } else {
-        output::table(&scenario, &rows, out)
+        output::table(&scenario, &rows, output::Steps::all(all), out)
     };
     finish(&scenario, &rows, written, svg, out)
 }
 
 /// `-compare`: runs a scenario (or the built-in comparison) under the
 /// proportional rule and under the baseline model, and writes both side by side
-/// with their summaries, as a table or JSON lines. With `svg`, draws the
-/// baseline model's run.
+/// with their summaries, as a table (of the steps where either run changes, or
+/// of every step with `all`) or JSON lines. With `svg`, draws the baseline
+/// model's run.
 pub fn compare(
     scenario: Option<&Path>,
     json: bool,
+    all: bool,
     svg: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<(), SimulateError> {
@@ -111,7 +123,7 @@ pub fn compare(
     let written = if json {
         output::compare_json(&scenario, &runs, out)
     } else {
-        output::compare_table(&scenario, &runs, out)
+        output::compare_table(&scenario, &runs, output::Steps::all(all), out)
     };
     finish(&scenario, &runs.baseline, written, svg, out)
 }

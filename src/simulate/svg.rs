@@ -1,5 +1,6 @@
 //! A self-drawn SVG chart of a simulation: replicas as a step line on the left
-//! axis, utilization as a line on the right axis, the target dashed.
+//! axis, utilization as a line on the right axis, the target dashed, and the
+//! time spent above 90% of the limit (the summary's OOM risk) shaded.
 //!
 //! Every coordinate goes through `fmt_num`, which never prints NaN or infinity,
 //! and the only text is numbers and fixed words, so nothing needs escaping.
@@ -7,6 +8,7 @@
 use super::engine::Row;
 use super::output::clock;
 use super::scenario::Scenario;
+use super::summary::OOM_RISK_PERMILLE;
 use std::fmt::Write;
 
 const WIDTH: f64 = 960.0;
@@ -18,6 +20,7 @@ const BOTTOM: f64 = 470.0;
 const REPLICAS_COLOR: &str = "#1f77b4";
 const UTIL_COLOR: &str = "#d62728";
 const TARGET_COLOR: &str = "#7f7f7f";
+const OOM_RISK_COLOR: &str = "#ff9896";
 /// Utilization above this is drawn at the top edge rather than flattening the chart.
 const MAX_UTIL_AXIS: i64 = 1000;
 
@@ -60,6 +63,7 @@ pub fn chart(s: &Scenario, rows: &[Row]) -> String {
     );
     title(&mut svg, s);
     axes(&mut svg, &f);
+    oom_risk_bands(&mut svg, &f, rows);
     target_line(&mut svg, &f, s.policy.target_utilization);
     replicas_line(&mut svg, &f, rows);
     util_lines(&mut svg, &f, rows);
@@ -223,6 +227,38 @@ fn target_line(svg: &mut String, f: &Frame, target: i64) {
     );
 }
 
+/// The stretches of time above 90% of the limit, as `(from, to)` in seconds:
+/// a step counts from its `t` to the next step's, as in the summary, so the
+/// last step (which lasts no time) adds none, and adjacent steps join.
+fn oom_risk_spans(rows: &[Row]) -> Vec<(i64, i64)> {
+    let mut spans: Vec<(i64, i64)> = Vec::new();
+    for pair in rows.windows(2) {
+        let (step, next) = (&pair[0], &pair[1]);
+        if !step.limit_permille.is_some_and(|p| p > OOM_RISK_PERMILLE) || next.t <= step.t {
+            continue;
+        }
+        match spans.last_mut() {
+            Some(last) if last.1 == step.t => last.1 = next.t,
+            _ => spans.push((step.t, next.t)),
+        }
+    }
+    spans
+}
+
+/// Drawn under the lines, the full height of the plot.
+fn oom_risk_bands(svg: &mut String, f: &Frame, rows: &[Row]) {
+    for (from, to) in oom_risk_spans(rows) {
+        let x = f.x(from);
+        let _ = writeln!(
+            svg,
+            r#"<rect class="oom-risk" x="{}" y="{TOP}" width="{}" height="{}" fill="{OOM_RISK_COLOR}" fill-opacity="0.35"/>"#,
+            fmt_num(x),
+            fmt_num(f.x(to) - x),
+            BOTTOM - TOP
+        );
+    }
+}
+
 /// Desired replicas hold from one step to the next: a step line, with a
 /// corner only where the count changes.
 fn replicas_line(svg: &mut String, f: &Frame, rows: &[Row]) {
@@ -284,8 +320,8 @@ fn legend(svg: &mut String, target: i64) {
         ),
     ];
     let mut x = LEFT;
+    let y = TOP - 14.0;
     for (color, dash, label) in items {
-        let y = TOP - 14.0;
         let _ = writeln!(
             svg,
             r#"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{color}" stroke-width="2"{dash}/>"#,
@@ -298,11 +334,87 @@ fn legend(svg: &mut String, target: i64) {
         );
         x += 40.0 + label.len() as f64 * 7.0;
     }
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{x}" y="{}" width="24" height="10" fill="{OOM_RISK_COLOR}" fill-opacity="0.35"/>"#,
+        y - 5.0
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{y}" dominant-baseline="middle">above 90% of limit</text>"#,
+        x + 30.0
+    );
 }
 
 #[cfg(test)]
 mod test {
-    use super::axis;
+    use super::*;
+
+    fn row(t: i64, limit_permille: Option<i64>) -> Row {
+        Row {
+            t,
+            current_replicas: 2,
+            utilization_percentage: Some(50),
+            recommended_replicas: Some(2),
+            desired_replicas: 2,
+            reason: "WithinTolerance",
+            limit_permille,
+            detail: None,
+        }
+    }
+
+    /// The `x` and `width` of every shaded band, in order.
+    fn bands(svg: &str) -> Vec<(String, String)> {
+        let attr = |tag: &str, name: &str| {
+            let start = tag.find(&format!(" {name}=\"")).expect("attribute") + name.len() + 3;
+            tag[start..].split('"').next().unwrap_or("").to_string()
+        };
+        svg.lines()
+            .filter(|l| l.starts_with(r#"<rect class="oom-risk""#))
+            .map(|l| (attr(l, "x"), attr(l, "width")))
+            .collect()
+    }
+
+    #[test]
+    fn bands_cover_the_time_above_90_percent_of_the_limit() {
+        let s = crate::simulate::scenario::parse(
+            r#"{"spec": {"maxReplicas": 4}, "replicas": 2, "limitBytes": 10,
+                "steps": [{"t": 0, "totalBytes": 1}]}"#,
+        )
+        .expect("scenario");
+        // From 0 to 1000 s: x = 70 + t * 820 / 1000.
+        let rows = [
+            row(0, Some(500)),
+            // 100..300 above (two steps joined), 900‰ exactly is not above.
+            row(100, Some(950)),
+            row(200, Some(1200)),
+            row(300, Some(900)),
+            // No figure is not above.
+            row(400, None),
+            // 600..700 above; 700..1000 not.
+            row(600, Some(901)),
+            row(700, Some(100)),
+            // The last step is above but lasts no time.
+            row(1000, Some(999)),
+        ];
+        let svg = chart(&s, &rows);
+        assert_eq!(
+            bands(&svg),
+            [
+                ("152.0".to_string(), "164.0".to_string()),
+                ("562.0".to_string(), "82.0".to_string()),
+            ]
+        );
+        assert!(svg.contains(">above 90% of limit</text>"), "legend entry");
+        // Drawn under the lines: every band comes before the first polyline.
+        let last_band = svg.rfind("oom-risk").expect("bands");
+        assert!(svg.find("<polyline").is_some_and(|p| p > last_band));
+        // Nothing above the threshold: no band, but the legend still says what one means.
+        let calm: Vec<Row> = rows.iter().map(|r| row(r.t, Some(100))).collect();
+        let svg = chart(&s, &calm);
+        assert!(bands(&svg).is_empty());
+        assert!(svg.contains(">above 90% of limit</text>"));
+    }
 
     #[test]
     fn axis_steps_are_round() {

@@ -34,8 +34,17 @@ fn run_text(
     json: bool,
     svg: Option<&Path>,
 ) -> Result<String, SimulateError> {
+    run_with(scenario, json, false, svg)
+}
+
+fn run_with(
+    scenario: Option<&Path>,
+    json: bool,
+    all: bool,
+    svg: Option<&Path>,
+) -> Result<String, SimulateError> {
     let mut out = Vec::new();
-    run(scenario, json, svg, &mut out)?;
+    run(scenario, json, all, svg, &mut out)?;
     Ok(String::from_utf8(out).expect("output is UTF-8"))
 }
 
@@ -45,13 +54,29 @@ fn json_rows(text: &str) -> Vec<Value> {
         .collect()
 }
 
-const KEYS: [&str; 6] = [
+/// The step lines of `-json` output, and the summary object of its last line.
+fn json_steps(text: &str) -> (Vec<Value>, Value) {
+    let mut lines = json_rows(text);
+    let last = lines.pop().expect("at least the summary line");
+    let obj = last.as_object().expect("the summary line is an object");
+    assert_eq!(obj.len(), 1, "only the summary key: {last}");
+    for line in &lines {
+        assert!(
+            line.get("summary").is_none() && line.get("t").is_some(),
+            "{line}"
+        );
+    }
+    (lines, obj["summary"].clone())
+}
+
+const KEYS: [&str; 7] = [
     "t",
     "currentReplicas",
     "utilizationPercentage",
     "recommendedReplicas",
     "desiredReplicas",
     "reason",
+    "limitPercentage",
 ];
 
 #[test]
@@ -67,7 +92,7 @@ fn one_step_three_pods_at_90_percent() {
                 {"name": "c", "usageBytes": 900, "limitBytes": 1000}]}]}"#,
     );
     let text = run_text(Some(&path), true, None).expect("runs");
-    let rows = json_rows(&text);
+    let (rows, _) = json_steps(&text);
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!(row["recommendedReplicas"], 6);
@@ -76,12 +101,13 @@ fn one_step_three_pods_at_90_percent() {
     assert_eq!(row["currentReplicas"], 3);
     assert_eq!(row["t"], 0);
     assert_eq!(row["reason"], "AboveTarget");
+    assert_eq!(row["limitPercentage"], 90.0);
 }
 
 #[test]
 fn example_rises_and_falls() {
     let text = run_text(None, true, None).expect("built-in example runs");
-    let rows = json_rows(&text);
+    let (rows, _) = json_steps(&text);
     assert!(
         rows.len() > 200,
         "a day at 5-minute steps, got {}",
@@ -121,9 +147,21 @@ fn example_rises_and_falls() {
     );
 }
 
+/// The table's step lines: those whose first column is a number.
+fn step_lines(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|t| t.parse::<i64>().is_ok())
+        })
+        .collect()
+}
+
 #[test]
 fn example_text_table() {
-    let text = run_text(None, false, None).expect("runs");
+    let text = run_with(None, false, true, None).expect("runs");
     let mut lines = text.lines();
     assert!(lines
         .next()
@@ -134,7 +172,9 @@ fn example_text_table() {
     let first = lines.next().expect("a first step");
     assert!(first.contains("00:00"), "{first}");
     assert!(text.contains("12:00"), "hh:mm column");
-    assert_eq!(text.lines().count(), 2 + 289);
+    assert_eq!(step_lines(&text).len(), 289, "-all shows every step");
+    assert!(!text.contains("not shown"), "{text}");
+    assert!(text.contains("\nsummary "), "{text}");
 }
 
 #[test]
@@ -292,7 +332,7 @@ fn valid_base_scenario_is_accepted() {
     let path = dir.file("s.json", &scenario_with("", Value::Null));
     let text =
         run_text(Some(&path), true, None).expect("the base of the bad-scenario tests is valid");
-    assert_eq!(json_rows(&text).len(), 2);
+    assert_eq!(json_steps(&text).0.len(), 2);
 }
 
 #[test]
@@ -496,7 +536,7 @@ fn the_starting_count_holds_a_scale_down_for_one_window() {
                           {{"t": 300, "pods": {pods}}}]}}"#
         ),
     );
-    let rows = json_rows(&run_text(Some(&path), true, None).expect("runs"));
+    let (rows, _) = json_steps(&run_text(Some(&path), true, None).expect("runs"));
     let desired: Vec<i64> = rows
         .iter()
         .map(|r| r["desiredReplicas"].as_i64().expect("integer"))
@@ -646,25 +686,36 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The built-in example's three outputs, byte for byte as they were before
-/// `spec.podBaseline` and `-compare` existed (fingerprints taken then).
+/// The built-in example's steps, byte for byte as they were before
+/// `spec.podBaseline` and `-compare` existed (fingerprints taken then): the
+/// `-all` table up to its summary, and the JSON lines without the summary
+/// line and the `limitPercentage` key, both added since. The SVG's
+/// fingerprint was taken again when the bands above 90% of the limit came.
 #[test]
 fn the_plain_example_is_unchanged_to_the_byte() {
-    let table = run_text(None, false, None).expect("runs");
+    let table = run_with(None, false, true, None).expect("runs");
     let json = run_text(None, true, None).expect("runs");
     let dir = Scratch::new("golden-svg");
     let svg_path = dir.0.join("chart.svg");
     run_text(None, false, Some(&svg_path)).expect("runs");
     let svg = std::fs::read(&svg_path).expect("svg written");
+    let (steps, summary) = table.split_at(20863.min(table.len()));
+    assert_eq!(fnv1a(steps.as_bytes()), 0xb967_225b_4cf9_d373);
+    assert!(summary.starts_with("\nsummary "), "{summary}");
+    let (rows, _) = json_steps(&json);
+    let old: String = json
+        .lines()
+        .take(rows.len())
+        .map(|l| {
+            let cut = l.find(",\"limitPercentage\":").expect("the key, last");
+            format!("{}}}\n", &l[..cut])
+        })
+        .collect();
     assert_eq!(
-        (table.len(), fnv1a(table.as_bytes())),
-        (20863, 0xb967_225b_4cf9_d373)
-    );
-    assert_eq!(
-        (json.len(), fnv1a(json.as_bytes())),
+        (old.len(), fnv1a(old.as_bytes())),
         (37274, 0x0ebe_f792_43ab_9f98)
     );
-    assert_eq!((svg.len(), fnv1a(&svg)), (8667, 0xcf81_5753_c79f_e53e));
+    assert_eq!((svg.len(), fnv1a(&svg)), (8924, 0x1aa2_5f13_6453_bfd4));
 }
 
 /// A scenario given `spec.podBaseline` (as a JSON value) and `podBaseBytes`.
@@ -765,7 +816,7 @@ fn bad_pod_baseline_is_named_and_quoted() {
 
 fn compare_text(scenario: Option<&Path>, json: bool) -> String {
     let mut out = Vec::new();
-    compare(scenario, json, None, &mut out).expect("compare runs");
+    compare(scenario, json, false, None, &mut out).expect("compare runs");
     String::from_utf8(out).expect("output is UTF-8")
 }
 
@@ -803,15 +854,22 @@ fn compare_a_small_scenario() {
     );
     assert_eq!(p(3, "desiredReplicas"), 3);
     // 2 x 600 + 3 x 1200 + 3 x 600 = 6600 replica-seconds; above 80% for
-    // 600 + 1200 s; one scale-up.
+    // 600 + 1200 s; one scale-up. Peak 100%. By time, of 2400 s: 60% for
+    // 600 s, 86% for 1200 s (1800 s so far, under 95% = 2280 s), 100% for
+    // 600 s: the p95 is 100%. Only t=0 is above 90% of the limit (1000 of
+    // 1000 bytes), for 600 s: 10 minutes.
     assert_eq!(
         lines[4]["summary"]["proportional"],
         serde_json::json!({"replicaHours": 6600.0 / 3600.0, "scaleUps": 1, "scaleDowns": 0,
-                           "minutesAboveTarget": 30.0})
+                           "peakUtilizationPercentage": 100, "p95UtilizationPercentage": 100,
+                           "minutesAboveTarget": 30.0, "minutesAbove90PercentOfLimit": 10.0,
+                           "peakLimitPercentage": 100.0})
     );
     // Each step line names its t; the baseline column is exactly what plain
-    // `simulate` prints for the scenario.
-    let plain = json_rows(&run_text(Some(&path), true, None).expect("runs"));
+    // `simulate` prints for the scenario, and so is its summary.
+    let (plain, plain_summary) = json_steps(&run_text(Some(&path), true, None).expect("runs"));
+    assert_eq!(lines[4]["summary"]["baseline"], plain_summary);
+    assert_eq!(plain.len(), 4);
     for (line, row) in lines.iter().zip(&plain) {
         assert_eq!(line["t"], row["t"]);
         assert_eq!(&line["baseline"], row);
@@ -884,11 +942,11 @@ fn compare_svg_draws_the_baseline_run() {
     let dir = Scratch::new("compare-svg");
     let path = dir.0.join("chart.svg");
     let mut out = Vec::new();
-    compare(None, false, Some(&path), &mut out).expect("runs");
+    compare(None, false, false, Some(&path), &mut out).expect("runs");
     let svg = std::fs::read_to_string(&path).expect("svg written");
     check_tags_balanced(&svg);
     assert!(svg.contains("memory utilization"));
     let bad = dir.0.join("no-such-dir").join("chart.svg");
-    let err = compare(None, true, Some(&bad), &mut Vec::new()).expect_err("cannot write");
+    let err = compare(None, true, false, Some(&bad), &mut Vec::new()).expect_err("cannot write");
     assert_eq!(err.exit_code(), 1);
 }
