@@ -950,3 +950,69 @@ fn compare_svg_draws_the_baseline_run() {
     let err = compare(None, true, false, Some(&bad), &mut Vec::new()).expect_err("cannot write");
     assert_eq!(err.exit_code(), 1);
 }
+
+/// The limit figure and the summary through `run`, by hand: explicit pods
+/// under `basis: requests`, so the limit is not the utilization's base.
+#[test]
+fn the_summary_line_holds_the_fullest_container_over_its_limit() {
+    let text = r#"{"spec": {"maxReplicas": 10, "targetUtilizationPercentage": 90, "basis": "requests",
+                   "container": "app",
+                   "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}},
+        "replicas": 2,
+        "steps": [
+          {"t": 0, "pods": [
+            {"name": "a", "containers": [
+               {"name": "app", "usageBytes": 500, "limitBytes": 1000, "requestBytes": 1000},
+               {"name": "log", "usageBytes": 95, "limitBytes": 100, "requestBytes": 100}]},
+            {"name": "b", "usageBytes": 990, "limitBytes": 1000, "requestBytes": 1000,
+             "phase": "Pending"},
+            {"name": "c", "usageBytes": 999, "limitBytes": 1000, "requestBytes": 1000,
+             "deleted": true}]},
+          {"t": 1000, "pods": [
+            {"name": "a", "usageBytes": 800, "limitBytes": 1000, "requestBytes": 1000},
+            {"name": "b", "usageBytes": 600, "limitBytes": 10000, "requestBytes": 1000}]},
+          {"t": 1100, "pods": [
+            {"name": "a", "usageBytes": null, "limitBytes": 1000, "requestBytes": 1000}]},
+          {"t": 1400, "pods": [
+            {"name": "a", "usageBytes": 950, "limitBytes": 1000, "requestBytes": 1000}]}]}"#;
+    let (rows, summary) = json_steps(&run_scenario("limit-figure", text, true));
+    let limits: Vec<Value> = rows.iter().map(|r| r["limitPercentage"].clone()).collect();
+    // t=0: the log container (95 of 100) is the fullest of the Running pod;
+    // the Pending and the deleted pods are left out though fuller. t=1000: a
+    // at 800 of 1000 (b is at 6%). t=1100: no working set, no figure.
+    // t=1400: 95%.
+    assert_eq!(
+        limits,
+        [
+            serde_json::json!(95.0),
+            serde_json::json!(80.0),
+            Value::Null,
+            serde_json::json!(95.0)
+        ]
+    );
+    let util: Vec<Option<i64>> = rows
+        .iter()
+        .map(|r| r["utilizationPercentage"].as_i64())
+        .collect();
+    assert_eq!(util, [Some(50), Some(70), None, Some(95)]);
+    // Durations 1000, 100, 300 and none. Above 90% of the limit: t=0 only,
+    // 1000 s (t=1400 lasts no time). Peak 95% (the last step counts for it).
+    // p95 by measured time, 1100 s (t=1100 measured nothing): 50% for
+    // 1000 s is under 95% of it (1045 s), 70% for 100 s reaches it: 70%.
+    // Not above the 90% target for any time.
+    let replicas: Vec<i64> = rows
+        .iter()
+        .map(|r| r["currentReplicas"].as_i64().expect("integer"))
+        .collect();
+    let replica_seconds = replicas[0] * 1000 + replicas[1] * 100 + replicas[2] * 300;
+    assert_eq!(
+        summary,
+        serde_json::json!({
+            "replicaHours": replica_seconds as f64 / 3600.0,
+            "scaleUps": rows.iter().filter(|r| r["desiredReplicas"].as_i64() > r["currentReplicas"].as_i64()).count(),
+            "scaleDowns": rows.iter().filter(|r| r["desiredReplicas"].as_i64() < r["currentReplicas"].as_i64()).count(),
+            "peakUtilizationPercentage": 95, "p95UtilizationPercentage": 70,
+            "minutesAboveTarget": 0.0, "minutesAbove90PercentOfLimit": 1000.0 / 60.0,
+            "peakLimitPercentage": 95.0})
+    );
+}
