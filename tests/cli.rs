@@ -107,7 +107,7 @@ fn help_lists_every_design_flag_with_its_default() {
         );
     }
     assert!(help.contains("simulate [SCENARIO.json] [-json] [-svg FILE]"));
-    for sub_flag in ["-json", "-svg FILE"] {
+    for sub_flag in ["-json", "-all", "-svg FILE"] {
         assert!(help.contains(&format!("  {sub_flag} ")), "{sub_flag}");
     }
 }

@@ -209,7 +209,7 @@ pub const SVG: Flag = value(
 pub const ALL: Flag = boolean(
     "--all",
     false,
-    "show every step in the table, not only those where something changes",
+    "print every step, not only those where something changes",
 );
 
 pub const COMPARE: Flag = boolean(

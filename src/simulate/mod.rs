@@ -26,7 +26,7 @@ mod summary;
 mod svg;
 
 pub use engine::Row;
-pub use output::{side_by_side, side_by_side_json};
+pub use output::{side_by_side, side_by_side_json, Steps};
 pub use summary::{observed, summarize, summarize_rows, Change, Observed, Sample, Summary};
 
 use std::fmt;
@@ -98,7 +98,7 @@ pub fn run(
     let written = if json {
         output::json_lines(&scenario, &rows, out)
     } else {
-        output::table(&scenario, &rows, output::Steps::all(all), out)
+        output::table(&scenario, &rows, output::Steps::from_all_flag(all), out)
     };
     finish(&scenario, &rows, written, svg, out)
 }
@@ -123,7 +123,7 @@ pub fn compare(
     let written = if json {
         output::compare_json(&scenario, &runs, out)
     } else {
-        output::compare_table(&scenario, &runs, output::Steps::all(all), out)
+        output::compare_table(&scenario, &runs, output::Steps::from_all_flag(all), out)
     };
     finish(&scenario, &runs.baseline, written, svg, out)
 }

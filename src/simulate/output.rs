@@ -20,11 +20,12 @@ use std::io::{self, Write};
 pub enum Steps {
     /// The first, the last, and those where something changes.
     Changes,
+    /// Every step (`-all`).
     All,
 }
 
 impl Steps {
-    pub fn all(all: bool) -> Steps {
+    pub fn from_all_flag(all: bool) -> Steps {
         if all {
             Steps::All
         } else {
