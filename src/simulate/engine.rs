@@ -27,8 +27,9 @@ pub struct Row {
     pub desired_replicas: i64,
     pub reason: &'static str,
     /// The fullest container's working set over its memory limit, in whole
-    /// permille (rounded down), over the Running pods of the step: the OOM
-    /// risk, which is about the limit whatever the `basis`. `None` where no
+    /// permille (rounded down), over the Running pods of the step and all
+    /// their containers (not only `spec.container`'s: any one is killed at
+    /// its limit): the OOM risk, about the limit whatever the `basis`. `None` where no
     /// container has both a working set and a limit. Last in the JSON line,
     /// as `limitPercentage` (one decimal), so the older keys come first.
     #[serde(rename = "limitPercentage", serialize_with = "permille_as_percent")]
