@@ -82,35 +82,38 @@ ifeq ($(ARCH),arm64)
 		{ echo "static: ARCH=arm64 needs aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
 	@echo "static: building for $(MUSL_TARGET)"
 	$(ARM64_ENV) cargo build --release --target $(MUSL_TARGET)
+	@bin=target/$(MUSL_TARGET)/release/memhpa; \
+		echo "static: $$bin is $$(stat -c %s $$bin) bytes"; \
+		file $$bin 2>/dev/null || true
 else
-	@if rustup target list --installed 2>/dev/null | grep -qx '$(MUSL_TARGET)' && command -v musl-gcc >/dev/null 2>&1; then \
+	@set -e; \
+	if rustup target list --installed 2>/dev/null | grep -qx '$(MUSL_TARGET)' && command -v musl-gcc >/dev/null 2>&1; then \
 		echo "static: building for $(MUSL_TARGET)"; \
 		cargo build --release --target $(MUSL_TARGET); \
+		bin=target/$(MUSL_TARGET)/release/memhpa; \
 	else \
 		echo "static: musl target or musl-gcc missing; FALLING BACK to $(GNU_TARGET) with -C target-feature=+crt-static"; \
 		RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target $(GNU_TARGET); \
-	fi
+		bin=target/$(GNU_TARGET)/release/memhpa; \
+	fi; \
+	echo "static: $$bin is $$(stat -c %s $$bin) bytes"; \
+	file $$bin 2>/dev/null || true; \
+	ldd $$bin 2>&1 | head -n 1 || true
 endif
-	@bin=$$($(MAKE) -s --no-print-directory static-path ARCH=$(ARCH)); \
-		echo "static: $$bin is $$(stat -c %s $$bin) bytes"; \
-		file $$bin 2>/dev/null || true; \
-		ldd $$bin 2>&1 | head -n 1 || true
 
-# Prints the path of the static binary `make static` built last for ARCH.
+# The static binary `make static` built last for ARCH. Expanded when a recipe
+# runs, so after its prerequisites are built.
+STATIC_PATH = $(if $(filter arm64,$(ARCH)),target/$(MUSL_TARGET)/release/memhpa,$(if $(wildcard target/$(MUSL_TARGET)/release/memhpa),target/$(MUSL_TARGET)/release/memhpa,target/$(GNU_TARGET)/release/memhpa))
+
+# Prints STATIC_PATH.
 static-path:
-ifeq ($(ARCH),arm64)
-	@echo target/$(MUSL_TARGET)/release/memhpa
-else
-	@if [ -x target/$(MUSL_TARGET)/release/memhpa ]; then echo target/$(MUSL_TARGET)/release/memhpa; \
-	else echo target/$(GNU_TARGET)/release/memhpa; fi
-endif
+	@echo $(STATIC_PATH)
 
 # Builds the scratch image from the static binary for ARCH. After `make
 # static` the cargo step finds nothing to rebuild.
 docker-build: static
-	@bin=$$($(MAKE) -s --no-print-directory static-path ARCH=$(ARCH)); \
-		[ -x "$$bin" ] || { echo "docker-build: no $$bin; run make static ARCH=$(ARCH)" >&2; exit 1; }; \
-		rm -rf target/image/$(ARCH); mkdir -p target/image/$(ARCH); cp $$bin target/image/$(ARCH)/memhpa
+	@[ -x $(STATIC_PATH) ] || { echo "docker-build: no $(STATIC_PATH); run make static ARCH=$(ARCH)" >&2; exit 1; }
+	rm -rf target/image/$(ARCH) && mkdir -p target/image/$(ARCH) && cp $(STATIC_PATH) target/image/$(ARCH)/memhpa
 	@case '$(CONTAINER_TOOL)' in \
 	docker|buildah|podman) echo "docker-build: building $(IMAGE) for linux/$(ARCH) with $(CONTAINER_TOOL)";; \
 	*) echo "docker-build: no container tool: no Docker engine answers 'docker info', and neither buildah nor podman is installed (apt-get install buildah)" >&2; exit 1;; \
