@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::alarm::{self, Alarm};
 use super::cluster::{Cluster, UsageSource};
 use super::observe::{self, UsageResult};
 use super::status::{next_status, Outcome};
@@ -52,6 +53,8 @@ pub struct ObjectState {
     /// Set when the MemHpa is deleted, so a reconcile already running for it
     /// does not touch its target afterwards.
     pub retired: AtomicBool,
+    /// The fault last logged, so a persisting one is logged once.
+    pub alarm: Mutex<Alarm>,
 }
 
 /// One MemHpa to reconcile, as the store had it.
@@ -288,6 +291,7 @@ fn record(
     if !emit_events(ctx, item, decision, now) {
         return abandoned;
     }
+    alarm::report(&item.state.alarm, &hpa.metadata.key(), decision);
     let outcome = Outcome {
         rescaled: rescaled_to.is_some(),
         now,
@@ -903,6 +907,18 @@ mod test {
             s.usage.calls.lock().unwrap().is_empty(),
             "no query without pods"
         );
+    }
+
+    #[test]
+    fn a_fault_is_remembered_in_the_object_state_until_it_clears() {
+        let s = setup(80.0, false);
+        *s.cluster.scale.lock().unwrap() = None;
+        run(&s);
+        let raised = || s.item.state.alarm.lock().unwrap().raised();
+        assert_eq!(raised(), Some(Reason::FailedGetScale));
+        *s.cluster.scale.lock().unwrap() = Some(scale(2));
+        assert_eq!(run(&s).reason, Reason::AboveTarget);
+        assert_eq!(raised(), None);
     }
 
     #[test]
