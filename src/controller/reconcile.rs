@@ -315,6 +315,14 @@ fn record(
         decision.desired_replicas,
         decision.utilization_percentage,
     );
+    // A failed decision's trace is empty: its target is 0, and unknown.
+    let target = decision.trace.target_utilization;
+    ctx.metrics.set_target_if_live(
+        || !item.state.retired.load(Ordering::SeqCst),
+        namespace,
+        hpa.metadata.name.as_deref().unwrap_or_default(),
+        (target > 0).then_some(target),
+    );
     Report {
         key: hpa.metadata.key(),
         reason: decision.reason,
@@ -910,15 +918,22 @@ mod test {
     }
 
     #[test]
-    fn a_fault_is_remembered_in_the_object_state_until_it_clears() {
+    fn a_fault_is_remembered_until_it_clears_and_the_target_is_served_once_known() {
         let s = setup(80.0, false);
         *s.cluster.scale.lock().unwrap() = None;
         run(&s);
         let raised = || s.item.state.alarm.lock().unwrap().raised();
         assert_eq!(raised(), Some(Reason::FailedGetScale));
+        let target = "memhpa_target_utilization_ratio{namespace=\"demo\",name=\"web\"}";
+        assert!(!s.ctx.metrics.render().contains(target), "unknown yet");
         *s.cluster.scale.lock().unwrap() = Some(scale(2));
         assert_eq!(run(&s).reason, Reason::AboveTarget);
         assert_eq!(raised(), None);
+        assert!(
+            s.ctx.metrics.render().contains(&format!("{target} 0.5\n")),
+            "{}",
+            s.ctx.metrics.render()
+        );
     }
 
     #[test]
