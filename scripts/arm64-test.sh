@@ -32,7 +32,6 @@ for binary in "$x86" "$arm"; do
   [ -x "$binary" ] || fail "$binary: no such executable (did 'make static' and 'make static ARCH=arm64' run?)"
 done
 command -v file >/dev/null 2>&1 || fail "file(1) is needed to check the binary (apt-get install file)"
-qemu=$(command -v qemu-aarch64-static) || fail "qemu-aarch64-static is needed (apt-get install qemu-user-static)"
 
 description=$(file -L "$arm")
 note "$description"
@@ -45,6 +44,7 @@ case "$description" in
   *"statically linked"* | *"static-pie linked"*) ;;
   *) fail "file(1) does not say $arm is statically linked" ;;
 esac
+qemu=$(command -v qemu-aarch64-static) || fail "qemu-aarch64-static is needed (apt-get install qemu-user-static)"
 note "size: x86_64 $(stat -c %s "$x86") bytes, arm64 $(stat -c %s "$arm") bytes"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/memhpa-arm64-test.XXXXXX")
