@@ -37,7 +37,7 @@ BUILDAH_STORAGE_DRIVER ?= vfs
 BUILDAH_ISOLATION ?= chroot
 BUILDAH := buildah --storage-driver $(BUILDAH_STORAGE_DRIVER)
 ifndef CONTAINER_TOOL
-CONTAINER_TOOL := $(shell if docker info >/dev/null 2>&1; then echo docker; \
+CONTAINER_TOOL := $(shell if timeout 10 docker info >/dev/null 2>&1; then echo docker; \
 	elif command -v buildah >/dev/null 2>&1; then echo buildah; \
 	elif command -v podman >/dev/null 2>&1; then echo podman; fi)
 endif
