@@ -74,6 +74,7 @@ struct Families {
     current_replicas: GaugeVec,
     desired_replicas: GaugeVec,
     utilization: GaugeVec,
+    target_utilization: GaugeVec,
     prom_query_duration: Histogram,
     prom_query_errors: CounterVec,
     api_requests: CounterVec,
@@ -128,6 +129,11 @@ impl Metrics {
             utilization: GaugeVec::new(
                 "memhpa_memory_utilization_ratio",
                 "Working set of the target's pods over their memory limits (or requests), 1 = 100%; absent while unknown.",
+                &["namespace", "name"],
+            ),
+            target_utilization: GaugeVec::new(
+                "memhpa_target_utilization_ratio",
+                "The MemHpa's target utilization, 1 = 100%; absent while a reconcile ends before deciding (an invalid spec, an unreadable Scale).",
                 &["namespace", "name"],
             ),
             prom_query_duration: Histogram::new(
@@ -210,6 +216,30 @@ impl Metrics {
         }
     }
 
+    /// The target utilization of one MemHpa, a percentage as in its spec,
+    /// unless `live` says the MemHpa is gone (as for
+    /// [`Metrics::set_memhpa_if_live`]). `None`, for a spec that did not
+    /// validate, removes the series.
+    pub fn set_target_if_live(
+        &self,
+        live: impl Fn() -> bool,
+        namespace: &str,
+        name: &str,
+        target: Option<i64>,
+    ) {
+        let mut families = self.lock();
+        if !live() {
+            return;
+        }
+        let key = [namespace, name];
+        match target {
+            Some(percent) => families
+                .target_utilization
+                .set(&key, percent as f64 / 100.0),
+            None => families.target_utilization.remove(&key),
+        }
+    }
+
     /// Drops every series of a deleted MemHpa.
     pub fn forget_memhpa(&self, namespace: &str, name: &str) {
         let mut families = self.lock();
@@ -217,6 +247,7 @@ impl Metrics {
         families.current_replicas.remove(&key);
         families.desired_replicas.remove(&key);
         families.utilization.remove(&key);
+        families.target_utilization.remove(&key);
     }
 
     /// One Prometheus query; `error` is the kind of failure, if it failed.
@@ -265,6 +296,7 @@ impl Metrics {
         families.current_replicas.render(&mut out);
         families.desired_replicas.render(&mut out);
         families.utilization.render(&mut out);
+        families.target_utilization.render(&mut out);
         families.prom_query_duration.render(&mut out);
         families.prom_query_errors.render(&mut out);
         families.api_requests.render(&mut out);
@@ -559,7 +591,7 @@ mod test {
             .filter(|l| l.starts_with("# TYPE "))
             .copied()
             .collect();
-        assert_eq!(types.len(), 12, "{text}");
+        assert_eq!(types.len(), 13, "{text}");
         for (i, line) in lines.iter().enumerate() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let name = rest.split(' ').next().unwrap_or_default();
@@ -694,6 +726,21 @@ mod test {
         assert!(samples(&text, "memhpa_memory_utilization_ratio").is_empty());
         assert_eq!(samples(&text, "memhpa_current_replicas").len(), 1);
         assert!(!text.contains("name=\"db\""), "{text}");
+    }
+
+    #[test]
+    fn the_target_is_a_ratio_removed_with_the_memhpa_or_an_invalid_spec() {
+        let metrics = Metrics::new();
+        let web = "memhpa_target_utilization_ratio{namespace=\"demo\",name=\"web\"}";
+        metrics.set_target_if_live(|| true, "demo", "web", Some(70));
+        assert_eq!(value_of(&metrics.render(), web), Some(0.7));
+        metrics.set_target_if_live(|| true, "demo", "web", None);
+        assert_eq!(value_of(&metrics.render(), web), None);
+        metrics.set_target_if_live(|| true, "demo", "web", Some(80));
+        metrics.forget_memhpa("demo", "web");
+        assert_eq!(value_of(&metrics.render(), web), None);
+        metrics.set_target_if_live(|| false, "demo", "web", Some(80));
+        assert_eq!(value_of(&metrics.render(), web), None, "gone stays gone");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! answer, [`Leadership`]: the loop and the reconciles ask it, and keep no
 //! copy.
 
+mod alarm;
 mod cluster;
 mod dispatch;
 mod observe;

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::alarm::{self, Alarm};
 use super::cluster::{Cluster, UsageSource};
 use super::observe::{self, UsageResult};
 use super::status::{next_status, Outcome};
@@ -52,6 +53,8 @@ pub struct ObjectState {
     /// Set when the MemHpa is deleted, so a reconcile already running for it
     /// does not touch its target afterwards.
     pub retired: AtomicBool,
+    /// The fault last logged, so a persisting one is logged once.
+    pub alarm: Mutex<Alarm>,
 }
 
 /// One MemHpa to reconcile, as the store had it.
@@ -288,6 +291,7 @@ fn record(
     if !emit_events(ctx, item, decision, now) {
         return abandoned;
     }
+    alarm::report(&item.state.alarm, &hpa.metadata.key(), decision);
     let outcome = Outcome {
         rescaled: rescaled_to.is_some(),
         now,
@@ -310,6 +314,14 @@ fn record(
         status_replicas.unwrap_or(decision.current_replicas),
         decision.desired_replicas,
         decision.utilization_percentage,
+    );
+    // A failed decision's trace is empty: its target is 0, and unknown.
+    let target = decision.trace.target_utilization;
+    ctx.metrics.set_target_if_live(
+        || !item.state.retired.load(Ordering::SeqCst),
+        namespace,
+        hpa.metadata.name.as_deref().unwrap_or_default(),
+        (target > 0).then_some(target),
     );
     Report {
         key: hpa.metadata.key(),
@@ -902,6 +914,25 @@ mod test {
         assert!(
             s.usage.calls.lock().unwrap().is_empty(),
             "no query without pods"
+        );
+    }
+
+    #[test]
+    fn a_fault_is_remembered_until_it_clears_and_the_target_is_served_once_known() {
+        let s = setup(80.0, false);
+        *s.cluster.scale.lock().unwrap() = None;
+        run(&s);
+        let raised = || s.item.state.alarm.lock().unwrap().raised();
+        assert_eq!(raised(), Some(Reason::FailedGetScale));
+        let target = "memhpa_target_utilization_ratio{namespace=\"demo\",name=\"web\"}";
+        assert!(!s.ctx.metrics.render().contains(target), "unknown yet");
+        *s.cluster.scale.lock().unwrap() = Some(scale(2));
+        assert_eq!(run(&s).reason, Reason::AboveTarget);
+        assert_eq!(raised(), None);
+        assert!(
+            s.ctx.metrics.render().contains(&format!("{target} 0.5\n")),
+            "{}",
+            s.ctx.metrics.render()
         );
     }
 
