@@ -113,14 +113,14 @@ pub struct Spec {
     pub policy: Policy,
 }
 
-/// Runs the replay: the history header to `notes` (the table's `out`, or
-/// stderr beside `-json`), then each spec's timeline to `out`. `now` is the
-/// caller's clock, for an `-until` not given.
+/// Runs the replay: the history header to `notes` (stderr beside `-json`;
+/// `None` puts it in `out`, above the tables), then each spec's timeline to
+/// `out`. `now` is the caller's clock, for an `-until` not given.
 pub fn replay(
     config: &ReplayConfig,
     now: i64,
     out: &mut dyn Write,
-    notes: &mut dyn Write,
+    notes: Option<&mut dyn Write>,
 ) -> Result<(), ReplayError> {
     let specs = config
         .specs
@@ -128,17 +128,19 @@ pub fn replay(
         .map(|source| load_spec(source, &config.workload))
         .collect::<Result<Vec<_>, _>>()?;
     let range = range(config, now)?;
-    let client = Client::new(PromOptions {
-        ..config.prom.clone()
-    })
-    .map_err(|err| ReplayError::History(err.into()))?;
+    let client =
+        Client::new(config.prom.clone()).map_err(|err| ReplayError::History(err.into()))?;
     let history = fetch::fetch(&client, &config.workload, range, config.limit_bytes)
         .map_err(ReplayError::History)?;
     let suggestion = baseline::suggest(&history.points, baseline::DEFAULT_WINDOWS);
     if let (Some(path), Some(first)) = (&config.write_scenario, specs.first()) {
         write_scenario(path, &history, first)?;
     }
-    history_header(&history, &suggestion, notes).map_err(ReplayError::Write)?;
+    match notes {
+        Some(notes) => history_header(&history, &suggestion, notes),
+        None => history_header(&history, &suggestion, out),
+    }
+    .map_err(ReplayError::Write)?;
     for spec in &specs {
         let scenario = history.scenario(&spec.policy);
         let rows = engine::simulate(&scenario);
