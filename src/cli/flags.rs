@@ -246,7 +246,7 @@ pub const SPEC: Flag = value(
     "--spec",
     "FILE",
     Default::None,
-    "a MemHpa spec or object as JSON; repeat for one run per spec",
+    "a MemHpa spec, MemHpa or scenario as JSON; repeat: a run each",
 );
 pub const TARGET: Flag = value(
     "--target",

@@ -43,6 +43,17 @@ pub fn replay_config(raw: &RawFlags, json: bool) -> Result<ReplayConfig, CliErro
             with: "more than one spec",
         });
     }
+    let since_text = match (raw.text(&flags::SINCE)?, flags::SINCE.default) {
+        (Some(text), _) | (None, flags::Default::Value(text)) => text,
+        (None, _) => "",
+    };
+    let (since, step) = (
+        required(raw, &flags::SINCE, since)?,
+        required(raw, &flags::STEP, step)?,
+    );
+    if let Some(problem) = crate::simulate::history::replay::too_many_steps(since, step) {
+        return Err(invalid(&flags::SINCE, since_text, problem));
+    }
     Ok(ReplayConfig {
         prom: PromOptions {
             base_url,
@@ -54,9 +65,9 @@ pub fn replay_config(raw: &RawFlags, json: bool) -> Result<ReplayConfig, CliErro
             ..PromOptions::default()
         },
         workload,
-        since: required(raw, &flags::SINCE, since)?,
+        since,
         until: optional(raw, &flags::UNTIL, unix_time)?,
-        step: required(raw, &flags::STEP, step)?,
+        step,
         specs,
         limit_bytes: optional(raw, &flags::LIMIT_BYTES, limit_bytes)?,
         json,

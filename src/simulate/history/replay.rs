@@ -40,7 +40,7 @@ pub struct ReplayConfig {
 /// Where a run's spec comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpecSource {
-    /// A MemHpa spec as JSON, or a whole MemHpa object.
+    /// A MemHpa spec as JSON, a whole MemHpa object, or a scenario file.
     File(PathBuf),
     /// `-target`, `-min`, `-max` and `-baseline`.
     Shorthand(Shorthand),
@@ -89,7 +89,10 @@ impl ReplayError {
 impl fmt::Display for ReplayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReplayError::ReadSpec(err) => write!(f, "{err}"),
+            ReplayError::ReadSpec(SimulateError::Read { path, error }) => {
+                write!(f, "cannot read spec {}: {error}", path.display())
+            }
+            ReplayError::ReadSpec(err) => write!(f, "spec {err}"),
             ReplayError::InvalidSpec { source, message } => write!(f, "spec {source}: {message}"),
             ReplayError::Range(message) => write!(f, "{message}"),
             ReplayError::History(err) => write!(f, "{err}"),
@@ -122,12 +125,12 @@ pub fn replay(
     out: &mut dyn Write,
     notes: Option<&mut dyn Write>,
 ) -> Result<(), ReplayError> {
+    let range = range(config, now)?;
     let specs = config
         .specs
         .iter()
         .map(|source| load_spec(source, &config.workload))
         .collect::<Result<Vec<_>, _>>()?;
-    let range = range(config, now)?;
     let client =
         Client::new(config.prom.clone()).map_err(|err| ReplayError::History(err.into()))?;
     let history = fetch::fetch(&client, &config.workload, range, config.limit_bytes)
@@ -217,7 +220,7 @@ fn history_header(
 
 /// The range ends at `-until` (or now) rounded down to a whole step, so two
 /// replays of the same history ask Prometheus the same times.
-fn range(config: &ReplayConfig, now: i64) -> Result<Range, ReplayError> {
+pub fn range(config: &ReplayConfig, now: i64) -> Result<Range, ReplayError> {
     let step = i64::try_from(config.step.as_secs())
         .unwrap_or(i64::MAX)
         .max(1);
@@ -225,14 +228,23 @@ fn range(config: &ReplayConfig, now: i64) -> Result<Range, ReplayError> {
     let until = config.until.unwrap_or(now);
     let end = until - until.rem_euclid(step);
     let steps = since / step;
-    if steps >= MAX_STEPS as i64 {
-        return Err(ReplayError::Range(format!(
-            "-since {}s at -step {step}s is {} steps, more than a scenario holds ({MAX_STEPS}); shorten -since or raise -step",
-            since,
-            steps + 1
-        )));
+    if let Some(problem) = too_many_steps(config.since, config.step) {
+        return Err(ReplayError::Range(format!("-since: {problem}")));
     }
     Range::new(end - steps * step, end, step).map_err(|err| ReplayError::Range(err.to_string()))
+}
+
+/// Why `since` at `step` is more steps than a scenario holds, if it is: the
+/// replay must stay a scenario that a file could hold.
+pub fn too_many_steps(since: Duration, step: Duration) -> Option<String> {
+    let steps = since.as_secs() / step.as_secs().max(1) + 1;
+    (steps > MAX_STEPS as u64).then(|| {
+        format!(
+            "{}s at -step {}s is {steps} steps, more than a scenario holds ({MAX_STEPS}); shorten -since or raise -step",
+            since.as_secs(),
+            step.as_secs()
+        )
+    })
 }
 
 fn write_scenario(path: &PathBuf, history: &History, spec: &Spec) -> Result<(), ReplayError> {
@@ -286,14 +298,11 @@ pub fn load_spec(source: &SpecSource, workload: &Workload) -> Result<Spec, Repla
     })
 }
 
-/// A whole MemHpa object (it has `apiVersion`, `kind` or `metadata` beside
-/// its `spec`) gives its `spec`; anything else is taken as the spec itself.
+/// A whole MemHpa object, or a scenario file, gives its `spec`: a spec has
+/// no `spec` key of its own, so anything else is taken as the spec itself.
 fn spec_of(value: Value) -> Value {
-    let is_object = ["apiVersion", "kind", "metadata"]
-        .iter()
-        .any(|key| value.get(key).is_some());
     match value {
-        Value::Object(mut map) if is_object && map.contains_key("spec") => {
+        Value::Object(mut map) if map.contains_key("spec") => {
             map.remove("spec").unwrap_or(Value::Null)
         }
         other => other,
@@ -435,6 +444,9 @@ mod test {
         let whole = load_spec(&SpecSource::File(whole), &workload()).expect("whole object");
         assert_eq!(whole.policy.max_replicas, 9);
         assert_eq!(whole.value["scaleTargetRef"]["name"], "other");
+        let scenario = spec_file("scenario.json", crate::simulate::EXAMPLE);
+        let scenario = load_spec(&SpecSource::File(scenario), &workload()).expect("a scenario");
+        assert_eq!(scenario.policy.max_replicas, 12);
     }
 
     #[test]
