@@ -78,10 +78,9 @@ impl History {
                 load: Load::TotalBytes(load_bytes(p, beta)),
             })
             .collect();
-        let first_pods = self.points.first().map_or(0, |p| i64::from(p.pods));
         Scenario {
             policy: policy.clone(),
-            replicas: first_pods.min(MAX_REPLICAS),
+            replicas: self.first_replicas(),
             limit_bytes: Some(self.limit_bytes),
             request_bytes: None,
             pod_base_bytes: 0,
@@ -93,22 +92,27 @@ impl History {
     /// [`History::scenario`] as a scenario file holding `spec`: simulating it
     /// gives the replay's timeline, step for step.
     pub fn scenario_file(&self, spec: &Value, policy: &Policy) -> Value {
-        let scenario = self.scenario(policy);
-        let steps: Vec<Value> = scenario
-            .steps
+        let beta = policy.pod_baseline_bytes as f64;
+        let steps: Vec<Value> = self
+            .points
             .iter()
-            .map(|step| match step.load {
-                Load::TotalBytes(total) => serde_json::json!({"t": step.t, "totalBytes": total}),
-                // The replay builds only totals.
-                Load::Pods(_) => Value::Null,
-            })
+            .map(|p| serde_json::json!({"t": p.t, "totalBytes": load_bytes(p, beta)}))
             .collect();
         serde_json::json!({
             "spec": spec,
-            "replicas": scenario.replicas,
+            "replicas": self.first_replicas(),
             "limitBytes": self.limit_bytes,
             "steps": steps,
         })
+    }
+
+    /// The pods observed at the first step with data, within a scenario's
+    /// bound.
+    fn first_replicas(&self) -> i64 {
+        self.points
+            .first()
+            .map_or(0, |p| i64::from(p.pods))
+            .min(MAX_REPLICAS)
     }
 }
 
