@@ -397,6 +397,107 @@ mod test {
         }
     }
 
+    /// What the fake server saw of one request.
+    struct Seen {
+        request_line: String,
+        authorization: Option<String>,
+        body: String,
+    }
+
+    /// Answers each of `answers` on its own connection, on 127.0.0.1, and
+    /// reports each request; every read is bounded in time.
+    fn fake_server(answers: Vec<String>) -> (String, std::sync::mpsc::Receiver<Seen>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let (mut length, mut authorization) = (0, None);
+                for _ in 0..100 {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    let (key, value) = line.split_once(':').unwrap_or((&line, ""));
+                    match key.trim().to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.trim().parse().unwrap_or(0),
+                        "authorization" => authorization = Some(value.trim().to_string()),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let _ = sender.send(Seen {
+                    request_line: request_line.trim_end().to_string(),
+                    authorization,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        (url, receiver)
+    }
+
+    #[test]
+    fn a_long_range_is_one_post_per_chunk_with_the_token_and_stitches() {
+        let token_dir =
+            std::env::temp_dir().join(format!("memhpa-range-token-{}", std::process::id()));
+        std::fs::create_dir_all(&token_dir).expect("temp dir");
+        let token_file = token_dir.join("token");
+        std::fs::write(&token_file, "range-token\n").expect("write token");
+        let answer = |t: i64| {
+            matrix(&format!(
+                r#"{{"metric":{{"pod":"a"}},"values":[[{t},"1"]]}}"#
+            ))
+        };
+        // 20,001 points: two full chunks and one of a single point.
+        let r = range(0, 20_000, 1);
+        let (url, seen) = fake_server(vec![answer(0), answer(10_000), answer(20_000)]);
+        let client = Client::new(super::super::PromOptions {
+            base_url: url,
+            bearer_token_file: Some(token_file),
+            ..super::super::PromOptions::default()
+        })
+        .expect("client");
+        let answer = client.query_range("up", r).expect("answer");
+        assert_eq!(
+            answer.series,
+            vec![series("a", &[(0, 1.0), (10_000, 1.0), (20_000, 1.0)])]
+        );
+        let bodies: Vec<Seen> = (0..3)
+            .map(|_| {
+                seen.recv_timeout(std::time::Duration::from_secs(5))
+                    .expect("a request per chunk")
+            })
+            .collect();
+        for (request, (start, end)) in
+            bodies
+                .iter()
+                .zip([(0, 9_999), (10_000, 19_999), (20_000, 20_000)])
+        {
+            assert_eq!(request.request_line, "POST /api/v1/query_range HTTP/1.1");
+            assert_eq!(request.authorization.as_deref(), Some("Bearer range-token"));
+            assert_eq!(
+                request.body,
+                format!("query=up&start={start}&end={end}&step=1s")
+            );
+        }
+        let _ = std::fs::remove_dir_all(&token_dir);
+    }
+
     fn series(pod: &str, samples: &[(i64, f64)]) -> RangeSeries {
         RangeSeries {
             labels: [("pod".to_string(), pod.to_string())].into(),
