@@ -654,3 +654,54 @@ fn suggested_bytes(notes: &str) -> Option<f64> {
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temp path")
 }
+
+/// The replay sends the controller's bearer token and, as the controller,
+/// never logs it, even at trace.
+#[test]
+fn the_bearer_token_never_reaches_the_log_at_trace() {
+    let Some((server, h)) = shared() else { return };
+    let dir = temp_dir("token");
+    let token = "replay-secret-3f9a1c77d2";
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("write token");
+    let until = h.end().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_memhpa"))
+        .args([
+            "simulate",
+            "-from-prometheus",
+            &server.url(),
+            "-workload",
+            "demo/Deployment/web",
+            "-since",
+            "1h",
+            "-until",
+            &until,
+            "-target",
+            "70",
+            "-max",
+            "12",
+            "-prom-bearer-token-file",
+            path(&token_file),
+        ])
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("run memhpa");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{all}");
+    // As tests/secrets.rs looks: any six bytes of it, plain or as ureq_proto's
+    // hex dump writes them (`7265 706c`).
+    let unspaced: String = all.chars().filter(|c| *c != ' ').collect();
+    for window in token.as_bytes().windows(6) {
+        let plain = std::str::from_utf8(window).expect("ASCII token");
+        let hex: String = window.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !all.contains(plain) && !unspaced.contains(&hex),
+            "the token leaked ({plain}):\n{all}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
