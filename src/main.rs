@@ -5,7 +5,7 @@
 use log::LevelFilter;
 use memhpa::cli::{self, Command, Config};
 use memhpa::explain::ExplainError;
-use memhpa::simulate::SimulateError;
+use memhpa::simulate::{ReplayError, SimulateError};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};
@@ -50,6 +50,22 @@ fn execute(command: Command) -> i32 {
                 Ok(()) => 0,
                 // `memhpa simulate | head` closed the pipe on purpose.
                 Err(SimulateError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => 0,
+                Err(err) => {
+                    eprintln!("memhpa: {err}");
+                    err.exit_code()
+                }
+            }
+        }
+        Command::Replay(config) => {
+            init_logging(false);
+            let now = memhpa::rfc3339::unix_seconds(std::time::SystemTime::now());
+            let mut out = std::io::stdout().lock();
+            let mut stderr = std::io::stderr();
+            // Beside -json the header goes to stderr, so stdout stays JSON lines.
+            let notes: Option<&mut dyn Write> = if config.json { Some(&mut stderr) } else { None };
+            match memhpa::simulate::replay(&config, now, &mut out, notes) {
+                Ok(()) => 0,
+                Err(ReplayError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => 0,
                 Err(err) => {
                     eprintln!("memhpa: {err}");
                     err.exit_code()

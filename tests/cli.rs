@@ -773,3 +773,101 @@ fn help_names_explain() {
     );
     assert_eq!(memhpa(&["explain", "-h"]).status.code(), Some(0));
 }
+
+/// A URL on 127.0.0.1 where nothing listens: bound, noted, released.
+fn closed_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    url
+}
+
+#[test]
+fn replay_bad_flags_exit_2_naming_the_flag() {
+    let url = closed_url();
+    let base = ["simulate", "-from-prometheus", url.as_str()];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        usage_error(&args)
+    };
+    assert_eq!(
+        with(&["-workload", "demo/Pod/web", "-spec", "s.json"]),
+        "memhpa: invalid value \"demo/Pod/web\" for -workload: the kind \"Pod\" is not one of Deployment, StatefulSet, ReplicaSet, ReplicationController"
+    );
+    assert!(
+        with(&["-workload", "demo/Deployment/web"]).starts_with("memhpa: flag -spec is required")
+    );
+    assert!(with(&["-spec", "s.json"]).starts_with("memhpa: flag -workload is required"));
+    assert!(with(&[
+        "-workload",
+        "d/Deployment/w",
+        "-spec",
+        "s",
+        "-since",
+        "7 days"
+    ])
+    .starts_with("memhpa: invalid value \"7 days\" for -since"));
+    assert!(with(&[
+        "-workload",
+        "d/Deployment/w",
+        "-spec",
+        "s",
+        "-since",
+        "4000d"
+    ])
+    .contains("shorten -since or raise -step"));
+    assert_eq!(
+        usage_error(&["simulate", "-spec", "s.json"]),
+        "memhpa: flag -spec cannot be used with a scenario: it is for a replay with -from-prometheus URL, and a scenario file holds its own spec"
+    );
+}
+
+#[test]
+fn replay_spec_problems_come_before_any_query() {
+    let scratch = Scratch::new("replay-spec");
+    let bad = scratch.file("bad.json", r#"{"minReplicas": 3, "maxReplicas": 2}"#);
+    let url = closed_url();
+    let args = |spec: &Path| {
+        memhpa(&[
+            "simulate",
+            "-from-prometheus",
+            &url,
+            "-workload",
+            "demo/Deployment/web",
+            "-spec",
+            spec.to_str().expect("UTF-8 path"),
+        ])
+    };
+    let invalid = args(&bad);
+    assert_eq!(invalid.status.code(), Some(2), "{}", stderr(&invalid));
+    assert!(
+        stderr(&invalid).contains("bad.json"),
+        "{}",
+        stderr(&invalid)
+    );
+    let absent = args(&scratch.path("absent.json"));
+    assert_eq!(absent.status.code(), Some(1), "{}", stderr(&absent));
+    assert!(
+        stderr(&absent).contains("absent.json"),
+        "{}",
+        stderr(&absent)
+    );
+    // A good spec reaches Prometheus, which is not there: a runtime failure.
+    let good = scratch.file(
+        "good.json",
+        r#"{"minReplicas": 1, "maxReplicas": 4, "targetUtilizationPercentage": 70}"#,
+    );
+    let unreachable = args(&good);
+    assert_eq!(
+        unreachable.status.code(),
+        Some(1),
+        "{}",
+        stderr(&unreachable)
+    );
+    assert!(
+        stderr(&unreachable).contains("cannot reach Prometheus"),
+        "{}",
+        stderr(&unreachable)
+    );
+}

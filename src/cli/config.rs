@@ -115,7 +115,7 @@ fn resync(text: &str) -> Result<Duration, String> {
 }
 
 /// A zero timeout fails every request.
-fn positive_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn positive_duration(text: &str) -> Result<Duration, String> {
     match values::duration(text)? {
         d if d.is_zero() => Err("expected a duration above zero, such as 30s".to_string()),
         d => Ok(d),
@@ -123,7 +123,7 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// The given value, or the flag's default, through `parse`.
-fn required<T>(
+pub(super) fn required<T>(
     raw: &RawFlags,
     flag: &Flag,
     parse: impl Fn(&str) -> Result<T, String>,
@@ -137,7 +137,7 @@ fn required<T>(
     parse(text).map_err(|problem| invalid(flag, text, problem))
 }
 
-fn optional<T>(
+pub(super) fn optional<T>(
     raw: &RawFlags,
     flag: &Flag,
     parse: impl Fn(&str) -> Result<T, String>,
@@ -151,7 +151,7 @@ fn optional<T>(
 }
 
 /// A path flag given as `-flag=` would later fail as "no such file ''".
-fn path(raw: &RawFlags, flag: &Flag) -> Result<Option<PathBuf>, CliError> {
+pub(super) fn path(raw: &RawFlags, flag: &Flag) -> Result<Option<PathBuf>, CliError> {
     match raw.path(flag) {
         Some(p) if p.as_os_str().is_empty() => {
             Err(invalid(flag, "", "expected a file name".to_string()))
@@ -160,7 +160,7 @@ fn path(raw: &RawFlags, flag: &Flag) -> Result<Option<PathBuf>, CliError> {
     }
 }
 
-fn invalid(flag: &Flag, text: &str, problem: String) -> CliError {
+pub(super) fn invalid(flag: &Flag, text: &str, problem: String) -> CliError {
     CliError::InvalidValue {
         flag: flag.name(),
         value: text.to_string(),

@@ -29,6 +29,16 @@ pub enum CliError {
     NotUtf8 { flag: &'static str, value: String },
     /// A positional argument this mode does not take.
     UnexpectedArgument { arg: String, hint: &'static str },
+    /// A flag this combination of flags needs; `reason` says why and how.
+    RequiredFlag {
+        flag: &'static str,
+        reason: &'static str,
+    },
+    /// A flag that cannot go with another flag (or with what `with` says).
+    Conflict {
+        flag: &'static str,
+        with: &'static str,
+    },
 }
 
 impl CliError {
@@ -62,6 +72,15 @@ impl fmt::Display for CliError {
             ),
             CliError::UnexpectedArgument { arg, hint } => {
                 write!(f, "unexpected argument {}: {hint}", quote(arg))
+            }
+            CliError::RequiredFlag { flag, reason } => {
+                write!(f, "flag -{flag} is required: {reason}")
+            }
+            CliError::Conflict { flag, with } if with.contains(' ') => {
+                write!(f, "flag -{flag} cannot be used with {with}")
+            }
+            CliError::Conflict { flag, with } => {
+                write!(f, "flag -{flag} cannot be used with -{with}")
             }
         }
     }

@@ -218,6 +218,74 @@ pub const COMPARE: Flag = boolean(
     "the proportional rule beside the spec.podBaseline model, with totals",
 );
 
+pub const FROM_PROMETHEUS: Flag = value(
+    "--from-prometheus",
+    "URL",
+    Default::None,
+    "replay a workload's history from this Prometheus instead of a scenario",
+);
+pub const WORKLOAD: Flag = value(
+    "--workload",
+    "NS/KIND/NAME",
+    Default::None,
+    "the Deployment, StatefulSet, ReplicaSet or ReplicationController to replay",
+);
+pub const SINCE: Flag = value(
+    "--since",
+    "DURATION",
+    Default::Value("7d"),
+    "how much history, before -until; also takes days: 7d, 1d12h",
+);
+pub const UNTIL: Flag = value(
+    "--until",
+    "TIME",
+    Default::Note("now"),
+    "end of the history: RFC 3339 or Unix seconds",
+);
+pub const STEP: Flag = value(
+    "--step",
+    "DURATION",
+    Default::Value("30s"),
+    "one simulated step per this much history, whole seconds",
+);
+pub const SPEC: Flag = value(
+    "--spec",
+    "FILE",
+    Default::None,
+    "a MemHpa spec, MemHpa or scenario as JSON; repeat: a run each",
+);
+pub const TARGET: Flag = value(
+    "--target",
+    "PERCENT",
+    Default::None,
+    "shorthand spec: targetUtilizationPercentage (with -max)",
+);
+pub const MIN: Flag = value(
+    "--min",
+    "N",
+    Default::Value("1"),
+    "shorthand spec: minReplicas",
+);
+pub const MAX: Flag = value("--max", "N", Default::None, "shorthand spec: maxReplicas");
+pub const BASELINE: Flag = value(
+    "--baseline",
+    "QUANTITY",
+    Default::None,
+    "shorthand spec: podBaseline, e.g. 120Mi",
+);
+pub const LIMIT_BYTES: Flag = value(
+    "--limit-bytes",
+    "QUANTITY",
+    Default::Note("kube_pod_container_resource_limits"),
+    "per-pod memory limit, e.g. 1Gi",
+);
+pub const WRITE_SCENARIO: Flag = value(
+    "--write-scenario",
+    "FILE",
+    Default::None,
+    "also write the history as a scenario file (one spec only)",
+);
+
 /// The run mode's flags by section, in the order `-h` shows them.
 pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
     (
@@ -247,8 +315,35 @@ pub const RUN_SECTIONS: &[(&str, &[Flag])] = &[
     ),
 ];
 
-/// The flags of `memhpa simulate`.
+/// The flags of `memhpa simulate` over a scenario.
 pub const SIMULATE: &[Flag] = &[JSON, ALL, SVG, COMPARE, HELP, HELP_LONG];
+
+/// The flags `memhpa simulate -from-prometheus` adds: the history, the
+/// specs, and the controller's Prometheus options.
+pub const REPLAY: &[Flag] = &[
+    FROM_PROMETHEUS,
+    WORKLOAD,
+    SINCE,
+    UNTIL,
+    STEP,
+    SPEC,
+    TARGET,
+    MIN,
+    MAX,
+    BASELINE,
+    LIMIT_BYTES,
+    WRITE_SCENARIO,
+    PROM_QUERY,
+    PROM_TIMEOUT,
+    PROM_BEARER_TOKEN_FILE,
+    PROM_CA_FILE,
+    ALLOW_INSECURE_HTTP,
+];
+
+/// Every flag `memhpa simulate` reads.
+pub fn simulate_flags() -> Vec<Flag> {
+    SIMULATE.iter().chain(REPLAY).copied().collect()
+}
 
 /// The flags of `memhpa explain`.
 pub const EXPLAIN: &[Flag] = &[HELP, HELP_LONG];
@@ -268,7 +363,7 @@ mod test {
 
     #[test]
     fn keys_are_long_form() {
-        for flag in run_flags().iter().chain(SIMULATE) {
+        for flag in run_flags().iter().chain(&simulate_flags()) {
             assert!(
                 flag.key.starts_with("--") && !flag.key.starts_with("---"),
                 "{}",
@@ -285,8 +380,15 @@ mod test {
     }
 
     #[test]
+    fn simulate_names_are_unique() {
+        let flags = simulate_flags();
+        let names: BTreeSet<_> = flags.iter().map(|f| f.name()).collect();
+        assert_eq!(names.len(), flags.len());
+    }
+
+    #[test]
     fn booleans_have_no_placeholder() {
-        for flag in run_flags().iter().chain(SIMULATE) {
+        for flag in run_flags().iter().chain(&simulate_flags()) {
             assert_eq!(
                 flag.kind == Kind::Bool,
                 flag.value_name.is_empty(),

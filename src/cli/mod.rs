@@ -15,12 +15,15 @@ mod config;
 mod error;
 mod flags;
 mod raw;
+mod replay;
 mod usage;
 mod values;
 
 pub use config::{Config, MAX_WORKERS};
 pub use error::CliError;
 pub use usage::usage;
+
+pub use crate::simulate::ReplayConfig;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -44,6 +47,9 @@ pub enum Command {
         /// `-compare`: the proportional rule and the baseline model side by side.
         compare: bool,
     },
+    /// `memhpa simulate -from-prometheus URL -workload NS/KIND/NAME ...`: a
+    /// workload's history replayed under one or more specs.
+    Replay(ReplayConfig),
     /// `memhpa explain [FILE|-]`: why a MemHpa (as JSON) scaled or did not.
     Explain {
         /// `None` (or `-`) reads stdin.
@@ -91,11 +97,27 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, CliError> {
 }
 
 fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
-    let (raw, positionals) = raw::read(args, flags::SIMULATE, Some(SIMULATE))?;
+    let (raw, positionals) = raw::read(args, &flags::simulate_flags(), Some(SIMULATE))?;
     if help_asked(&raw)? {
         return Ok(Command::Help);
     }
     let (json, svg) = config::simulate_flags(&raw)?;
+    if replay::wants_replay(&raw) {
+        if let Some(arg) = positionals.first() {
+            return Err(CliError::UnexpectedArgument {
+                arg: arg.to_string_lossy().into_owned(),
+                hint: "-from-prometheus replays history, not a scenario file",
+            });
+        }
+        let all = config::is_set(&raw, &flags::ALL)?;
+        return replay::replay_config(&raw, json, all).map(Command::Replay);
+    }
+    if let Some(flag) = replay::replay_only_given(&raw) {
+        return Err(CliError::Conflict {
+            flag,
+            with: "a scenario: it is for a replay with -from-prometheus URL, and a scenario file holds its own spec",
+        });
+    }
     let compare = config::is_set(&raw, &flags::COMPARE)?;
     let all = config::is_set(&raw, &flags::ALL)?;
     let mut positionals = positionals.into_iter();

@@ -9,11 +9,12 @@ use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-/// The last value given for each flag, as typed. Go's `flag` package lets a later
-/// occurrence override an earlier one, and so do we.
+/// Every value given for each flag, as typed, in order. Go's `flag` package
+/// lets a later occurrence override an earlier one, and so do we; a flag that
+/// may be repeated (`-spec`) reads them all.
 #[derive(Debug, Default)]
 pub struct RawFlags {
-    values: BTreeMap<&'static str, OsString>,
+    values: BTreeMap<&'static str, Vec<OsString>>,
 }
 
 /// Reads every flag of `table` out of `split.flags`; whatever pico-args leaves
@@ -26,11 +27,11 @@ fn collect(
     let mut args = pico_args::Arguments::from_vec(split);
     let mut raw = RawFlags::default();
     for flag in table {
-        let mut given = args
+        let given = args
             .values_from_os_str(flag.key, keep)
             .map_err(|_| CliError::MissingValue { flag: flag.name() })?;
-        if let Some(last) = given.pop() {
-            raw.values.insert(flag.name(), last);
+        if !given.is_empty() {
+            raw.values.insert(flag.name(), given);
         }
     }
     if let Some(unknown) = args.finish().into_iter().next() {
@@ -49,7 +50,7 @@ fn keep(value: &OsStr) -> Result<OsString, Infallible> {
 impl RawFlags {
     /// The value as text, or `None` when the flag was not given.
     pub fn text(&self, flag: &Flag) -> Result<Option<&str>, CliError> {
-        match self.values.get(flag.name()) {
+        match self.last(flag) {
             None => Ok(None),
             Some(v) => v.to_str().map(Some).ok_or_else(|| CliError::NotUtf8 {
                 flag: flag.name(),
@@ -60,7 +61,24 @@ impl RawFlags {
 
     /// The value as a path; any bytes are a valid path.
     pub fn path(&self, flag: &Flag) -> Option<PathBuf> {
-        self.values.get(flag.name()).map(PathBuf::from)
+        self.last(flag).map(PathBuf::from)
+    }
+
+    /// Every value of a repeatable flag as a path, in the order given.
+    pub fn paths(&self, flag: &Flag) -> Vec<PathBuf> {
+        self.values
+            .get(flag.name())
+            .map(|all| all.iter().map(PathBuf::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the flag was given at all.
+    pub fn has(&self, flag: &Flag) -> bool {
+        self.values.contains_key(flag.name())
+    }
+
+    fn last(&self, flag: &Flag) -> Option<&OsString> {
+        self.values.get(flag.name()).and_then(|all| all.last())
     }
 }
 
@@ -91,6 +109,17 @@ mod test {
     fn last_occurrence_wins() {
         let raw = read_ok(&["-workers", "2", "--workers=5"]);
         assert_eq!(raw.text(&WORKERS), Ok(Some("5")));
+    }
+
+    #[test]
+    fn a_repeated_flag_keeps_every_value_in_order() {
+        let raw = read_ok(&["-namespace", "a", "-namespace=b", "--namespace", "c"]);
+        assert_eq!(
+            raw.paths(&NAMESPACE),
+            ["a", "b", "c"].map(PathBuf::from).to_vec()
+        );
+        assert_eq!(raw.text(&NAMESPACE), Ok(Some("c")));
+        assert!(raw.paths(&WORKERS).is_empty());
     }
 
     #[test]

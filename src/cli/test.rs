@@ -536,3 +536,258 @@ fn explain_takes_one_file_or_stdin() {
         "controller flags are not explain's"
     );
 }
+
+fn replay(list: &[&str]) -> ReplayConfig {
+    let mut all = vec!["simulate", "-from-prometheus", "http://127.0.0.1:9090"];
+    all.extend_from_slice(list);
+    match parse(args(&all)) {
+        Ok(Command::Replay(config)) => config,
+        other => panic!("{list:?}: expected a replay, got {other:?}"),
+    }
+}
+
+fn simulate_error(list: &[&str]) -> CliError {
+    let mut all = vec!["simulate"];
+    all.extend_from_slice(list);
+    match parse(args(&all)) {
+        Err(e) => e,
+        Ok(other) => panic!("{list:?}: expected an error, got {other:?}"),
+    }
+}
+
+const PROM: [&str; 2] = ["-from-prometheus", "http://127.0.0.1:9090"];
+
+#[test]
+fn replay_defaults_with_a_spec_file() {
+    use crate::simulate::history::{Workload, WorkloadKind};
+    use crate::simulate::SpecSource;
+    let c = replay(&["-workload", "demo/Deployment/web", "-spec", "a.json"]);
+    assert_eq!(c.prom.base_url, "http://127.0.0.1:9090");
+    assert_eq!(c.prom.timeout, Duration::from_secs(5));
+    assert_eq!(
+        c.workload,
+        Workload {
+            namespace: "demo".into(),
+            kind: WorkloadKind::Deployment,
+            name: "web".into()
+        }
+    );
+    assert_eq!(c.since, Duration::from_secs(7 * 86_400));
+    assert_eq!(c.step, Duration::from_secs(30));
+    assert_eq!(c.until, None);
+    assert_eq!(c.specs, [SpecSource::File(PathBuf::from("a.json"))]);
+    assert_eq!(c.limit_bytes, None);
+    assert!(!c.json);
+}
+
+#[test]
+fn replay_flags_in_every_form() {
+    use crate::simulate::{Shorthand, SpecSource};
+    let c = replay(&[
+        "--workload=db/statefulset/pg",
+        "-since=1d12h",
+        "--until",
+        "2026-12-01T00:00:00Z",
+        "-step",
+        "1m",
+        "-spec=a.json",
+        "--spec",
+        "b.json",
+        "-target",
+        "70",
+        "-min=2",
+        "-max",
+        "12",
+        "-baseline",
+        "120Mi",
+        "-limit-bytes=1Gi",
+        "-json",
+        "-prom-timeout",
+        "1m",
+        "-prom-bearer-token-file",
+        "/t",
+        "-prom-ca-file=/ca.pem",
+        "-prom-query",
+        "up{pod=~\"{pods}\"}",
+        "-allow-insecure-http",
+    ]);
+    assert_eq!(c.since, Duration::from_secs(36 * 3600));
+    assert_eq!(c.until, Some(1_796_083_200));
+    assert_eq!(c.step, Duration::from_secs(60));
+    assert_eq!(
+        c.specs,
+        [
+            SpecSource::File(PathBuf::from("a.json")),
+            SpecSource::File(PathBuf::from("b.json")),
+            SpecSource::Shorthand(Shorthand {
+                target: 70,
+                min: 2,
+                max: 12,
+                baseline: Some("120Mi".into())
+            })
+        ]
+    );
+    assert_eq!(c.limit_bytes, Some(1 << 30));
+    assert!(c.json);
+    assert_eq!(c.prom.timeout, Duration::from_secs(60));
+    assert_eq!(c.prom.bearer_token_file, Some(PathBuf::from("/t")));
+    assert_eq!(c.prom.ca_file, Some(PathBuf::from("/ca.pem")));
+    assert_eq!(
+        c.prom.query_template.as_deref(),
+        Some("up{pod=~\"{pods}\"}")
+    );
+    assert!(c.prom.allow_insecure_http);
+}
+
+#[test]
+fn replay_shorthand_min_defaults_to_one() {
+    use crate::simulate::SpecSource;
+    let c = replay(&["-workload", "a/Deployment/b", "-target", "60", "-max", "5"]);
+    assert!(
+        matches!(&c.specs[..], [SpecSource::Shorthand(s)] if s.min == 1 && s.baseline.is_none())
+    );
+}
+
+#[test]
+fn replay_needs_a_workload_and_a_spec() {
+    let no_workload = simulate_error(&[PROM[0], PROM[1], "-spec", "a.json"]);
+    assert!(
+        matches!(
+            no_workload,
+            CliError::RequiredFlag {
+                flag: "workload",
+                ..
+            }
+        ),
+        "{no_workload}"
+    );
+    let no_spec = simulate_error(&[PROM[0], PROM[1], "-workload", "a/Deployment/b"]);
+    let text = no_spec.to_string();
+    assert!(
+        text.starts_with("flag -spec is required") && text.contains("-target"),
+        "{text}"
+    );
+    let no_max = simulate_error(&[
+        PROM[0],
+        PROM[1],
+        "-workload",
+        "a/Deployment/b",
+        "-target",
+        "70",
+    ]);
+    assert!(
+        matches!(no_max, CliError::RequiredFlag { flag: "max", .. }),
+        "{no_max}"
+    );
+    let no_target = simulate_error(&[
+        PROM[0],
+        PROM[1],
+        "-workload",
+        "a/Deployment/b",
+        "-spec",
+        "s",
+        "-max",
+        "3",
+    ]);
+    assert!(
+        matches!(no_target, CliError::RequiredFlag { flag: "target", .. }),
+        "{no_target}"
+    );
+}
+
+#[test]
+fn replay_bad_values_name_the_flag_and_quote_the_value() {
+    let base = [
+        PROM[0],
+        PROM[1],
+        "-workload",
+        "a/Deployment/b",
+        "-spec",
+        "s.json",
+    ];
+    for (flag, value) in [
+        ("workload", "a/Pod/b"),
+        ("since", "7days"),
+        ("since", "1.5s"),
+        ("until", "yesterday"),
+        ("step", "0s"),
+        ("target", "-3"),
+        ("max", "many"),
+        ("baseline", "12Q"),
+        ("limit-bytes", "0"),
+        ("from-prometheus", "prometheus:9090"),
+        ("prom-timeout", "0s"),
+    ] {
+        let mut list = base.to_vec();
+        let flag_arg = format!("-{flag}");
+        list.extend([flag_arg.as_str(), value]);
+        if flag == "target" || flag == "max" || flag == "baseline" {
+            list.extend(["-target", "70", "-max", "4"]);
+            // The bad value must be the one read: put it last.
+            list.extend([flag_arg.as_str(), value]);
+        }
+        let err = simulate_error(&list);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("invalid value {value:?} for -{flag}")),
+            "{flag} {value}: {text}"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
+}
+
+#[test]
+fn replay_flags_without_from_prometheus_are_refused() {
+    for list in [
+        &["-spec", "a.json"][..],
+        &["-workload", "a/Deployment/b"],
+        &["-since", "1d"],
+    ] {
+        let err = simulate_error(list);
+        assert!(matches!(err, CliError::Conflict { .. }), "{list:?}: {err}");
+        assert!(err.to_string().contains("-from-prometheus"), "{err}");
+    }
+}
+
+#[test]
+fn replay_refuses_scenario_flags_files_and_two_specs_to_write() {
+    let base = [
+        PROM[0],
+        PROM[1],
+        "-workload",
+        "a/Deployment/b",
+        "-spec",
+        "s.json",
+    ];
+    let with = |extra: &[&str]| {
+        let mut list = base.to_vec();
+        list.extend_from_slice(extra);
+        simulate_error(&list)
+    };
+    assert!(matches!(
+        with(&["-svg", "x.svg"]),
+        CliError::Conflict { flag: "svg", .. }
+    ));
+    assert!(matches!(
+        with(&["-compare"]),
+        CliError::Conflict {
+            flag: "compare",
+            ..
+        }
+    ));
+    assert!(matches!(
+        with(&["scenario.json"]),
+        CliError::UnexpectedArgument { .. }
+    ));
+    let two = with(&["-spec", "t.json", "-write-scenario", "out.json"]);
+    assert!(
+        matches!(
+            two,
+            CliError::Conflict {
+                flag: "write-scenario",
+                ..
+            }
+        ),
+        "{two}"
+    );
+}

@@ -14,6 +14,7 @@ pub fn usage() -> String {
          Usage:\n  \
          memhpa [FLAGS]                                       run the controller\n  \
          memhpa simulate [SCENARIO.json] [-json] [-svg FILE]  run the algorithm offline\n  \
+         memhpa simulate -from-prometheus URL ...             replay real history\n  \
          memhpa explain [FILE|-]                              say why a MemHpa scaled or not\n\
          \n\
          Flags may be written -flag value, -flag=value, --flag value or --flag=value.\n\
@@ -32,6 +33,15 @@ pub fn usage() -> String {
          a day of a memory-bound cache) and print a timeline; exit 2 on a bad scenario.\n",
     );
     for flag in flags::SIMULATE {
+        line(&mut out, flag);
+    }
+    out.push_str(
+        "\nsimulate -from-prometheus URL -workload NS/KIND/NAME (-spec FILE... | -target P -max N):\n  \
+         replay a workload's real memory from Prometheus under each spec, with the\n  \
+         controller's query and Prometheus flags; prints where the pods and the limit\n  \
+         came from and a podBaseline suggested by the history. -json applies.\n",
+    );
+    for flag in flags::REPLAY {
         line(&mut out, flag);
     }
     out.push_str(
@@ -72,7 +82,7 @@ mod test {
     #[test]
     fn every_flag_has_a_line() {
         let text = usage();
-        for flag in flags::run_flags().iter().chain(flags::SIMULATE) {
+        for flag in flags::run_flags().iter().chain(&flags::simulate_flags()) {
             let prefix = format!("  -{} ", flag.name());
             assert!(
                 text.lines().any(|l| l.starts_with(&prefix)),
@@ -86,7 +96,7 @@ mod test {
     fn flag_column_fits_longest_entry() {
         let widest = flags::run_flags()
             .iter()
-            .chain(flags::SIMULATE)
+            .chain(&flags::simulate_flags())
             .map(|f| f.name().len() + f.value_name.len() + 2)
             .max()
             .unwrap_or(0);

@@ -22,6 +22,8 @@ const MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
 pub struct Client {
     agent: Agent,
     query_url: String,
+    /// `/api/v1/query_range`, for the replay's history (`range.rs`).
+    pub(super) range_url: String,
     template: String,
     window: Duration,
     timeout: Duration,
@@ -66,6 +68,7 @@ impl Client {
         Ok(Client {
             agent: crate::http::build_agent(builder, options.ca_file.as_deref()).map_err(config)?,
             query_url: format!("{base}/api/v1/query"),
+            range_url: format!("{base}/api/v1/query_range"),
             template,
             window: options.window,
             timeout: options.timeout,
@@ -125,30 +128,53 @@ impl Client {
         promql::plan(&self.template, namespace, pods, self.window, MAX_FORM_BODY)
     }
 
+    /// The controller's query for the pods of `namespace` that `pod_regex`
+    /// matches (RE2, anchored; escaped for the string here): the same template
+    /// and window as [`Client::pod_usage`] sends, so a replay reads the series
+    /// the controller would have read, `-prom-query` included.
+    pub fn usage_query(&self, namespace: &str, pod_regex: &str) -> String {
+        promql::render_pattern(
+            &self.template,
+            namespace,
+            pod_regex,
+            &promql::window_text(self.window),
+        )
+    }
+
     fn post(&self, query: &PlannedQuery) -> Result<(u16, Vec<u8>), PromError> {
+        self.post_form(&self.query_url, &query.query, &query.form_body)
+    }
+
+    /// One form POST to `url` with the bearer token; `query` names it in errors.
+    pub(super) fn post_form(
+        &self,
+        url: &str,
+        query: &str,
+        form_body: &str,
+    ) -> Result<(u16, Vec<u8>), PromError> {
         let mut request = self
             .agent
-            .post(&self.query_url)
+            .post(url)
             .header("Content-Type", "application/x-www-form-urlencoded");
         if let Some(path) = &self.bearer_token_file {
             let token = crate::http::read_token(path).map_err(config)?;
             request = request.header("Authorization", format!("Bearer {token}"));
         }
         let response = request
-            .send(query.form_body.as_str())
-            .map_err(|err| self.request_error(&query.query, err))?;
+            .send(form_body)
+            .map_err(|err| self.request_error(url, query, err))?;
         let status = response.status().as_u16();
         let body = response
             .into_body()
             .into_with_config()
             .limit(MAX_RESPONSE_BODY)
             .read_to_vec()
-            .map_err(|err| self.request_error(&query.query, err))?;
+            .map_err(|err| self.request_error(url, query, err))?;
         Ok((status, body))
     }
 
-    fn request_error(&self, query: &str, err: ureq::Error) -> PromError {
-        let (url, query) = (self.query_url.clone(), query.to_string());
+    fn request_error(&self, url: &str, query: &str, err: ureq::Error) -> PromError {
+        let (url, query) = (url.to_string(), query.to_string());
         match err {
             ureq::Error::Timeout(_) => PromError::Timeout {
                 url,

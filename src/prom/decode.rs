@@ -40,13 +40,44 @@ pub struct Decoded {
 
 /// Decodes `body`, answered with HTTP `status` to `query`.
 pub fn decode(query: &str, status: u16, body: &[u8]) -> Result<Decoded, PromError> {
+    let answer = success(query, status, body, "vector")?;
+    let series = answer
+        .result
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            decode_series(item)
+                .map_err(|what| decode_error(query, format!("data.result[{index}]: {what}"), body))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Decoded {
+        series,
+        warnings: answer.warnings,
+    })
+}
+
+/// A success answer's `data.result` of the expected type, not yet decoded.
+pub struct Success {
+    pub result: Vec<Value>,
+    pub warnings: Vec<String>,
+}
+
+/// Checks the envelope of an answer to `query` (status, JSON, `data`,
+/// `resultType` = `expected`) and hands back its result list; instant and
+/// range queries share it, so both report a wrong answer alike.
+pub fn success(
+    query: &str,
+    status: u16,
+    body: &[u8],
+    expected: &'static str,
+) -> Result<Success, PromError> {
     let ok_status = (200..300).contains(&status);
-    let root: Value = match serde_json::from_slice(body) {
+    let mut root: Value = match serde_json::from_slice(body) {
         Ok(root) => root,
         Err(err) if ok_status => return Err(decode_error(query, format!("not JSON: {err}"), body)),
         Err(_) => return Err(http_error(query, status, body)),
     };
-    let Some(root) = root.as_object() else {
+    let Some(root) = root.as_object_mut() else {
         return Err(shape_error(
             query,
             ok_status,
@@ -57,7 +88,7 @@ pub fn decode(query: &str, status: u16, body: &[u8]) -> Result<Decoded, PromErro
     };
     match root.get("status").and_then(Value::as_str) {
         Some("error") => Err(api_error(query, status, root)),
-        Some("success") if ok_status => decode_success(query, root, body),
+        Some("success") if ok_status => success_result(query, root, body, expected),
         _ => Err(shape_error(
             query,
             ok_status,
@@ -68,41 +99,33 @@ pub fn decode(query: &str, status: u16, body: &[u8]) -> Result<Decoded, PromErro
     }
 }
 
-fn decode_success(
+fn success_result(
     query: &str,
-    root: &Map<String, Value>,
+    root: &mut Map<String, Value>,
     body: &[u8],
-) -> Result<Decoded, PromError> {
+    expected: &'static str,
+) -> Result<Success, PromError> {
     let shape = |detail: String| decode_error(query, detail, body);
+    let warnings = warnings(root);
     let data = root
-        .get("data")
-        .and_then(Value::as_object)
+        .get_mut("data")
+        .and_then(Value::as_object_mut)
         .ok_or_else(|| shape("no \"data\" object".into()))?;
     let result_type = data
         .get("resultType")
         .and_then(Value::as_str)
         .ok_or_else(|| shape("no \"data.resultType\" string".into()))?;
-    if result_type != "vector" {
+    if result_type != expected {
         return Err(PromError::UnexpectedResultType {
             query: query.to_string(),
             result_type: result_type.to_string(),
+            expected,
         });
     }
-    let result = data
-        .get("result")
-        .and_then(Value::as_array)
-        .ok_or_else(|| shape("no \"data.result\" array".into()))?;
-    let series = result
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            decode_series(item).map_err(|what| shape(format!("data.result[{index}]: {what}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Decoded {
-        series,
-        warnings: warnings(root),
-    })
+    match data.get_mut("result").map(Value::take) {
+        Some(Value::Array(result)) => Ok(Success { result, warnings }),
+        _ => Err(shape("no \"data.result\" array".into())),
+    }
 }
 
 fn decode_series(item: &Value) -> Result<Series, String> {
@@ -137,7 +160,7 @@ fn decode_series(item: &Value) -> Result<Series, String> {
 /// Prometheus writes `NaN`, `+Inf` and `-Inf` as legal values; none of them, nor
 /// a negative number, nor one beyond any physical memory, is a byte count.
 /// Taking `1e308` as real would peg utilization and scale to the maximum.
-fn sample_value(text: &str) -> SampleValue {
+pub fn sample_value(text: &str) -> SampleValue {
     match text.parse::<f64>() {
         Ok(bytes) if is_byte_count(bytes) => SampleValue::Bytes(bytes),
         _ => SampleValue::NotANumber(text.to_string()),
@@ -181,7 +204,7 @@ fn shape_error(query: &str, ok_status: bool, status: u16, detail: &str, body: &[
     }
 }
 
-fn decode_error(query: &str, detail: String, body: &[u8]) -> PromError {
+pub fn decode_error(query: &str, detail: String, body: &[u8]) -> PromError {
     PromError::Decode {
         query: query.to_string(),
         detail,
@@ -315,7 +338,8 @@ mod test {
             err,
             PromError::UnexpectedResultType {
                 query: "q".into(),
-                result_type: "matrix".into()
+                result_type: "matrix".into(),
+                expected: "vector",
             }
         );
     }

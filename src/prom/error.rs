@@ -49,8 +49,14 @@ pub enum PromError {
         detail: String,
         body: String,
     },
-    /// The query gave a matrix, scalar or string instead of an instant vector.
-    UnexpectedResultType { query: String, result_type: String },
+    /// The query gave another result type than the one asked for: a matrix,
+    /// scalar or string instead of an instant vector, or not a matrix from a
+    /// range query.
+    UnexpectedResultType {
+        query: String,
+        result_type: String,
+        expected: &'static str,
+    },
     /// Success, but not one series for a wanted pod of the namespace.
     Empty {
         namespace: String,
@@ -120,9 +126,13 @@ impl fmt::Display for PromError {
                 quote(query),
                 quote(body)
             ),
-            PromError::UnexpectedResultType { query, result_type } => write!(
+            PromError::UnexpectedResultType {
+                query,
+                result_type,
+                expected,
+            } => write!(
                 f,
-                "query {} returned resultType {}, expected \"vector\"",
+                "query {} returned resultType {}, expected {expected:?}",
                 quote(query),
                 quote(result_type)
             ),

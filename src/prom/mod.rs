@@ -31,19 +31,30 @@
 //! a [`Problem`]; [`Usage::bytes`] then says the pod is [`Missing`], never zero.
 //! A success with no series for a wanted pod is [`PromError::Empty`]; one where
 //! every such series is not a number is [`PromError::NonFinite`].
+//!
+//! # Range queries
+//! [`Client::query_range`] (for `memhpa simulate -from-prometheus`) asks
+//! `/api/v1/query_range` in chunks of at most [`CHUNK_STEPS`] points, under
+//! Prometheus' [`MAX_POINTS_PER_SERIES`], and stitches them by label set.
 
 mod client;
 mod decode;
 mod error;
 mod options;
 mod promql;
+mod range;
 mod usage;
 
 pub use client::Client;
+pub use decode::SampleValue;
 pub use error::PromError;
 pub use options::{PromOptions, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, DEFAULT_WINDOW};
 pub use promql::{
-    DEFAULT_QUERY_TEMPLATE, MAX_FORM_BODY, NAMESPACE_PLACEHOLDER, PODS_PLACEHOLDER,
-    WINDOW_PLACEHOLDER,
+    promql_string, regex_escape, DEFAULT_QUERY_TEMPLATE, MAX_FORM_BODY, NAMESPACE_PLACEHOLDER,
+    PODS_PLACEHOLDER, WINDOW_PLACEHOLDER,
+};
+pub use range::{
+    Range, RangeAnswer, RangeSeries, CHUNK_STEPS, MAX_POINTS_PER_SERIES, MAX_RANGE_SAMPLES,
+    MAX_RANGE_STEPS,
 };
 pub use usage::{Counted, Missing, PodUsage, Problem, Usage};

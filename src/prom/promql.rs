@@ -85,9 +85,16 @@ fn plan_into(
 /// Fills the placeholders in one left-to-right pass, so a value that happens to
 /// contain `{pods}` is never expanded again. Other braces (label matchers) stay.
 pub fn render(template: &str, namespace: &str, pods: &[String], window: &str) -> String {
+    render_pattern(template, namespace, &pods_regex(pods), window)
+}
+
+/// [`render`] with `{pods}` given as a ready regex (already escaped for RE2,
+/// not yet for the string): the replay matches pods by a name pattern when it
+/// cannot list them, with the controller's template all the same.
+pub fn render_pattern(template: &str, namespace: &str, pod_regex: &str, window: &str) -> String {
     let vars = [
         (NAMESPACE_PLACEHOLDER, promql_string(namespace)),
-        (PODS_PLACEHOLDER, promql_string(&pods_regex(pods))),
+        (PODS_PLACEHOLDER, promql_string(pod_regex)),
         (WINDOW_PLACEHOLDER, window.to_string()),
     ];
     let mut out = String::with_capacity(template.len() + vars[1].1.len());

@@ -17,8 +17,13 @@
 //! proportional rule, HPA's) and once told of it, and sums both up
 //! (`summary`). Without a file it runs its own built-in scenario
 //! (`compare.json`), so the plain example's output stays as it was.
+//!
+//! `-from-prometheus` replays a workload's real history instead (`history`):
+//! the history becomes a scenario of `totalBytes` steps, and the same engine
+//! runs it under each spec given.
 
 mod engine;
+pub mod history;
 mod json;
 mod output;
 mod scenario;
@@ -26,6 +31,7 @@ mod summary;
 mod svg;
 
 pub use engine::Row;
+pub use history::replay::{replay, ReplayConfig, ReplayError, Shorthand, SpecSource};
 pub use output::{side_by_side, side_by_side_json, Steps};
 pub use summary::{observed, summarize, summarize_rows, Change, Observed, Sample, Summary};
 

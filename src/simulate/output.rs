@@ -65,9 +65,7 @@ fn changed_at(rows: &[Row], i: usize) -> bool {
 /// `{"summary": SUMMARY}` (see [`SummaryJson`]). A reader of rows tells the
 /// summary apart by its one key, `summary`: no row has it, and every row has `t`.
 pub fn json_lines(s: &Scenario, rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
-    for row in rows {
-        writeln!(out, "{}", to_json(row)?)?;
-    }
+    json_steps(rows, out)?;
     let summary = summarize_rows(rows, s.policy.target_utilization);
     writeln!(
         out,
@@ -76,16 +74,46 @@ pub fn json_lines(s: &Scenario, rows: &[Row], out: &mut dyn Write) -> io::Result
     )
 }
 
+/// The steps of [`json_lines`] alone, for a caller that sums several runs up
+/// side by side (the replay).
+pub fn json_steps(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
+    for row in rows {
+        writeln!(out, "{}", to_json(row)?)?;
+    }
+    Ok(())
+}
+
 /// The name of a plain run's one column in the summary.
 const SIMULATED: &str = "simulated";
 
 /// A header saying what was simulated, the steps (see [`Steps`]), how many
 /// were left out, then the summary.
 pub fn table(s: &Scenario, rows: &[Row], steps: Steps, out: &mut dyn Write) -> io::Result<()> {
+    steps_table(s, rows, steps, out)?;
+    let summary = summarize_rows(rows, s.policy.target_utilization);
+    writeln!(out)?;
+    side_by_side(&[(SIMULATED, &summary)], out)
+}
+
+/// [`table`] without its summary, for a caller that sums several runs up side
+/// by side (the replay).
+pub fn steps_table(
+    s: &Scenario,
+    rows: &[Row],
+    steps: Steps,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     header(s, rows, out)?;
+    // Unix times print as a date and time, wider than a scenario's hh:mm.
+    let w = rows
+        .iter()
+        .map(|r| clock(r.t).len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     writeln!(
         out,
-        "{:>10} {:>8} {:>8} {:>6} {:>11} {:>7}  reason",
+        "{:>10} {:>w$} {:>8} {:>6} {:>11} {:>7}  reason",
         "t", "time", "replicas", "util%", "recommended", "desired"
     )?;
     let mut hidden = 0usize;
@@ -96,7 +124,7 @@ pub fn table(s: &Scenario, rows: &[Row], steps: Steps, out: &mut dyn Write) -> i
         }
         writeln!(
             out,
-            "{:>10} {:>8} {:>8} {:>6} {:>11} {:>7}  {}",
+            "{:>10} {:>w$} {:>8} {:>6} {:>11} {:>7}  {}",
             r.t,
             clock(r.t),
             r.current_replicas,
@@ -109,10 +137,7 @@ pub fn table(s: &Scenario, rows: &[Row], steps: Steps, out: &mut dyn Write) -> i
             writeln!(out, "{:>10}   {detail}", "")?;
         }
     }
-    left_out(hidden, out)?;
-    let summary = summarize_rows(rows, s.policy.target_utilization);
-    writeln!(out)?;
-    side_by_side(&[(SIMULATED, &summary)], out)
+    left_out(hidden, out)
 }
 
 fn left_out(hidden: usize, out: &mut dyn Write) -> io::Result<()> {
@@ -345,8 +370,20 @@ fn header(s: &Scenario, rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// A `t` from here on is a Unix time (2001-09-09), not seconds into a
+/// scenario: a replayed history's steps, or the scenario file it wrote.
+const UNIX_TIMES_FROM: i64 = 1_000_000_000;
+
 /// Seconds as hh:mm; hours keep counting past 24 so a long run stays ordered.
+/// A Unix time is the UTC date and time instead (`2026-11-30 14:05`), since
+/// hours since 1970 say nothing to a reader.
 pub fn clock(t: i64) -> String {
+    if t >= UNIX_TIMES_FROM {
+        let stamp = crate::rfc3339::format_seconds(t);
+        if let Some(minute) = stamp.get(..16) {
+            return minute.replacen('T', " ", 1);
+        }
+    }
     format!("{:02}:{:02}", t / 3600, (t % 3600) / 60)
 }
 

@@ -25,8 +25,10 @@ pub const MAX_PODS_PER_STEP: usize = 10_000;
 /// over all steps together are bounded: e.g. 100 steps of 10,000 one-container
 /// pods, or 10,000 steps of 100.
 pub const MAX_TOTAL_CONTAINERS: usize = 1_000_000;
-/// About 31 years of simulated time.
-pub const MAX_T: i64 = 1_000_000_000;
+/// Unix seconds up to 2100-01-01: a replay of real history
+/// (`-from-prometheus`) steps through Unix times, and its scenario file must
+/// read back like any other.
+pub const MAX_T: i64 = 4_102_444_800;
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
@@ -276,7 +278,7 @@ fn usage(path: &str, v: &Value) -> R<Option<f64>> {
     }
 }
 
-fn policy(spec: &Value) -> R<Policy> {
+pub(super) fn policy(spec: &Value) -> R<Policy> {
     check_spec_shape(spec)?;
     let mut spec: MemHpaSpec =
         serde_json::from_value(spec.clone()).map_err(|e| Invalid(format!("spec: {e}")))?;

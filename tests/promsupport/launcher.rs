@@ -36,30 +36,40 @@ static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 /// The Prometheus binary: on PATH, else /usr/bin/prometheus.
 pub fn find_binary() -> Option<PathBuf> {
+    find_tool("prometheus")
+}
+
+/// A Prometheus tool (`prometheus`, `promtool`): on PATH, else in /usr/bin.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|path| {
             std::env::split_paths(&path)
-                .map(|dir| dir.join("prometheus"))
+                .map(|dir| dir.join(name))
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
     on_path
         .into_iter()
-        .chain([PathBuf::from("/usr/bin/prometheus")])
+        .chain([Path::new("/usr/bin").join(name)])
         .find(|candidate| candidate.is_file())
 }
 
 /// The binary, or `None` after printing why the test is skipped. Under CI
 /// (`CI=true`) a missing binary fails the test instead: CI must run these.
 pub fn binary_or_skip() -> Option<PathBuf> {
-    let found = find_binary();
+    tool_or_skip("prometheus")
+}
+
+/// [`binary_or_skip`] for any of the tools, `promtool` too.
+pub fn tool_or_skip(name: &str) -> Option<PathBuf> {
+    let found = find_tool(name);
     if found.is_none() {
         assert!(
             std::env::var("CI").map(|v| v != "true").unwrap_or(true),
-            "prometheus is not installed (not on PATH, not /usr/bin/prometheus), and CI=true: install Debian's \
+            "{name} is not installed (not on PATH, not /usr/bin/{name}), and CI=true: install Debian's \
              `prometheus` package so the real-Prometheus tests run"
         );
-        println!("skipping: prometheus not installed");
+        println!("skipping: {name} not installed");
     }
     found
 }
@@ -92,7 +102,13 @@ pub struct Prometheus {
     port: u16,
     guard: Option<Child>,
     pid: u32,
+    /// Whether it scrapes the exporter, so a start waits for a first scrape.
+    scrapes: bool,
 }
+
+/// Keeps backfilled blocks however old: the default (15 days) is counted
+/// from the newest block, but a long one costs nothing here.
+const BACKFILL_RETENTION: &str = "--storage.tsdb.retention.time=10y";
 
 impl Prometheus {
     /// Starts Prometheus scraping `target`, and waits until it is ready and has
@@ -107,24 +123,57 @@ impl Prometheus {
     }
 
     fn start_with(binary: &Path, target: SocketAddr, tls: Option<ServerTls>) -> Prometheus {
-        let dir = std::env::temp_dir().join(format!(
-            "memhpa-prom-test-{}-{}",
-            std::process::id(),
-            INSTANCES.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(dir.join("data")).expect("create the temp dir");
+        let dir = temp_dir();
         std::fs::write(dir.join("prometheus.yml"), config(target)).expect("write prometheus.yml");
         if let Some(tls) = &tls {
             std::fs::write(dir.join("web.yml"), web_config(tls)).expect("write web.yml");
         }
-        let port = free_port();
         let mut prometheus = Prometheus {
             binary: binary.to_path_buf(),
             tls,
             dir,
-            port,
+            port: free_port(),
             guard: None,
             pid: 0,
+            scrapes: true,
+        };
+        prometheus.launch();
+        prometheus
+    }
+
+    /// Starts Prometheus on a history written as OpenMetrics text (samples
+    /// with timestamps, ending in `# EOF`), backfilled with `promtool tsdb
+    /// create-blocks-from openmetrics`. It scrapes nothing. Backfilling
+    /// needs the samples older than the head block (about 2 hours).
+    pub fn start_backfilled(binary: &Path, promtool: &Path, openmetrics: &str) -> Prometheus {
+        let dir = temp_dir();
+        let input = dir.join("history.om");
+        std::fs::write(&input, openmetrics).expect("write the OpenMetrics history");
+        let output = Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&input)
+            .arg(dir.join("data"))
+            .output()
+            .expect("run promtool");
+        assert!(
+            output.status.success(),
+            "promtool tsdb create-blocks-from openmetrics failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::write(
+            dir.join("prometheus.yml"),
+            "global:\n  evaluation_interval: 1m\n",
+        )
+        .expect("write prometheus.yml");
+        let mut prometheus = Prometheus {
+            binary: binary.to_path_buf(),
+            tls: None,
+            dir,
+            port: free_port(),
+            guard: None,
+            pid: 0,
+            scrapes: false,
         };
         prometheus.launch();
         prometheus
@@ -185,6 +234,9 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .arg("--web.enable-lifecycle");
+        if !self.scrapes {
+            command.arg(BACKFILL_RETENTION);
+        }
         if self.tls.is_some() {
             command.arg(format!(
                 "--web.config.file={}",
@@ -207,7 +259,9 @@ impl Prometheus {
             .expect("the guard prints prometheus' pid");
         self.guard = Some(guard);
         self.wait_until(Prometheus::ready, "/-/ready");
-        self.wait_until(Prometheus::has_data, "a first scrape of the exporter");
+        if self.scrapes {
+            self.wait_until(Prometheus::has_data, "a first scrape of the exporter");
+        }
     }
 
     fn shut_down(&mut self, line: &[u8]) {
@@ -303,6 +357,17 @@ fn config(target: SocketAddr) -> String {
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
 scrape_configs:\n  - job_name: cadvisor\n    static_configs:\n      - targets: ['{target}']\n"
     )
+}
+
+/// A fresh directory with an empty `data` inside, for one instance.
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "memhpa-prom-test-{}-{}",
+        std::process::id(),
+        INSTANCES.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(dir.join("data")).expect("create the temp dir");
+    dir
 }
 
 /// A port that was free a moment ago: bind port 0, note it, release it.
