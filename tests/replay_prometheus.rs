@@ -406,6 +406,7 @@ fn the_replay_of_real_history_is_the_scenario_of_its_totals_step_for_step() {
         &workload(WorkloadKind::Deployment, "web"),
         range,
         None,
+        None,
     )
     .unwrap_or_else(|e| panic!("fetch: {e}\n{}", server.log_tail()));
     assert_eq!(history.membership.source, MembershipSource::Owners);
@@ -429,6 +430,7 @@ fn the_replay_of_real_history_is_the_scenario_of_its_totals_step_for_step() {
     // built by hand from the totals give the same timeline.
     let dir = temp_dir("timeline");
     let written = dir.join("web-scenario.json");
+    let chart = dir.join("web.svg");
     let (until, url) = (h.end().to_string(), server.url());
     let replay = memhpa(&[
         "simulate",
@@ -453,6 +455,8 @@ fn the_replay_of_real_history_is_the_scenario_of_its_totals_step_for_step() {
         "-json",
         "-write-scenario",
         path(&written),
+        "-svg",
+        path(&chart),
     ]);
     let replayed = stdout_of("the replay", &replay);
     let notes = String::from_utf8_lossy(&replay.stderr);
@@ -521,6 +525,15 @@ fn the_replay_of_real_history_is_the_scenario_of_its_totals_step_for_step() {
         "{actual}"
     );
 
+    // The chart of the run is dated by the history's own UTC times.
+    let svg = std::fs::read_to_string(&chart).expect("the replay's chart");
+    let first_day = memhpa::rfc3339::format_seconds(h.t0);
+    assert!(
+        svg.contains("time (UTC)") && svg.contains(&first_day[5..10]),
+        "{}",
+        &svg[..svg.len().min(2000)]
+    );
+
     // The spec's run is the written scenario's, step for step and summed up.
     let from_file = stdout_of(
         "the written scenario",
@@ -550,6 +563,66 @@ fn the_replay_of_real_history_is_the_scenario_of_its_totals_step_for_step() {
     assert_eq!(
         by_hand, from_file,
         "the written and the hand-built scenario differ"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A spec's `container` option counts that one container, as the controller
+/// does: the app's working set and the app's limit, without the sidecar.
+#[test]
+fn a_spec_that_counts_one_container_replays_that_container_alone() {
+    let Some((server, h)) = shared() else { return };
+    let range = Range::new(h.t0, h.end(), STEP).expect("range");
+    let history = fetch(
+        &client(server),
+        &workload(WorkloadKind::Deployment, "web"),
+        range,
+        None,
+        Some("app"),
+    )
+    .unwrap_or_else(|e| panic!("fetch: {e}\n{}", server.log_tail()));
+    assert_eq!(history.limit_bytes, APP_LIMIT);
+    let app_only: Vec<Point> = h
+        .expected_points()
+        .into_iter()
+        .map(|p| Point {
+            total_bytes: p.total_bytes - (SIDECAR * u64::from(p.pods)) as f64,
+            max_pod_bytes: p.max_pod_bytes - SIDECAR as f64,
+            ..p
+        })
+        .collect();
+    assert_eq!(history.points, app_only);
+
+    // Specs that count different containers would need two histories.
+    let dir = temp_dir("containers");
+    let (app, all) = (dir.join("app.json"), dir.join("all.json"));
+    let spec = r#"{"maxReplicas": 12, "targetUtilizationPercentage": 70"#;
+    std::fs::write(&app, format!(r#"{spec}, "container": "app"}}"#)).expect("write");
+    std::fs::write(&all, format!("{spec}}}")).expect("write");
+    let (until, url) = (h.end().to_string(), server.url());
+    let out = memhpa(&[
+        "simulate",
+        "-from-prometheus",
+        &url,
+        "-workload",
+        "demo/Deployment/web",
+        "-since",
+        "6h",
+        "-until",
+        &until,
+        "-step",
+        "1m",
+        "-spec",
+        path(&app),
+        "-spec",
+        path(&all),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("counts container every app container, where")
+            && stderr.contains("counts \"app\""),
+        "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -584,6 +657,7 @@ fn a_range_past_prometheus_points_limit_is_fetched_in_chunks() {
         &workload(WorkloadKind::Deployment, "web"),
         range,
         Some(MI),
+        None,
     )
     .unwrap_or_else(|e| panic!("fetch: {e}"));
     let minutes: Vec<Point> = history
@@ -620,7 +694,7 @@ fn without_owner_series_the_pods_are_matched_by_their_name_pattern() {
             [(0, 2), (179, 2), (180, 2), (360, 2)],
         ),
     ] {
-        let history = fetch(&client, &workload(kind, name), range, Some(512 * MI))
+        let history = fetch(&client, &workload(kind, name), range, Some(512 * MI), None)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             history.membership.source,
@@ -646,6 +720,7 @@ fn without_owner_series_the_pods_are_matched_by_their_name_pattern() {
         &client,
         &workload(WorkloadKind::Deployment, "cache"),
         range,
+        None,
         None,
     )
     .expect_err("no limit");

@@ -110,7 +110,7 @@ fn parse_simulate(args: Vec<OsString>) -> Result<Command, CliError> {
             });
         }
         let all = config::is_set(&raw, &flags::ALL)?;
-        return replay::replay_config(&raw, json, all).map(Command::Replay);
+        return replay::replay_config(&raw, json, all, svg).map(Command::Replay);
     }
     if let Some(flag) = replay::replay_only_given(&raw) {
         return Err(CliError::Conflict {

@@ -1,6 +1,8 @@
 //! `memhpa simulate -from-prometheus ...`: its flags checked into a
 //! [`ReplayConfig`], and the small parsers only it needs.
 
+use std::path::PathBuf;
+
 use std::time::Duration;
 
 use super::config::{invalid, optional, path, positive_duration, required};
@@ -14,10 +16,15 @@ use crate::simulate::history::{Workload, WorkloadKind};
 use crate::simulate::{ReplayConfig, Shorthand, SpecSource};
 
 /// The flags of a scenario run that a replay does not take.
-const SCENARIO_ONLY: &[Flag] = &[flags::SVG, flags::COMPARE];
+const SCENARIO_ONLY: &[Flag] = &[flags::COMPARE];
 
 /// Checks the replay's flags; `-from-prometheus` was given.
-pub fn replay_config(raw: &RawFlags, json: bool, all: bool) -> Result<ReplayConfig, CliError> {
+pub fn replay_config(
+    raw: &RawFlags,
+    json: bool,
+    all: bool,
+    svg: Option<PathBuf>,
+) -> Result<ReplayConfig, CliError> {
     for flag in SCENARIO_ONLY {
         if raw.has(flag) {
             return Err(CliError::Conflict {
@@ -72,6 +79,7 @@ pub fn replay_config(raw: &RawFlags, json: bool, all: bool) -> Result<ReplayConf
         limit_bytes: optional(raw, &flags::LIMIT_BYTES, limit_bytes)?,
         json,
         all,
+        svg,
         write_scenario,
     })
 }

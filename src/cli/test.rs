@@ -765,10 +765,6 @@ fn replay_refuses_scenario_flags_files_and_two_specs_to_write() {
         simulate_error(&list)
     };
     assert!(matches!(
-        with(&["-svg", "x.svg"]),
-        CliError::Conflict { flag: "svg", .. }
-    ));
-    assert!(matches!(
         with(&["-compare"]),
         CliError::Conflict {
             flag: "compare",

@@ -374,11 +374,15 @@ fn header(s: &Scenario, rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
 /// scenario: a replayed history's steps, or the scenario file it wrote.
 const UNIX_TIMES_FROM: i64 = 1_000_000_000;
 
+pub fn is_unix_time(t: i64) -> bool {
+    t >= UNIX_TIMES_FROM
+}
+
 /// Seconds as hh:mm; hours keep counting past 24 so a long run stays ordered.
 /// A Unix time is the UTC date and time instead (`2026-11-30 14:05`), since
 /// hours since 1970 say nothing to a reader.
 pub fn clock(t: i64) -> String {
-    if t >= UNIX_TIMES_FROM {
+    if is_unix_time(t) {
         let stamp = crate::rfc3339::format_seconds(t);
         if let Some(minute) = stamp.get(..16) {
             return minute.replacen('T', " ", 1);
@@ -390,6 +394,14 @@ pub fn clock(t: i64) -> String {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn a_scenario_time_is_hours_and_minutes_and_a_unix_time_its_utc_date() {
+        assert_eq!(clock(0), "00:00");
+        assert_eq!(clock(90_000), "25:00");
+        assert_eq!(clock(999_999_999), "277777:46");
+        assert_eq!(clock(1_795_392_060), "2026-11-23 00:01");
+    }
 
     fn scenario() -> Scenario {
         super::super::scenario::parse(

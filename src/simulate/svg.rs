@@ -6,7 +6,7 @@
 //! and the only text is numbers and fixed words, so nothing needs escaping.
 
 use super::engine::Row;
-use super::output::clock;
+use super::output::{clock, is_unix_time};
 use super::scenario::Scenario;
 use super::summary::OOM_RISK_PERMILLE;
 use std::fmt::Write;
@@ -149,6 +149,16 @@ fn title(svg: &mut String, s: &Scenario) {
     );
 }
 
+/// A tick's label: hh:mm, or for a Unix time its UTC `MM-DD hh:mm` (the
+/// year would only crowd the axis).
+fn tick_label(t: i64, unix: bool) -> String {
+    let full = clock(t);
+    match (unix, full.get(5..)) {
+        (true, Some(short)) => short.to_string(),
+        _ => full,
+    }
+}
+
 fn axes(svg: &mut String, f: &Frame) {
     let _ = writeln!(
         svg,
@@ -156,14 +166,17 @@ fn axes(svg: &mut String, f: &Frame) {
         RIGHT - LEFT,
         BOTTOM - TOP
     );
-    // Time ticks at a round interval giving at most 12 labels.
+    // Time ticks at a round interval giving at most 12 labels, or 7 of the
+    // wider date-and-time labels of Unix times (a replayed history).
+    let unix = is_unix_time(f.t0 as i64);
+    let most = if unix { 7 } else { 12 };
     let span = (f.t1 - f.t0) as i64;
     let step = [
-        60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+        60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800,
     ]
     .into_iter()
-    .find(|s| span / s <= 12)
-    .unwrap_or_else(|| (span / 12).max(1));
+    .find(|s| span / s <= most)
+    .unwrap_or_else(|| (span / most).max(1));
     let first = ((f.t0 as i64 + step - 1) / step) * step;
     for t in (first..=f.t1 as i64).step_by(step as usize).take(50) {
         let x = fmt_num(f.x(t));
@@ -175,14 +188,15 @@ fn axes(svg: &mut String, f: &Frame) {
             svg,
             r#"<text x="{x}" y="{}" text-anchor="middle">{}</text>"#,
             BOTTOM + 18.0,
-            clock(t)
+            tick_label(t, unix)
         );
     }
     let _ = writeln!(
         svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">time (hh:mm)</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
         (LEFT + RIGHT) / 2.0,
-        BOTTOM + 42.0
+        BOTTOM + 42.0,
+        if unix { "time (UTC)" } else { "time (hh:mm)" }
     );
     for r in (0..=f.replicas_max)
         .step_by(f.replicas_step as usize)

@@ -63,16 +63,19 @@ impl From<PromError> for HistoryError {
 }
 
 /// The history of `workload` over `range`; `limit_bytes` (`-limit-bytes`)
-/// replaces kube-state-metrics' limit.
+/// replaces kube-state-metrics' limit, and `container` (a spec's
+/// `container` option) counts that one container of each pod.
 pub fn fetch(
     client: &Client,
     workload: &Workload,
     range: Range,
     limit_bytes: Option<u64>,
+    container: Option<&str>,
 ) -> Result<History, HistoryError> {
     let membership = membership_of(client, workload, range)?;
     let query = membership::working_set_query(
         &client.usage_query(&workload.namespace, &membership.pod_regex),
+        container,
     );
     let working_set = client.query_range(&query, range)?;
     let (points, skipped) = points(&range, &working_set.series);
@@ -85,7 +88,7 @@ pub fn fetch(
     let (limit_bytes, limit_source) = match limit_bytes {
         Some(bytes) => (bytes, LimitSource::Flag),
         None => (
-            limit_from_metrics(client, workload, &membership, range)?,
+            limit_from_metrics(client, workload, &membership, range, container)?,
             LimitSource::KubeStateMetrics,
         ),
     };
@@ -153,8 +156,9 @@ fn limit_from_metrics(
     workload: &Workload,
     membership: &Membership,
     range: Range,
+    container: Option<&str>,
 ) -> Result<u64, HistoryError> {
-    let query = membership::limits_query(&workload.namespace, &membership.pod_regex);
+    let query = membership::limits_query(&workload.namespace, &membership.pod_regex, container);
     let answer = client.query_range(&query, range)?;
     common_limit(&answer.series).ok_or_else(|| HistoryError::NoLimit {
         workload: workload.to_string(),

@@ -186,18 +186,31 @@ pub fn pods_query(namespace: &str, kind: WorkloadKind, owners: &str) -> String {
 /// The memory limit of each pod, summed over its app containers (label
 /// `pod`). `max by (pod, container)` first: two kube-state-metrics replicas
 /// export the same series, which a plain sum would count twice.
-pub fn limits_query(namespace: &str, pod_regex: &str) -> String {
+pub fn limits_query(namespace: &str, pod_regex: &str, container: Option<&str>) -> String {
+    let container = match container {
+        Some(name) => format!("container=\"{}\"", promql_string(name)),
+        None => "container!=\"\"".to_string(),
+    };
     format!(
-        "sum by (pod) (max by (pod, container) (kube_pod_container_resource_limits{{namespace=\"{}\",pod=~\"{}\",resource=\"memory\",container!=\"\"}}))",
+        "sum by (pod) (max by (pod, container) (kube_pod_container_resource_limits{{namespace=\"{}\",pod=~\"{}\",resource=\"memory\",{container}}}))",
         promql_string(namespace),
         promql_string(pod_regex)
     )
 }
 
 /// The working set of each pod, summed over the containers the controller's
-/// query returns (its filters drop the pod cgroup and the pause container).
-pub fn working_set_query(usage_query: &str) -> String {
-    format!("sum by (pod) ({usage_query})")
+/// query returns (its filters drop the pod cgroup and the pause container),
+/// or of the one `container` a spec counts. The query is the user's
+/// template, so the container is kept by matching the result's label
+/// rather than by a matcher inside the template.
+pub fn working_set_query(usage_query: &str, container: Option<&str>) -> String {
+    match container {
+        Some(name) => format!(
+            "sum by (pod) (({usage_query}) and on (container) label_replace(vector(1), \"container\", \"{}\", \"\", \"\"))",
+            promql_string(name)
+        ),
+        None => format!("sum by (pod) ({usage_query})"),
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::algorithm::Policy;
 use crate::prom::{Client, PromOptions, Range};
 use crate::simulate::scenario::{self, Scenario, MAX_STEPS};
 use crate::simulate::summary::{observed, summarize, summarize_rows, Summary};
-use crate::simulate::{engine, output, Row, SimulateError};
+use crate::simulate::{engine, output, svg, Row, SimulateError};
 
 /// What the command line asks of a replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct ReplayConfig {
     pub json: bool,
     /// `-all`: every step in the tables, not only the changes.
     pub all: bool,
+    /// `-svg FILE`: the chart of the first spec's run.
+    pub svg: Option<PathBuf>,
     /// `-write-scenario`: the history as a scenario file (under the one spec).
     pub write_scenario: Option<PathBuf>,
 }
@@ -71,7 +73,7 @@ pub enum ReplayError {
     History(HistoryError),
     /// The output could not be written.
     Write(io::Error),
-    /// `-write-scenario`'s file could not be written.
+    /// `-write-scenario`'s (or `-svg`'s) file could not be written.
     WriteScenario { path: PathBuf, error: io::Error },
 }
 
@@ -101,7 +103,7 @@ impl fmt::Display for ReplayError {
             ReplayError::History(err) => write!(f, "{err}"),
             ReplayError::Write(err) => write!(f, "cannot write output: {err}"),
             ReplayError::WriteScenario { path, error } => {
-                write!(f, "cannot write scenario {}: {error}", path.display())
+                write!(f, "cannot write {}: {error}", path.display())
             }
         }
     }
@@ -136,8 +138,15 @@ pub fn replay(
         .collect::<Result<Vec<_>, _>>()?;
     let client =
         Client::new(config.prom.clone()).map_err(|err| ReplayError::History(err.into()))?;
-    let history = fetch::fetch(&client, &config.workload, range, config.limit_bytes)
-        .map_err(ReplayError::History)?;
+    let container = one_container(&specs)?;
+    let history = fetch::fetch(
+        &client,
+        &config.workload,
+        range,
+        config.limit_bytes,
+        container,
+    )
+    .map_err(ReplayError::History)?;
     let suggestion = baseline::suggest(&history.points, baseline::DEFAULT_WINDOWS);
     if let (Some(path), Some(first)) = (&config.write_scenario, specs.first()) {
         write_scenario(path, &history, first)?;
@@ -149,11 +158,19 @@ pub fn replay(
     .map_err(ReplayError::Write)?;
     let steps = output::Steps::from_all_flag(config.all);
     let mut summaries = Vec::with_capacity(specs.len() + 1);
-    for spec in &specs {
+    for (i, spec) in specs.iter().enumerate() {
         let scenario = history.scenario(&spec.policy);
         let rows = engine::simulate(&scenario);
         write_run(spec, &scenario, &rows, config.json, steps, out).map_err(ReplayError::Write)?;
         summaries.push(summarize_rows(&rows, spec.policy.target_utilization));
+        if let (0, Some(path)) = (i, &config.svg) {
+            std::fs::write(path, svg::chart(&scenario, &rows)).map_err(|error| {
+                ReplayError::WriteScenario {
+                    path: path.clone(),
+                    error,
+                }
+            })?;
+        }
     }
     // What ran is measured against the first spec's target: the figure
     // "minutes above target" needs one, and the footer says whose.
@@ -165,6 +182,32 @@ pub fn replay(
     runs.extend(specs.iter().map(|s| s.source.as_str()).zip(&summaries));
     write_summaries(&runs, &specs, config.json, out).map_err(ReplayError::Write)?;
     out.flush().map_err(ReplayError::Write)
+}
+
+/// The `container` option the specs share. One history serves every spec,
+/// and a spec that counts one container and one that counts them all would
+/// need two, so such specs are replayed one at a time.
+fn one_container(specs: &[Spec]) -> Result<Option<&str>, ReplayError> {
+    let first = specs.first().and_then(|s| s.policy.container.as_deref());
+    match specs
+        .iter()
+        .find(|s| s.policy.container.as_deref() != first)
+    {
+        None => Ok(first),
+        Some(other) => Err(ReplayError::InvalidSpec {
+            source: other.source.clone(),
+            message: format!(
+                "counts container {}, where {} counts {}: one replay reads one history, so replay them one at a time",
+                describe_container(other.policy.container.as_deref()),
+                specs[0].source,
+                describe_container(first)
+            ),
+        }),
+    }
+}
+
+fn describe_container(container: Option<&str>) -> String {
+    container.map_or("every app container".into(), |c| format!("{c:?}"))
 }
 
 /// The name of the summary column of what really ran.
@@ -398,6 +441,7 @@ mod test {
             limit_bytes: None,
             json: false,
             all: false,
+            svg: None,
             write_scenario: None,
         }
     }
