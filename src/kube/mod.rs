@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod paths;
 mod reflector;
+mod selector;
 mod token;
 mod transport;
 mod typed;
@@ -42,6 +43,7 @@ pub use events::{
     EventAction, EventRecorder, Recorder, COMPONENT, DEDUP_WINDOW_SECONDS, MAX_REMEMBERED_EVENTS,
 };
 pub use paths::ScaleTarget;
-pub use reflector::{Change, Reflector, Step};
+pub use reflector::{Change, Reflector, Step, Watched};
+pub use selector::{LabelSelector, SelectorError};
 pub use token::TOKEN_REREAD_INTERVAL;
 pub use watch::{Watch, MAX_WATCH_LINE};
