@@ -35,7 +35,6 @@ pub use watch::SyncedHook;
 use cluster::KubeCluster;
 use dispatch::{Dispatcher, Message};
 use reconcile::Context;
-use watch::WatchSettings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -110,6 +109,9 @@ pub struct Controller {
     tx: Sender<Message>,
     rx: Receiver<Message>,
     leadership: Leadership,
+    /// With one, the production cluster reads pods from it and `run` keeps
+    /// it filled by a pod watch; without, each reconcile lists its pods.
+    pods: Option<Arc<kube::PodCache>>,
 }
 
 impl Controller {
@@ -117,7 +119,25 @@ impl Controller {
     pub fn new(leader: bool) -> Controller {
         let (tx, rx) = mpsc::channel();
         let leadership = Leadership::new(leader, tx.clone());
-        Controller { tx, rx, leadership }
+        Controller {
+            tx,
+            rx,
+            leadership,
+            pods: None,
+        }
+    }
+
+    /// Reads pods from a cache of `scope` (the namespace the MemHpas are
+    /// watched in, or all), kept by a second watch, instead of one LIST per
+    /// MemHpa per reconcile. Call before [`Controller::kube_cluster`].
+    pub fn with_pod_cache(mut self, scope: kube::Scope) -> Controller {
+        self.pods = Some(Arc::new(kube::PodCache::new(scope)));
+        self
+    }
+
+    /// The pod cache, if there is one (for tests and the daemon's metrics).
+    pub fn pod_cache(&self) -> Option<Arc<kube::PodCache>> {
+        self.pods.clone()
     }
 
     pub fn leadership(&self) -> Leadership {
@@ -127,7 +147,11 @@ impl Controller {
     /// The production [`Cluster`] over `client`, whose write retries stop as
     /// soon as this replica no longer leads.
     pub fn kube_cluster(&self, client: kube::Client) -> Arc<dyn Cluster> {
-        Arc::new(KubeCluster::new(client).with_write_guard(self.leadership.write_guard()))
+        let cluster = KubeCluster::new(client).with_write_guard(self.leadership.write_guard());
+        Arc::new(match &self.pods {
+            Some(pods) => cluster.with_pod_cache(Arc::clone(pods)),
+            None => cluster,
+        })
     }
 
     /// Runs until `stop`; then stops the threads, waits at most two seconds for
@@ -161,15 +185,23 @@ impl Controller {
         let workers = workers::spawn(settings.workers, jobs_rx, ctx, self.tx.clone())?;
         let watcher = watch::spawn(
             client.clone(),
-            WatchSettings {
+            watch::MemHpas {
                 namespace: settings.namespace.clone(),
-                timeout_seconds: settings.watch_timeout_seconds,
+                loop_tx: self.tx.clone(),
+                metrics: Arc::clone(&metrics),
+                synced,
             },
-            self.tx.clone(),
-            Arc::clone(&metrics),
-            synced,
+            settings.watch_timeout_seconds,
             stop.clone(),
         )?;
+        let mut watchers = vec![watcher];
+        if let Some(cache) = &self.pods {
+            let pods = watch::Pods {
+                cache: Arc::clone(cache),
+            };
+            let timeout = settings.watch_timeout_seconds;
+            watchers.push(watch::spawn(client.clone(), pods, timeout, stop.clone())?);
+        }
         let ticks = ticker::TickGate::default();
         let ticker = ticker::spawn(
             settings.resync,
@@ -197,7 +229,8 @@ impl Controller {
         // ends the watch thread's blocked read.
         join_until(workers, Instant::now() + DRAIN_TIMEOUT);
         client.shutdown();
-        join_until(vec![watcher, ticker], Instant::now() + STOP_JOIN_TIMEOUT);
+        watchers.push(ticker);
+        join_until(watchers, Instant::now() + STOP_JOIN_TIMEOUT);
         Ok(())
     }
 }

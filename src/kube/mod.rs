@@ -20,6 +20,7 @@ mod config;
 mod error;
 mod events;
 mod paths;
+mod pod_cache;
 mod reflector;
 mod selector;
 mod token;
@@ -34,7 +35,7 @@ mod fake_transport;
 mod test_server;
 
 pub use backoff::{Backoff, Jitter, MAX_BACKOFF};
-pub use client::{Client, Observer};
+pub use client::{Client, Observer, PodPage};
 pub use config::{
     service_account_namespace, KubeConfig, DEFAULT_REQUEST_TIMEOUT, SERVICE_ACCOUNT_DIR,
 };
@@ -43,6 +44,7 @@ pub use events::{
     EventAction, EventRecorder, Recorder, COMPONENT, DEDUP_WINDOW_SECONDS, MAX_REMEMBERED_EVENTS,
 };
 pub use paths::ScaleTarget;
+pub use pod_cache::{PodCache, Scope};
 pub use reflector::{Change, Reflector, Step, Watched};
 pub use selector::{LabelSelector, SelectorError};
 pub use token::TOKEN_REREAD_INTERVAL;

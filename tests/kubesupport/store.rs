@@ -160,6 +160,31 @@ impl Inner {
             .collect()
     }
 
+    /// Objects of `rtype` in `namespace` (all for `None`) whose
+    /// `namespace/name` comes after `after`, in that order: the rest of a
+    /// paged list.
+    pub fn list_after(
+        &self,
+        rtype: &ResourceType,
+        namespace: Option<&str>,
+        after: Option<&str>,
+    ) -> Vec<&Value> {
+        let start: Key = match after.and_then(|a| a.split_once('/')) {
+            Some((ns, name)) => (rtype.plural, ns.to_string(), format!("{name}\u{0}")),
+            None => (
+                rtype.plural,
+                namespace.unwrap_or("").to_string(),
+                String::new(),
+            ),
+        };
+        self.objects
+            .range(start..)
+            .take_while(|((plural, _, _), _)| *plural == rtype.plural)
+            .filter(|((_, ns, _), _)| namespace.map_or(true, |wanted| wanted == ns))
+            .map(|(_, object)| object)
+            .collect()
+    }
+
     fn bump(&mut self) -> u64 {
         self.rv += 1;
         self.rv

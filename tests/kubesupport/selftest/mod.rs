@@ -8,6 +8,7 @@ mod controls;
 mod fields;
 mod ids;
 mod merge;
+mod paging;
 mod routes;
 mod schema;
 mod selector;
