@@ -172,7 +172,7 @@ pub fn spawn<S: Source>(
         timeout_seconds,
         source,
         stop,
-        reflector: Reflector::new(),
+        reflector: Reflector::default(),
         backoff: Backoff::new(WATCH_RETRY_BASE, Jitter::Equal),
         quit: false,
     };

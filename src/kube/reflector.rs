@@ -92,11 +92,14 @@ impl<T> Default for Reflector<T> {
     }
 }
 
-impl<T: Watched> Reflector<T> {
-    pub fn new() -> Reflector<T> {
+impl Reflector {
+    /// A MemHpa reflector; another kind's is `Reflector::<T>::default()`.
+    pub fn new() -> Reflector {
         Reflector::default()
     }
+}
 
+impl<T: Watched> Reflector<T> {
     /// Replaces what is known with a fresh list: [`Reflector::list_page`] and
     /// [`Reflector::list_end`] in one, the deletions first.
     pub fn listed(&mut self, list: ObjectList<T>) -> Vec<Change<T>> {
@@ -411,7 +414,7 @@ mod test {
 
     #[test]
     fn first_list_applies_everything() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         let changes = reflector.listed(list("10", vec![hpa("a", "5"), hpa("b", "6")]));
         assert_eq!(keys(&changes), ["applied demo/a", "applied demo/b"]);
         assert_eq!(reflector.resource_version(), Some("10"));
@@ -420,7 +423,7 @@ mod test {
 
     #[test]
     fn relist_reports_objects_deleted_during_the_gap() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", vec![hpa("a", "5"), hpa("b", "6")]));
         let changes = reflector.listed(list("20", vec![hpa("b", "6"), hpa("c", "19")]));
         assert_eq!(keys(&changes), ["deleted demo/a", "applied demo/c"]);
@@ -430,7 +433,7 @@ mod test {
 
     #[test]
     fn relist_applies_objects_changed_during_the_gap() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", vec![hpa("a", "5")]));
         let changes = reflector.listed(list("20", vec![hpa("a", "15")]));
         assert_eq!(keys(&changes), ["applied demo/a"]);
@@ -438,7 +441,7 @@ mod test {
 
     #[test]
     fn added_modified_deleted_move_the_store_and_version() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", Vec::new()));
         let step = reflector.event(event("ADDED", hpa_json("a", "11")));
         assert!(matches!(&step, Step::Changes(c) if keys(c) == ["applied demo/a"]));
@@ -453,7 +456,7 @@ mod test {
 
     #[test]
     fn deleting_an_unknown_object_is_silent() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         let step = reflector.event(event("DELETED", hpa_json("x", "3")));
         assert_eq!(step, Step::Changes(Vec::new()));
         assert_eq!(reflector.resource_version(), Some("3"));
@@ -461,7 +464,7 @@ mod test {
 
     #[test]
     fn bookmark_only_moves_the_version() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", vec![hpa("a", "5")]));
         let step = reflector.event(event(
             "BOOKMARK",
@@ -474,14 +477,14 @@ mod test {
 
     #[test]
     fn bookmark_without_version_restarts() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         let step = reflector.event(event("BOOKMARK", json!({"metadata": {}})));
         assert!(matches!(step, Step::Restart(_)), "{step:?}");
     }
 
     #[test]
     fn expired_error_relists() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         for status in [
             json!({"kind": "Status", "code": 410, "reason": "Expired"}),
             json!({"kind": "Status", "code": 410}),
@@ -493,7 +496,7 @@ mod test {
 
     #[test]
     fn other_error_restarts_with_the_message() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         let step = reflector.event(event(
             "ERROR",
             json!({"kind": "Status", "code": 500, "reason": "InternalError", "message": "etcd down"}),
@@ -508,14 +511,14 @@ mod test {
 
     #[test]
     fn unknown_type_restarts() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         let step = reflector.event(event("SURPRISE", json!({})));
         assert!(matches!(&step, Step::Restart(why) if why.contains("SURPRISE")));
     }
 
     #[test]
     fn undecodable_object_with_a_key_is_dropped_and_the_stream_goes_on() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", vec![hpa("a", "5")]));
         let mut bad = hpa_json("a", "11");
         bad["spec"]["maxReplicas"] = json!("many");
@@ -527,7 +530,7 @@ mod test {
 
     #[test]
     fn undecodable_object_without_a_key_is_dropped_and_the_stream_goes_on() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", Vec::new()));
         let step = reflector.event(event("ADDED", json!({"spec": {"maxReplicas": "x"}})));
         assert_eq!(step, Step::Changes(Vec::new()));
@@ -536,7 +539,7 @@ mod test {
 
     #[test]
     fn watched_objects_without_identity_are_dropped() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", vec![hpa("a", "5")]));
         let no_namespace = json!({"metadata": {"name": "a", "resourceVersion": "11"}, "spec": {}});
         let empty_namespace =
@@ -563,7 +566,7 @@ mod test {
 
     #[test]
     fn a_list_with_one_item_without_identity_keeps_the_others() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         let bad: Vec<MemHpa> = [
             json!([]),
             json!({"metadata": {"name": "x"}}),
@@ -587,7 +590,7 @@ mod test {
 
     #[test]
     fn relist_forgets_the_version() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list("10", vec![hpa("a", "5")]));
         let step = reflector.event(event("ERROR", json!({"code": 410, "reason": "Expired"})));
         assert_eq!(step, Step::Relist);
@@ -601,7 +604,7 @@ mod test {
 
     #[test]
     fn a_paged_relist_deletes_only_what_no_page_held() {
-        let mut reflector: Reflector = Reflector::new();
+        let mut reflector = Reflector::new();
         reflector.listed(list(
             "10",
             vec![hpa("a", "5"), hpa("b", "6"), hpa("c", "7")],

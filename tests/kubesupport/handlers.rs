@@ -210,8 +210,13 @@ fn list(store: &Store, route: &Route, request: &Request) -> Result<(u16, Value),
             }
         }
         let after = token.as_ref().map(|t| t.after.as_str());
-        let matching: Vec<&Value> = inner
-            .list_after(rtype, namespace, after)
+        let snapshot = match &token {
+            Some(t) => inner
+                .list_at(rtype, namespace, after, t.rv)
+                .map_err(|_| paging::continue_expired())?,
+            None => inner.list_after(rtype, namespace, None),
+        };
+        let matching: Vec<&Value> = snapshot
             .into_iter()
             .filter(|object| filter.matches(object))
             .collect();

@@ -10,10 +10,9 @@
 //!   resourceVersion R. A token that does not decode is 400; one whose R was
 //!   compacted is 410 Expired, with the real server's message.
 //!
-//! Where the fake differs: the real server serves every page from the
-//! snapshot at R; the fake serves the current objects after the token's key.
-//! A client that then watches from R sees each change since R once more as
-//! an event, which a reflector treats as a repeat.
+//! - Every later page is served from the state at R, as the real server
+//!   serves it from the etcd snapshot: the fake undoes the logged changes
+//!   since R. When the log no longer holds them, the token is expired.
 
 use serde_json::Value;
 
