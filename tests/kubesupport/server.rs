@@ -81,6 +81,7 @@ impl Shared {
             token: bearer_token(request.header("authorization")).map(str::to_string),
             user_agent: request.header("user-agent").map(str::to_string),
             status,
+            at: std::time::Instant::now(),
         });
     }
 }
