@@ -149,8 +149,11 @@ fn print_targets(rows: &[Row]) {
     }
 }
 
-/// The growth rows: (name, figure of one column).
-fn growth_rows() -> Vec<(&'static str, fn(&Figures) -> Option<f64>)> {
+/// A growth row's figure of one column.
+type Figure = fn(&Figures) -> Option<f64>;
+
+/// The growth rows: (name, figure).
+fn growth_rows() -> Vec<(&'static str, Figure)> {
     vec![
         ("tick wall time, ms", |f| f.timing.tick().map(ms)),
         ("CPU per tick, ms", |f| {
