@@ -12,7 +12,7 @@
 //! ([`PodCache::pods`] is `None`) and the caller lists from the server: a
 //! decision on an empty pod set would scale to the floor.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::reflector::Change;
@@ -113,12 +113,21 @@ pub enum Scope {
     Namespace(String),
 }
 
+/// The pods of one namespace, and their names by label set: a selector is
+/// matched once per label set (one per ReplicaSet, about), not once per pod,
+/// so a reconcile's lookup does not grow with the namespace's pods.
+#[derive(Debug, Default)]
+struct Namespace {
+    pods: BTreeMap<Box<str>, SlimPod>,
+    groups: HashMap<Labels, BTreeSet<Box<str>>>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     synced: bool,
     abandoned: bool,
     pods: usize,
-    namespaces: HashMap<Box<str>, BTreeMap<Box<str>, SlimPod>>,
+    namespaces: HashMap<Box<str>, Namespace>,
     labels: HashSet<Labels>,
     containers: HashSet<Containers>,
 }
@@ -155,24 +164,22 @@ impl PodCache {
         if !inner.synced {
             return None;
         }
-        let Some(pods) = inner.namespaces.get(namespace) else {
+        let Some(ns) = inner.namespaces.get(namespace) else {
             return Some(Vec::new());
         };
-        // Pods of one ReplicaSet share one label set: match each set once.
-        let mut verdicts: HashMap<*const (Box<str>, Box<str>), bool> = HashMap::new();
-        let matched = pods
+        let mut names: Vec<&str> = ns
+            .groups
             .iter()
-            .filter(|(_, pod)| {
-                *verdicts.entry(pod.labels.as_ptr()).or_insert_with(|| {
-                    selector.matches_with(|key| {
-                        pod.labels
-                            .iter()
-                            .find(|(k, _)| &**k == key)
-                            .map(|(_, v)| &**v)
-                    })
-                })
+            .filter(|(labels, _)| {
+                selector
+                    .matches_with(|key| labels.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v))
             })
-            .map(|(name, pod)| to_pod(namespace, name, pod))
+            .flat_map(|(_, names)| names.iter().map(|n| &**n))
+            .collect();
+        names.sort_unstable();
+        let matched = names
+            .into_iter()
+            .filter_map(|name| ns.pods.get(name).map(|pod| to_pod(namespace, name, pod)))
             .collect();
         Some(matched)
     }
@@ -218,6 +225,26 @@ impl PodCache {
     }
 }
 
+impl Namespace {
+    /// Takes `name` out of the group of `old`'s labels, unless it is still
+    /// there under the same labels (a change that kept them).
+    fn ungroup(&mut self, name: &str, old: &SlimPod) {
+        if self
+            .pods
+            .get(name)
+            .is_some_and(|now| Arc::ptr_eq(&now.labels, &old.labels))
+        {
+            return;
+        }
+        if let Some(names) = self.groups.get_mut(&old.labels) {
+            names.remove(name);
+            if names.is_empty() {
+                self.groups.remove(&old.labels);
+            }
+        }
+    }
+}
+
 impl Inner {
     fn insert(&mut self, pod: &Pod) {
         let meta = &pod.metadata;
@@ -240,17 +267,17 @@ impl Inner {
             deletion_timestamp: meta.deletion_timestamp.as_deref().map(Box::from),
             containers,
         };
-        let old = match self.namespaces.get_mut(namespace) {
-            Some(pods) => pods.insert(name.into(), slim),
-            None => {
-                let mut pods = BTreeMap::new();
-                pods.insert(name.into(), slim);
-                self.namespaces.insert(namespace.into(), pods);
-                None
-            }
-        };
+        let ns = self.namespaces.entry(namespace.into()).or_default();
+        ns.groups
+            .entry(Arc::clone(&slim.labels))
+            .or_default()
+            .insert(name.into());
+        let old = ns.pods.insert(name.into(), slim);
         match old {
-            Some(old) => self.release(old),
+            Some(old) => {
+                ns.ungroup(name, &old);
+                self.release(old);
+            }
             None => self.pods += 1,
         }
     }
@@ -259,11 +286,14 @@ impl Inner {
         let Some((namespace, name)) = key.split_once('/') else {
             return;
         };
-        let Some(pods) = self.namespaces.get_mut(namespace) else {
+        let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
-        let old = pods.remove(name);
-        if pods.is_empty() {
+        let old = ns.pods.remove(name);
+        if let Some(old) = &old {
+            ns.ungroup(name, old);
+        }
+        if ns.pods.is_empty() {
             self.namespaces.remove(namespace);
         }
         if let Some(old) = old {
@@ -473,5 +503,38 @@ mod test {
         assert_eq!(inner.labels.len(), 1);
         assert_eq!(inner.containers.len(), 1);
         assert_eq!(inner.pods, 50);
+    }
+
+    #[test]
+    fn a_pod_whose_labels_change_answers_to_its_new_selector_only() {
+        let cache = PodCache::new(Scope::All);
+        cache.set_synced();
+        cache.apply(applied(vec![
+            pod("a", "x-1", "web", "Running", json!("100Mi")),
+            pod("a", "x-2", "web", "Running", json!("100Mi")),
+        ]));
+        cache.apply(applied(vec![pod(
+            "a",
+            "x-1",
+            "api",
+            "Running",
+            json!("100Mi"),
+        )]));
+        let names = |sel: &str| -> Vec<String> {
+            cache
+                .pods("a", &selector(sel))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect()
+        };
+        assert_eq!(names("app=web"), ["x-2"]);
+        assert_eq!(names("app=api"), ["x-1"]);
+        assert_eq!(names("app"), ["x-1", "x-2"], "sorted across label sets");
+        cache.apply(vec![Change::Deleted("a/x-2".into())]);
+        assert!(names("app=web").is_empty());
+        let inner = crate::shutdown::lock(&cache.inner);
+        assert_eq!(inner.namespaces["a"].groups.len(), 1);
+        assert_eq!(inner.labels.len(), 1);
     }
 }
