@@ -26,6 +26,9 @@
 //! - reaction: 300 creates and changes of MemHpas, each timed to the Scale
 //!   write the fake sees.
 //!
+//! `BENCH_RUNS=growth,latency,big,reaction` picks runs, `BENCH_GROWTH=1000`
+//! the growth sizes (for a quick look; `make bench` runs everything).
+//!
 //! It prints a table of each target beside its figure, the growth table,
 //! how each figure is taken, and then one JSON line holding every figure.
 //! Everything binds 127.0.0.1; every child is killed at the end of its run,
@@ -76,11 +79,21 @@ fn main() {
         }
     };
     let layout = |n| Layout::new(n, NAMESPACES, PODS_PER_TARGET);
+    // BENCH_RUNS=growth,big (say) runs only those; BENCH_GROWTH=1000 only that N.
+    let runs = std::env::var("BENCH_RUNS").unwrap_or_default();
+    let wanted = |run: &str| runs.is_empty() || runs.split(',').any(|r| r == run);
+    let sizes: Vec<usize> = match std::env::var("BENCH_GROWTH") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => GROWTH.to_vec(),
+    };
     let mut failures = Vec::new();
     let mut note = |what: &str, e: String| failures.push(format!("{what}: {e}"));
 
     let mut growth = Vec::new();
-    for n in GROWTH {
+    for &n in sizes.iter().filter(|_| wanted("growth")) {
         eprintln!("growth: {n} MemHpas ({} pods) ...", layout(n).pods());
         let setup = Setup {
             layout: layout(n),
@@ -98,36 +111,40 @@ fn main() {
         }
     }
     eprintln!("latency: 1000 MemHpas at {LATENCY:?} per request ...");
-    let latency = measure::run(
-        &binary,
-        Setup {
-            layout: layout(1000),
-            resync: LATENCY_RESYNC,
-            latency: LATENCY,
-            footprint: false,
-            timing: true,
-        },
-    )
-    .map_err(|e| note("latency", e))
-    .ok();
+    let latency = wanted("latency")
+        .then(|| {
+            measure::run(
+                &binary,
+                Setup {
+                    layout: layout(1000),
+                    resync: LATENCY_RESYNC,
+                    latency: LATENCY,
+                    footprint: false,
+                    timing: true,
+                },
+            )
+        })
+        .and_then(|r| r.map_err(|e| note("latency", e)).ok());
     let big_layout = layout(1000).with_other_pods(BIG_CLUSTER_PODS - layout(1000).pods());
     eprintln!("big cluster: 1000 MemHpas, {} pods ...", big_layout.pods());
-    let big = measure::run(
-        &binary,
-        Setup {
-            layout: big_layout,
-            resync: RESYNC,
-            latency: Duration::ZERO,
-            footprint: true,
-            timing: false,
-        },
-    )
-    .map_err(|e| note("big cluster", e))
-    .ok();
+    let big = wanted("big")
+        .then(|| {
+            measure::run(
+                &binary,
+                Setup {
+                    layout: big_layout,
+                    resync: RESYNC,
+                    latency: Duration::ZERO,
+                    footprint: true,
+                    timing: false,
+                },
+            )
+        })
+        .and_then(|r| r.map_err(|e| note("big cluster", e)).ok());
     eprintln!("reaction: MemHpa create/modify -> Scale write ...");
-    let reaction = reaction::run(&binary, Layout::new(100, 10, 2))
-        .map_err(|e| note("reaction", e))
-        .ok();
+    let reaction = wanted("reaction")
+        .then(|| reaction::run(&binary, Layout::new(100, 10, 2)))
+        .and_then(|r| r.map_err(|e| note("reaction", e)).ok());
 
     let all = report::All {
         binary: format!("{label} {}", binary.display()),

@@ -50,6 +50,8 @@ pub struct Setup {
 pub struct Figures {
     pub first_pass: Duration,
     pub first_pass_requests: usize,
+    /// VmHWM when the first pass is done.
+    pub first_pass_hwm_kib: Option<u64>,
     pub window: Window,
     pub hwm_kib: Option<u64>,
     pub rss_kib: Option<u64>,
@@ -183,12 +185,14 @@ fn footprint(binary: &Path, endpoints: &Endpoints, setup: Setup) -> Result<Figur
     .map_err(|e| format!("first pass: {e}"))?;
     let first_pass = started.elapsed();
     let first_pass_requests = fake.count("*", "");
+    let first_pass_hwm_kib = child.status_field("VmHWM");
 
     sleep_watching(&mut child, resync * WARM_UP_TICKS)?;
     let window = steady_window(&mut child, endpoints, &scraper, n, resync)?;
     Ok(Figures {
         first_pass,
         first_pass_requests,
+        first_pass_hwm_kib,
         window,
         hwm_kib: child.status_field("VmHWM"),
         rss_kib: child.status_field("VmRSS"),

@@ -284,6 +284,7 @@ fn figures_json(all: &All, rows: &[Row]) -> Value {
                 "first_pass_ms": ms(f.first_pass),
                 "first_pass_requests": f.first_pass_requests,
                 "rss_mib": f.rss_kib.map(mib),
+                "first_pass_peak_rss_mib": f.first_pass_hwm_kib.map(mib),
                 "threads": f.threads,
                 "api_connections_per_tick": round1(f.window.api_connections_per_tick),
                 "prom_connections_per_tick": round1(f.window.prom_connections_per_tick),

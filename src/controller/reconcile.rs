@@ -13,6 +13,7 @@
 //! The clock is read once per reconcile, and each MemHpa's history is locked
 //! once, from its decision to the record of that decision's outcome.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,8 +22,8 @@ use std::time::Instant;
 use super::cluster::{Cluster, UsageSource};
 use super::observe::{self, UsageResult};
 use super::status::{next_status, Outcome};
-use crate::algorithm::{decide, Decision, History, Policy, Reason, WriteOutcome};
-use crate::api::{self, MemHpa, ObjectReference, Pod, Scale};
+use crate::algorithm::{decide, Decision, History, PodObservation, Policy, Reason, WriteOutcome};
+use crate::api::{self, MemHpa, ObjectReference, Scale};
 use crate::kube::{ErrorKind, KubeError, ScaleTarget};
 use crate::metrics::{Metrics, ReconcileResult};
 use crate::prom::{PromError, Usage};
@@ -80,7 +81,8 @@ struct Prepared<'a> {
     policy: Policy,
     target: ScaleTarget,
     scale: Scale,
-    pods: Vec<Pod>,
+    /// What the calculator reads of them (`observe::shapes`).
+    pods: Vec<PodObservation>,
 }
 
 /// Reconciles `items`, all of `namespace`, with at most one Prometheus query.
@@ -195,7 +197,7 @@ fn prepare<'a>(
         policy,
         target,
         scale,
-        pods,
+        pods: observe::shapes(&pods),
     })
 }
 
@@ -486,7 +488,8 @@ fn write_status(
     let hpa = &item.hpa;
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
     let name = hpa.metadata.name.as_deref().unwrap_or_default();
-    let mut current = MemHpa::clone(hpa);
+    // Borrowed until a write is due: a quiet tick copies no MemHpa.
+    let mut current: Cow<'_, MemHpa> = Cow::Borrowed(hpa);
     for attempt in 1..=CONFLICT_RETRIES {
         let next = next_status(current.status.as_ref(), decision, status_replicas, outcome);
         if current.status.as_ref() == Some(&next) {
@@ -495,12 +498,12 @@ fn write_status(
         if !still_ours(ctx, item) {
             return Ok(Wrote::NotOurs);
         }
-        let mut object = current.clone();
+        let mut object = current.clone().into_owned();
         object.status = Some(next);
         match ctx.cluster.replace_memhpa_status(&object) {
             Ok(_) => return Ok(Wrote::Yes),
             Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
-                current = ctx.cluster.get_memhpa(namespace, name)?;
+                current = Cow::Owned(ctx.cluster.get_memhpa(namespace, name)?);
             }
             // Deleted while we reconciled: nothing left to report on.
             Err(e) if e.is_not_found() => return Ok(Wrote::Nothing),
@@ -553,6 +556,7 @@ fn skipped(item: &Item) -> Report {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::api::Pod;
     use serde_json::json;
     use std::collections::VecDeque;
 

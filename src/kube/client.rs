@@ -175,13 +175,12 @@ impl Client {
     /// not decode as a MemHpa is logged and left out, so one bad object cannot
     /// hide the others.
     pub fn list_memhpas(&self, namespace: Option<&str>) -> Result<ObjectList<MemHpa>, KubeError> {
-        let raw: ObjectList<serde_json::Value> = self.list_all(&paths::memhpas(namespace), &[])?;
-        let items = decode_items::<MemHpa>(raw.items);
+        let raw: ObjectList<Lenient<MemHpa>> = self.list_all(&paths::memhpas(namespace), &[])?;
         Ok(ObjectList {
             api_version: raw.api_version,
             kind: raw.kind,
             metadata: raw.metadata,
-            items,
+            items: raw.items.into_iter().filter_map(|item| item.0).collect(),
         })
     }
 
@@ -206,9 +205,11 @@ impl Client {
         namespace: Option<&str>,
         visit: &mut dyn FnMut(PodPage),
     ) -> Result<Option<String>, KubeError> {
-        let mut decode_page = |page: PageEvent<serde_json::Value>| match page {
+        let mut decode_page = |page: PageEvent<Lenient<Pod>>| match page {
             PageEvent::Restart => visit(PodPage::Restart),
-            PageEvent::Items { items, .. } => visit(PodPage::Pods(decode_items::<Pod>(items))),
+            PageEvent::Items { items, .. } => visit(PodPage::Pods(
+                items.into_iter().filter_map(|p| p.0).collect(),
+            )),
         };
         let meta = self.list_streamed(&paths::all_pods(namespace), &[], &mut decode_page)?;
         Ok(meta.resource_version)
@@ -841,6 +842,19 @@ pub enum PodPage {
     /// The list started over: the pages before this come again.
     Restart,
     Pods(Vec<Pod>),
+}
+
+/// One list item that decodes as `T`, or `None` (logged) for one that does
+/// not, so one bad object cannot hide the others. Each item passes through
+/// a JSON value on its own, as it is read: a page of 500 pods is never held
+/// as 500 values (they are several times the size of the pods decoded).
+struct Lenient<T>(Option<T>);
+
+impl<'de, T: Watched> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Lenient(decode_items::<T>(vec![value]).pop()))
+    }
 }
 
 /// The items that decode as `T`; each one that does not is logged and left

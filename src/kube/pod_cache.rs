@@ -12,7 +12,7 @@
 //! ([`PodCache::pods`] is `None`) and the caller lists from the server: a
 //! decision on an empty pod set would scale to the floor.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::reflector::Change;
@@ -113,13 +113,13 @@ pub enum Scope {
     Namespace(String),
 }
 
-/// The pods of one namespace, and their names by label set: a selector is
-/// matched once per label set (one per ReplicaSet, about), not once per pod,
-/// so a reconcile's lookup does not grow with the namespace's pods.
+/// The pods of one namespace, and how many hold each label set: a selector
+/// is matched once per label set (one per ReplicaSet, about), and the pods
+/// are then picked by which set they hold, a pointer comparison.
 #[derive(Debug, Default)]
 struct Namespace {
     pods: BTreeMap<Box<str>, SlimPod>,
-    groups: HashMap<Labels, BTreeSet<Box<str>>>,
+    groups: HashMap<Labels, usize>,
 }
 
 #[derive(Debug, Default)]
@@ -152,7 +152,8 @@ impl PodCache {
     }
 
     /// The pods of `namespace` that `selector` matches, sorted by name as a
-    /// LIST returns them; `None` while the cache cannot answer for that
+    /// LIST returns them, with what the calculator reads (no labels, uid or
+    /// resourceVersion); `None` while the cache cannot answer for that
     /// namespace (not synced yet, or outside the watched one).
     pub fn pods(&self, namespace: &str, selector: &LabelSelector) -> Option<Vec<Pod>> {
         if let Scope::Namespace(ns) = &self.scope {
@@ -167,19 +168,22 @@ impl PodCache {
         let Some(ns) = inner.namespaces.get(namespace) else {
             return Some(Vec::new());
         };
-        let mut names: Vec<&str> = ns
+        let wanted: Vec<&Labels> = ns
             .groups
-            .iter()
-            .filter(|(labels, _)| {
+            .keys()
+            .filter(|labels| {
                 selector
                     .matches_with(|key| labels.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v))
             })
-            .flat_map(|(_, names)| names.iter().map(|n| &**n))
             .collect();
-        names.sort_unstable();
-        let matched = names
-            .into_iter()
-            .filter_map(|name| ns.pods.get(name).map(|pod| to_pod(namespace, name, pod)))
+        if wanted.is_empty() {
+            return Some(Vec::new());
+        }
+        let matched = ns
+            .pods
+            .iter()
+            .filter(|(_, pod)| wanted.iter().any(|w| Arc::ptr_eq(w, &pod.labels)))
+            .map(|(name, pod)| to_pod(namespace, name, pod))
             .collect();
         Some(matched)
     }
@@ -226,19 +230,11 @@ impl PodCache {
 }
 
 impl Namespace {
-    /// Takes `name` out of the group of `old`'s labels, unless it is still
-    /// there under the same labels (a change that kept them).
-    fn ungroup(&mut self, name: &str, old: &SlimPod) {
-        if self
-            .pods
-            .get(name)
-            .is_some_and(|now| Arc::ptr_eq(&now.labels, &old.labels))
-        {
-            return;
-        }
-        if let Some(names) = self.groups.get_mut(&old.labels) {
-            names.remove(name);
-            if names.is_empty() {
+    /// Counts a pod that held `old`'s labels out of their group.
+    fn ungroup(&mut self, old: &SlimPod) {
+        if let Some(count) = self.groups.get_mut(&old.labels) {
+            *count -= 1;
+            if *count == 0 {
                 self.groups.remove(&old.labels);
             }
         }
@@ -268,14 +264,11 @@ impl Inner {
             containers,
         };
         let ns = self.namespaces.entry(namespace.into()).or_default();
-        ns.groups
-            .entry(Arc::clone(&slim.labels))
-            .or_default()
-            .insert(name.into());
+        *ns.groups.entry(Arc::clone(&slim.labels)).or_default() += 1;
         let old = ns.pods.insert(name.into(), slim);
         match old {
             Some(old) => {
-                ns.ungroup(name, &old);
+                ns.ungroup(&old);
                 self.release(old);
             }
             None => self.pods += 1,
@@ -291,7 +284,7 @@ impl Inner {
         };
         let old = ns.pods.remove(name);
         if let Some(old) = &old {
-            ns.ungroup(name, old);
+            ns.ungroup(old);
         }
         if ns.pods.is_empty() {
             self.namespaces.remove(namespace);
@@ -343,11 +336,8 @@ fn to_pod(namespace: &str, name: &str, pod: &SlimPod) -> Pod {
             name: Some(name.to_string()),
             namespace: Some(namespace.to_string()),
             deletion_timestamp: pod.deletion_timestamp.as_deref().map(str::to_string),
-            labels: pod
-                .labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            // The selector already matched; the calculator reads no label,
+            // and a label map costs each of a job's pods half a KiB.
             ..ObjectMeta::default()
         },
         spec: PodSpec {
