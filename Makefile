@@ -50,5 +50,17 @@ docker-build: static
 push: docker-build
 	docker push $(IMAGE)
 
+# Issue 12's figures: the pieces (examples/bench.rs), then the controller as a
+# process (examples/bench_controller) measured on the static binary the image
+# ships: a table of each target beside its figure, the growth table, how
+# each figure is taken, and last one JSON line holding every figure (the
+# pieces' lines included). About 3 minutes on a 2-core machine once built.
+.PHONY: bench
+bench:
+	$(MAKE) static
+	cargo build --release --example bench --example bench_controller
+	./target/release/examples/bench | tee target/bench-pieces.txt
+	BENCH_PIECES=target/bench-pieces.txt MEMHPA_BIN=$$($(MAKE) -s static-path) ./target/release/examples/bench_controller
+
 clean:
 	cargo clean

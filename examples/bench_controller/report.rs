@@ -265,6 +265,24 @@ fn machine() -> String {
     format!("{cpu}, {cpus} CPUs, {}; {date}", std::env::consts::ARCH)
 }
 
+/// The figure lines of `cargo run --example bench` (the pieces), when
+/// `BENCH_PIECES` names the file its output went to (`make bench` does).
+fn pieces() -> Value {
+    let Some(path) = std::env::var_os("BENCH_PIECES") else {
+        return Value::Null;
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .lines()
+            .skip_while(|l| !l.starts_with("---"))
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| Value::from(l.split_whitespace().collect::<Vec<_>>().join(" ")))
+            .collect(),
+        Err(e) => Value::from(format!("{}: {e}", std::path::Path::new(&path).display())),
+    }
+}
+
 fn figures_json(all: &All, rows: &[Row]) -> Value {
     let growth: Vec<Value> = all
         .growth
@@ -314,5 +332,6 @@ fn figures_json(all: &All, rows: &[Row]) -> Value {
         "big_cluster_requests_per_tick": all.big.as_ref().map(|f| round1(f.window.api_per_tick)),
         "resync_s": all.resync.as_secs_f64(),
         "growth": growth,
+        "pieces": pieces(),
     })
 }
