@@ -273,3 +273,39 @@ fn before_the_cache_syncs_a_reconcile_lists_its_pods() {
     });
     assert!(h.count(is_selector_list) >= 1, "{}", h.log_tail(20));
 }
+
+/// With only what manifests/rbac.yaml grants, the pod watch runs (it needs
+/// `watch` on pods) and the controller scales without one 403.
+#[test]
+fn the_rbac_manifest_grants_what_the_pod_cache_needs() {
+    let mut h = Harness::new();
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/rbac.yaml"))
+            .expect("manifests/rbac.yaml");
+    h.server.enforce_rbac(&manifest);
+    h.app("shop", "web", 2, 2, 80.0);
+    h.start(cached());
+    wait_synced(&h);
+    h.server
+        .create_memhpa(memhpa("shop", "web", "web", 1, 10, 50));
+    h.wait_until("shop/web scaled to 4", WAIT, || {
+        h.replicas("shop", "web") == Some(4)
+    });
+    // A pod that comes later reaches the cache only through the watch.
+    h.server.put_pod(
+        "shop",
+        controllersupport::pod("web-9", "web", Some("100Mi")),
+    );
+    h.wait_until("the new pod cached", WAIT, || {
+        cached_names(&h, "shop", "app=web").is_some_and(|n| n.contains(&"web-9".to_string()))
+    });
+    let denied: Vec<String> = h
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.status == 403)
+        .map(|r| format!("{} {}", r.method, r.target()))
+        .collect();
+    assert!(denied.is_empty(), "denied: {denied:?}");
+    assert_eq!(h.count(is_selector_list), 0);
+}

@@ -86,6 +86,8 @@ pub struct Controls {
     /// server round trip, for benchmarks. A setting, not a fault:
     /// `clear_faults` keeps it.
     pub latency: Duration,
+    /// With rules, only what they grant is served (the rest is 403).
+    pub rbac: Option<Vec<super::rbac::Rule>>,
 }
 
 impl Default for Controls {
@@ -100,6 +102,7 @@ impl Default for Controls {
             expired_as_http: false,
             lost: Vec::new(),
             latency: Duration::ZERO,
+            rbac: None,
         }
     }
 }

@@ -60,6 +60,14 @@ impl FakeApiServer {
         self.shared().controls().latency = latency.min(MAX_LATENCY);
     }
 
+    /// Serves only what the ClusterRoles and Roles of `manifest` (YAML, as
+    /// manifests/rbac.yaml) grant; the rest gets RBAC's 403. Panics on a
+    /// manifest the line parser cannot read (a test's own input).
+    pub fn enforce_rbac(&self, manifest: &str) {
+        let rules = super::rbac::parse(manifest).unwrap_or_else(|e| panic!("RBAC manifest: {e}"));
+        self.shared().controls().rbac = Some(rules);
+    }
+
     /// RBAC-ish 403 for `resource`: a plural (`"memhpas"`, all subresources
     /// too) or `plural/subresource` (`"deployments/scale"`).
     pub fn forbid(&self, resource: &str, forbidden: bool) {

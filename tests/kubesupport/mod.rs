@@ -83,6 +83,7 @@ pub(crate) mod ids;
 pub(crate) mod merge;
 pub mod objects;
 pub(crate) mod paging;
+pub(crate) mod rbac;
 mod record;
 pub(crate) mod routes;
 mod scale;

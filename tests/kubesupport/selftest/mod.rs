@@ -9,6 +9,7 @@ mod fields;
 mod ids;
 mod merge;
 mod paging;
+mod rbac;
 mod routes;
 mod schema;
 mod selector;
