@@ -57,10 +57,11 @@ push: docker-build
 # pieces' lines included). About 3 minutes on a 2-core machine once built.
 .PHONY: bench
 bench:
-	$(MAKE) static
+	$(MAKE) --no-print-directory static
 	cargo build --release --example bench --example bench_controller
 	./target/release/examples/bench | tee target/bench-pieces.txt
-	BENCH_PIECES=target/bench-pieces.txt MEMHPA_BIN=$$($(MAKE) -s static-path) ./target/release/examples/bench_controller
+	BENCH_PIECES=target/bench-pieces.txt MEMHPA_BIN=$$($(MAKE) -s --no-print-directory static-path) \
+		./target/release/examples/bench_controller
 
 clean:
 	cargo clean

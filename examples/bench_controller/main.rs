@@ -18,7 +18,8 @@
 //! a few hundred KiB between queries, as a real working set does), so after
 //! the first pass a tick decides nothing new: the steady state of a quiet
 //! cluster. The runs:
-//! - growth: N = 100, 1,000 and 5,000 MemHpas at `-resync 2s`;
+//! - growth: N = 100, 1,000 and 5,000 MemHpas at `-resync 2s` (6s at 5,000,
+//!   whose ticks would otherwise run into each other);
 //! - latency: 1,000 MemHpas with 5 ms injected before every API answer, at
 //!   `-resync 5s`, timing one tick;
 //! - big cluster: 1,000 MemHpas and 100,000 pods in all (90,000 of them
@@ -57,6 +58,10 @@ const GROWTH: [usize; 3] = [100, 1000, 5000];
 const NAMESPACES: usize = 20;
 const PODS_PER_TARGET: usize = 10;
 const RESYNC: Duration = Duration::from_secs(2);
+/// From this many MemHpas on, a tick takes more than half of [`RESYNC`]:
+/// ticks would run into each other and none could be timed whole.
+const LONG_TICKS_FROM: usize = 2000;
+const LONG_RESYNC: Duration = Duration::from_secs(6);
 const LATENCY: Duration = Duration::from_millis(5);
 /// Longer than the tick at that latency, so ticks stay apart.
 const LATENCY_RESYNC: Duration = Duration::from_secs(5);
@@ -97,7 +102,11 @@ fn main() {
         eprintln!("growth: {n} MemHpas ({} pods) ...", layout(n).pods());
         let setup = Setup {
             layout: layout(n),
-            resync: RESYNC,
+            resync: if n >= LONG_TICKS_FROM {
+                LONG_RESYNC
+            } else {
+                RESYNC
+            },
             latency: Duration::ZERO,
             footprint: true,
             timing: true,

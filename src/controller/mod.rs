@@ -198,6 +198,7 @@ impl Controller {
         if let Some(cache) = &self.pods {
             let pods = watch::Pods {
                 cache: Arc::clone(cache),
+                max_pods: watch::MAX_CACHED_PODS,
             };
             let timeout = settings.watch_timeout_seconds;
             watchers.push(watch::spawn(client.clone(), pods, timeout, stop.clone())?);

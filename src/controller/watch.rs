@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use super::dispatch::Message;
 use crate::api::{MemHpa, Pod};
 use crate::kube::{
-    self, Backoff, Change, Jitter, KubeError, PodCache, PodPage, Reflector, Scope, Step, Watch,
-    Watched,
+    self, Backoff, Change, ErrorKind, Jitter, KubeError, PodCache, PodPage, Reflector, Scope, Step,
+    Watch, Watched,
 };
 use crate::metrics::Metrics;
 use crate::shutdown::StopSignal;
@@ -103,9 +103,20 @@ pub const MAX_CACHED_PODS: usize = 100_000;
 /// once the first list is in.
 pub struct Pods {
     pub cache: Arc<PodCache>,
+    /// [`MAX_CACHED_PODS`], but for tests.
+    pub max_pods: usize,
 }
 
 impl Pods {
+    /// The cache is given up for good; the thread ends at its next delivery.
+    fn give_up(&self, why: &str) {
+        log::warn!(
+            "giving up the pod cache ({why}); each reconcile lists its target's pods \
+             from the API server instead"
+        );
+        self.cache.abandon();
+    }
+
     fn namespace(&self) -> Option<&str> {
         match self.cache.scope() {
             Scope::All => None,
@@ -126,11 +137,20 @@ impl Source for Pods {
     ) -> Result<Vec<Change<Pod>>, KubeError> {
         reflector.list_begin();
         let cache = Arc::clone(&self.cache);
-        let rv = client.list_pods_paged(self.namespace(), &mut |page| match page {
+        let listed = client.list_pods_paged(self.namespace(), &mut |page| match page {
             PodPage::Restart => reflector.list_begin(),
             PodPage::Pods(pods) => cache.apply(reflector.list_page(pods)),
-        })?;
-        Ok(reflector.list_end(rv))
+        });
+        match listed {
+            Ok(rv) => Ok(reflector.list_end(rv)),
+            // More pods than the cache may hold: listing them again after a
+            // backoff would only fail again, each time at full cost.
+            Err(e) if matches!(e.kind, ErrorKind::ListTooLarge { .. }) => {
+                self.give_up(&e.to_string());
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn watch(&self, client: &kube::Client, rv: &str, timeout: u64) -> Result<Watch, KubeError> {
@@ -138,13 +158,12 @@ impl Source for Pods {
     }
 
     fn deliver(&mut self, changes: Vec<Change<Pod>>) -> bool {
+        if self.cache.is_abandoned() {
+            return false;
+        }
         self.cache.apply(changes);
-        if self.cache.len() > MAX_CACHED_PODS {
-            log::warn!(
-                "the pod cache holds more than {MAX_CACHED_PODS} pods: giving it up; \
-                 each reconcile lists its target's pods from the API server instead"
-            );
-            self.cache.abandon();
+        if self.cache.len() > self.max_pods {
+            self.give_up(&format!("it holds more than {} pods", self.max_pods));
             return false;
         }
         true
@@ -402,6 +421,35 @@ impl<S: Source> Watcher<S> {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn a_pod_cache_past_its_bound_is_given_up_and_the_pod_watch_ends() {
+        let cache = Arc::new(PodCache::new(Scope::All));
+        let mut pods = Pods {
+            cache: Arc::clone(&cache),
+            max_pods: 2,
+        };
+        let pod = |name: &str| -> Change<Pod> {
+            let pod = serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": "a", "name": name}
+            }))
+            .expect("pod");
+            Change::Applied(Arc::new(pod))
+        };
+        assert!(pods.deliver(vec![pod("p1"), pod("p2")]));
+        pods.synced(true);
+        assert!(cache.is_synced());
+        assert!(
+            !pods.deliver(vec![pod("p3")]),
+            "past the bound: the thread ends"
+        );
+        assert!(cache.is_abandoned());
+        assert!(!cache.is_synced(), "reconciles list from the server again");
+        assert!(cache.is_empty(), "what it held is let go");
+        pods.synced(true);
+        assert!(!cache.is_synced(), "an abandoned cache never answers again");
+        assert!(!pods.deliver(Vec::new()));
+    }
 
     #[test]
     fn a_version_that_expired_during_a_wait_relists_at_once() {

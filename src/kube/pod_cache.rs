@@ -215,6 +215,10 @@ impl PodCache {
         inner.abandoned = true;
     }
 
+    pub fn is_abandoned(&self) -> bool {
+        crate::shutdown::lock(&self.inner).abandoned
+    }
+
     pub fn is_synced(&self) -> bool {
         crate::shutdown::lock(&self.inner).synced
     }
