@@ -28,7 +28,8 @@
 //!   write the fake sees.
 //!
 //! `BENCH_RUNS=growth,latency,big,reaction` picks runs, `BENCH_GROWTH=1000`
-//! the growth sizes (for a quick look; `make bench` runs everything).
+//! the growth sizes, `BENCH_PODS_PER_TARGET=1` the pods of each target (for
+//! a quick look; `make bench` runs everything as documented here).
 //!
 //! It prints a table of each target beside its figure, the growth table,
 //! how each figure is taken, and then one JSON line holding every figure.
@@ -83,7 +84,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let layout = |n| Layout::new(n, NAMESPACES, PODS_PER_TARGET);
+    let pods_per_target = std::env::var("BENCH_PODS_PER_TARGET")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(PODS_PER_TARGET);
+    let layout = |n| Layout::new(n, NAMESPACES, pods_per_target);
     // BENCH_RUNS=growth,big (say) runs only those; BENCH_GROWTH=1000 only that N.
     let runs = std::env::var("BENCH_RUNS").unwrap_or_default();
     let wanted = |run: &str| runs.is_empty() || runs.split(',').any(|r| r == run);

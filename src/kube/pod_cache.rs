@@ -19,8 +19,10 @@ use super::reflector::Change;
 use super::selector::LabelSelector;
 use crate::api::{Container, ObjectMeta, Pod, PodSpec, PodStatus, ResourceRequirements};
 
-type Labels = Arc<[(Box<str>, Box<str>)]>;
-type Containers = Arc<[SlimContainer]>;
+// Thin pointers (one word, where `Arc<[T]>` takes two): they are in every
+// pod, and what they point at is shared.
+type Labels = Arc<Vec<(Box<str>, Box<str>)>>;
+type Containers = Arc<Vec<SlimContainer>>;
 
 /// A container as the calculator reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -253,13 +255,15 @@ impl Inner {
             // The reflector drops these; nothing to key it by.
             return;
         };
-        let labels: Labels = meta
-            .labels
-            .iter()
-            .map(|(k, v)| (Box::from(k.as_str()), Box::from(v.as_str())))
-            .collect();
+        let labels: Labels = Arc::new(
+            meta.labels
+                .iter()
+                .map(|(k, v)| (Box::from(k.as_str()), Box::from(v.as_str())))
+                .collect(),
+        );
         let labels = intern(&mut self.labels, labels);
-        let containers: Containers = pod.spec.containers.iter().map(slim_container).collect();
+        let containers: Containers =
+            Arc::new(pod.spec.containers.iter().map(slim_container).collect());
         let containers = intern(&mut self.containers, containers);
         let slim = SlimPod {
             labels,
