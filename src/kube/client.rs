@@ -42,8 +42,9 @@ const MAX_LIST_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Items of one whole list. Bytes alone do not bound memory: 32 MiB of `{},`
 /// are 11 million items, and each decoded one is far larger than 3 bytes.
-/// Kubernetes' own scalability limit is 150,000 pods per cluster, and memhpa
-/// lists the pods of one workload.
+/// Kubernetes' own scalability limit is 150,000 pods per cluster; the pod
+/// cache's list of every pod is streamed (no byte bound, none is kept) and
+/// stops here, as the cache itself does (`controller::watch::MAX_CACHED_PODS`).
 const MAX_LIST_ITEMS: usize = 100_000;
 
 /// Pages of one list at most: a server whose continue tokens never end with
