@@ -28,7 +28,8 @@
 //!   write the fake sees.
 //!
 //! `BENCH_RUNS=growth,latency,big,reaction` picks runs, `BENCH_GROWTH=1000`
-//! the growth sizes, `BENCH_PODS_PER_TARGET=1` the pods of each target (for
+//! the growth sizes, `BENCH_PODS_PER_TARGET=1` the pods of each target,
+//! `BENCH_WORKERS=1` memhpa's `-workers` (for
 //! a quick look; `make bench` runs everything as documented here).
 //!
 //! It prints a table of each target beside its figure, the growth table,

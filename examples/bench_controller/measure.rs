@@ -150,7 +150,7 @@ impl Endpoints {
             "-metrics-addr".to_string(),
             format!("127.0.0.1:{}", free_port()?),
             "-workers".to_string(),
-            WORKERS.to_string(),
+            std::env::var("BENCH_WORKERS").unwrap_or_else(|_| WORKERS.to_string()),
         ];
         Ok(args.to_vec())
     }
