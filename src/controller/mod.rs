@@ -173,6 +173,13 @@ impl Controller {
             dry_run: settings.dry_run,
             clock: Arc::new(|| crate::rfc3339::unix_seconds(std::time::SystemTime::now())),
             may_write: self.leadership.write_guard(),
+            refreshed: {
+                let loop_tx = self.tx.clone();
+                Arc::new(move |hpa| {
+                    // At shutdown the loop may be gone: nothing to refresh.
+                    let _ = loop_tx.send(Message::Refreshed(Arc::new(hpa)));
+                })
+            },
         });
         // The stop is a message like any other, so the loop below only ever
         // blocks on its channel. Registered before any thread starts: a stop

@@ -42,6 +42,11 @@ pub struct Context {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// False on a follower: it decides nothing and writes nothing.
     pub may_write: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// Hands the loop's store a fresher copy of a MemHpa than the one the
+    /// job carried: a status write's answer, or its 409's re-read. Without
+    /// it, while the watch backs off, every tick would write from the same
+    /// stale version and pay a 409 and a re-read for it.
+    pub refreshed: Arc<dyn Fn(MemHpa) + Send + Sync>,
 }
 
 /// What the controller remembers of one MemHpa between reconciles.
@@ -501,9 +506,14 @@ fn write_status(
         let mut object = current.clone().into_owned();
         object.status = Some(next);
         match ctx.cluster.replace_memhpa_status(&object) {
-            Ok(_) => return Ok(Wrote::Yes),
+            Ok(written) => {
+                (ctx.refreshed)(written);
+                return Ok(Wrote::Yes);
+            }
             Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
-                current = Cow::Owned(ctx.cluster.get_memhpa(namespace, name)?);
+                let fresh = ctx.cluster.get_memhpa(namespace, name)?;
+                (ctx.refreshed)(fresh.clone());
+                current = Cow::Owned(fresh);
             }
             // Deleted while we reconciled: nothing left to report on.
             Err(e) if e.is_not_found() => return Ok(Wrote::Nothing),
@@ -730,6 +740,8 @@ mod test {
         usage: Arc<FakeUsage>,
         ctx: Context,
         item: Item,
+        /// What the reconcile handed the store (`Context::refreshed`).
+        refreshed: Arc<Mutex<Vec<MemHpa>>>,
     }
 
     /// Two pods at `percent` of their 100Mi limit, a Deployment at 2 replicas.
@@ -760,6 +772,7 @@ mod test {
             result: usage,
             calls: Mutex::new(Vec::new()),
         });
+        let refreshed = Arc::new(Mutex::new(Vec::new()));
         let ctx = Context {
             cluster: cluster.clone(),
             usage: usage.clone(),
@@ -767,6 +780,10 @@ mod test {
             dry_run,
             clock: Arc::new(|| 1_700_000_000),
             may_write: Arc::new(|| true),
+            refreshed: {
+                let refreshed = Arc::clone(&refreshed);
+                Arc::new(move |hpa| refreshed.lock().unwrap().push(hpa))
+            },
         };
         let item = Item {
             hpa: Arc::new(hpa),
@@ -777,6 +794,7 @@ mod test {
             usage,
             ctx,
             item,
+            refreshed,
         }
     }
 
@@ -854,6 +872,7 @@ mod test {
         let s = setup(50.0, false);
         let first = run(&s);
         assert!(first.status_written);
+        assert_eq!(s.refreshed.lock().unwrap().len(), 1, "the write's answer");
         let item = Item {
             hpa: Arc::new(s.cluster.hpa.lock().unwrap().clone().unwrap()),
             state: Arc::clone(&s.item.state),
@@ -861,6 +880,11 @@ mod test {
         s.cluster.actions.lock().unwrap().clear();
         let again = reconcile_namespace(&s.ctx, "demo", &[item]);
         assert!(!again[0].status_written);
+        assert_eq!(
+            s.refreshed.lock().unwrap().len(),
+            1,
+            "nothing new for the store"
+        );
         assert!(
             s.cluster.writes().is_empty(),
             "writes: {:?}",
@@ -982,6 +1006,14 @@ mod test {
             .count();
         assert_eq!(updates, 2, "{acts:?}");
         assert!(acts.iter().any(|a| a == "get memhpa demo/web"));
+        // The store gets the re-read, then what the write made of it.
+        let refreshed = s.refreshed.lock().unwrap();
+        assert_eq!(refreshed.len(), 2, "{refreshed:?}");
+        assert!(
+            refreshed[0].status.is_none(),
+            "the re-read, as the server had it"
+        );
+        assert_eq!(refreshed[1].status.as_ref(), Some(&written_status(&s)));
     }
 
     #[test]
