@@ -102,10 +102,10 @@ pub fn print(all: &All) {
         Some(kib) => Row {
             target: "4b. peak RSS, 100,000 pods cached < 64 MiB",
             figure: format!(
-                "{:.1} MiB ({} pods, {:.1} requests/tick)",
+                "{:.1} MiB ({} pods; per tick: {})",
                 mib(kib),
                 all.big_pods,
-                all.big.as_ref().map_or(0.0, |f| f.window.api_per_tick)
+                all.big.as_ref().map_or(String::new(), kinds)
             ),
             met: Some(kib < 64 * 1024),
         },
@@ -330,6 +330,9 @@ fn figures_json(all: &All, rows: &[Row]) -> Value {
         "peak_rss_100000_pods_mib": all.big.as_ref().and_then(|f| f.hwm_kib).map(mib),
         "big_cluster_pods": all.big_pods,
         "big_cluster_requests_per_tick": all.big.as_ref().map(|f| round1(f.window.api_per_tick)),
+        "big_cluster_requests_by_kind": all.big.as_ref().map(|f| f.window.api_kinds.iter()
+            .map(|(k, v)| (k.to_string(), json!(round1(*v))))
+            .collect::<serde_json::Map<_, _>>()),
         "resync_s": all.resync.as_secs_f64(),
         "growth": growth,
         "pieces": pieces(),
