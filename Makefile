@@ -151,5 +151,18 @@ push:
 	$(BUILDAH) manifest add --os linux --arch arm64 $(IMAGE)-list $(IMAGE)-arm64
 	$(BUILDAH) manifest push --all $(IMAGE)-list $(PUSH_DEST)
 
+# Issue 12's figures: the pieces (examples/bench.rs), then the controller as a
+# process (examples/bench_controller) measured on the static binary the image
+# ships: a table of each target beside its figure, the growth table, how
+# each figure is taken, and last one JSON line holding every figure (the
+# pieces' lines included). About 3 minutes on a 2-core machine once built.
+.PHONY: bench
+bench:
+	$(MAKE) --no-print-directory static
+	cargo build --release --example bench --example bench_controller
+	./target/release/examples/bench | tee target/bench-pieces.txt
+	BENCH_PIECES=target/bench-pieces.txt MEMHPA_BIN=$$($(MAKE) -s --no-print-directory static-path) \
+		./target/release/examples/bench_controller
+
 clean:
 	cargo clean

@@ -128,6 +128,13 @@ pub fn run(config: Config, apiserver: &str) -> Result<(), DaemonError> {
         dry_run: config.dry_run,
         watch_timeout_seconds: WATCH_TIMEOUT_SECONDS,
     };
+    // Pods come from a watch cache: one Scale GET per MemHpa per tick is then
+    // the whole cost, where a LIST per MemHpa was an etcd read each.
+    let scope = match &config.namespace {
+        Some(ns) => kube::Scope::Namespace(ns.clone()),
+        None => kube::Scope::All,
+    };
+    let controller = controller.with_pod_cache(scope);
     let synced_health = Arc::clone(&health);
     let synced = Arc::new(move |synced: bool| synced_health.set_synced(synced));
     let backends = Backends {

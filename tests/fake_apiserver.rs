@@ -876,6 +876,159 @@ fn pod_list_shaped_like_the_fixture() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 }
 
+#[test]
+fn pod_list_pages_with_limit_and_continue_across_namespaces() {
+    let server = FakeApiServer::start();
+    for (ns, name) in [
+        ("a", "p1"),
+        ("a", "p2"),
+        ("b", "p1"),
+        ("b", "p3"),
+        ("c", "p0"),
+    ] {
+        server.put_pod(ns, pod(name, &[("app", "web")]));
+    }
+    let mut seen = Vec::new();
+    let mut versions = Vec::new();
+    let mut token = String::new();
+    for _ in 0..10 {
+        let query = if token.is_empty() {
+            "limit=2".to_string()
+        } else {
+            format!("limit=2&continue={token}")
+        };
+        let page = get(&server, &format!("/api/v1/pods?{query}")).json();
+        versions.push(page["metadata"]["resourceVersion"].clone());
+        for item in page["items"].as_array().expect("items") {
+            let meta = &item["metadata"];
+            seen.push(format!(
+                "{}/{}",
+                meta["namespace"].as_str().unwrap(),
+                meta["name"].as_str().unwrap()
+            ));
+        }
+        match page["metadata"]["continue"].as_str() {
+            Some(next) => {
+                assert!(!next.is_empty());
+                let left = page["metadata"]["remainingItemCount"].as_u64();
+                assert_eq!(left, Some(5 - seen.len() as u64), "{page}");
+                token = next.to_string();
+            }
+            None => {
+                assert!(
+                    page["metadata"].get("remainingItemCount").is_none(),
+                    "{page}"
+                );
+                break;
+            }
+        }
+        // A change between pages does not move the pages' version.
+        server.put_pod("z", pod("late", &[("app", "web")]));
+    }
+    // Served from the first page's snapshot: the late pod is not in it.
+    assert_eq!(seen, ["a/p1", "a/p2", "b/p1", "b/p3", "c/p0"]);
+    assert!(versions.windows(2).all(|w| w[0] == w[1]), "{versions:?}");
+    // Without a limit, one page holding everything, and no token.
+    let whole = get(&server, "/api/v1/namespaces/b/pods").json();
+    assert_eq!(whole["items"].as_array().map(Vec::len), Some(2));
+    assert!(whole["metadata"].get("continue").is_none());
+}
+
+#[test]
+fn a_continue_token_from_before_a_compaction_is_410_and_a_bad_one_400() {
+    let server = FakeApiServer::start();
+    for name in ["p1", "p2", "p3"] {
+        server.put_pod("demo", pod(name, &[("app", "web")]));
+    }
+    let first = get(&server, "/api/v1/namespaces/demo/pods?limit=1").json();
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    server.put_pod("demo", pod("p4", &[("app", "web")]));
+    server.compact();
+    let expired = get(
+        &server,
+        &format!("/api/v1/namespaces/demo/pods?limit=1&continue={token}"),
+    );
+    assert_eq!(expired.status, 410, "{}", expired.body);
+    let body = expired.json();
+    assert_eq!(body["reason"], "Expired");
+    assert!(body["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("continue parameter is too old"));
+    let bad = get(&server, "/api/v1/namespaces/demo/pods?limit=1&continue=zzz");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+}
+
+#[test]
+fn a_paged_memhpa_list_keeps_the_crd_shape() {
+    let server = FakeApiServer::start();
+    for name in ["a", "b", "c"] {
+        server.create_memhpa(memhpa(name, false));
+    }
+    let first = get(&server, &format!("{MEMHPAS}?limit=2")).json();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(first["metadata"]["remainingItemCount"], 1);
+    let token = first["metadata"]["continue"].as_str().expect("token");
+    let last = get(&server, &format!("{MEMHPAS}?limit=2&continue={token}")).json();
+    assert_eq!(last["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        last["metadata"]["continue"], "",
+        "a CRD list always says continue"
+    );
+    assert_shape("memhpa-list-all-namespaces.txt", &last, &["items"]);
+}
+
+#[test]
+fn pod_watch_streams_changes_of_one_namespace_or_all() {
+    let server = FakeApiServer::start();
+    let rv = list_rv(&server, "/api/v1/pods");
+    server.put_pod("demo", pod("p1", &[("app", "web")]));
+    server.put_pod("other", pod("p2", &[("app", "web")]));
+    assert!(server.delete_pod("demo", "p1"));
+    let query = format!("resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=1");
+    let all = watch(&server, "/api/v1/pods", &query, 20);
+    assert_eq!(all.status, 200);
+    let kinds: Vec<String> = all
+        .object_events()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["type"].as_str().unwrap(),
+                e["object"]["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(kinds, ["ADDED p1", "ADDED p2", "DELETED p1"]);
+    assert_eq!(all.object_events()[0]["object"]["kind"], "Pod");
+    let bookmark = all
+        .events
+        .iter()
+        .find(|e| e["type"] == "BOOKMARK")
+        .expect("a bookmark");
+    assert_eq!(bookmark["object"]["kind"], "Pod");
+    let one = watch(&server, "/api/v1/namespaces/other/pods", &query, 20);
+    assert_eq!(one.object_events().len(), 1);
+}
+
+#[test]
+fn latency_delays_every_request_until_turned_off() {
+    let server = FakeApiServer::start();
+    server.set_latency(Duration::from_millis(300));
+    server.clear_faults();
+    let started = std::time::Instant::now();
+    assert_eq!(get(&server, "/api/v1/namespaces/demo/pods").status, 200);
+    let slow = started.elapsed();
+    server.set_latency(Duration::ZERO);
+    assert!(
+        slow >= Duration::from_millis(300),
+        "latency kept by clear_faults: {slow:?}"
+    );
+}
+
 // ---- auth ----
 
 #[test]

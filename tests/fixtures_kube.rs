@@ -15,8 +15,8 @@ use memhpa::api::{
     parse_quantity, Event, Lease, MemHpa, ObjectList, ObjectReference, Pod, Scale, Status,
 };
 use memhpa::kube::{
-    Change, Client, ErrorKind, EventAction, EventRecorder, KubeConfig, KubeError, Reflector,
-    ScaleTarget, Step, Watch,
+    Change, Client, ErrorKind, EventAction, EventRecorder, KubeConfig, KubeError, LabelSelector,
+    PodCache, PodPage, Reflector, ScaleTarget, Scope, Step, Watch,
 };
 use memhpa::rfc3339;
 use promsupport::canned::Canned;
@@ -537,6 +537,39 @@ fn pods_by_selector_with_quantities() {
         canned.requests()[0].path,
         "/api/v1/namespaces/demo/pods?labelSelector=app%3Dweb&limit=500"
     );
+}
+
+/// The captured pod list through the paged list (the pod watch's), the
+/// reflector and the pod cache: what a reconcile then reads is what the
+/// LIST by selector gives.
+#[test]
+fn captured_pods_through_the_paged_list_into_the_cache() {
+    let (client, canned) = served(&["pods-list-by-selector.txt", "pods-list-by-selector.txt"]);
+    let listed: Vec<Pod> = client.list_pods("demo", "app=web").expect("pods");
+    let cache = PodCache::new(Scope::All);
+    let mut reflector: Reflector<Pod> = Reflector::default();
+    reflector.list_begin();
+    let rv = client
+        .list_pods_paged(None, &mut |page| match page {
+            PodPage::Restart => reflector.list_begin(),
+            PodPage::Pods(pods) => cache.apply(reflector.list_page(pods)),
+        })
+        .expect("paged list");
+    assert!(reflector.list_end(rv.clone()).is_empty());
+    assert_eq!(rv.as_deref(), Some("567"));
+    cache.set_synced();
+    assert_eq!(canned.requests()[1].path, "/api/v1/pods?limit=500");
+    let selector = LabelSelector::parse("app=web").expect("selector");
+    let cached = cache.pods("demo", &selector).expect("synced");
+    assert_eq!(cached.len(), 2);
+    for (from_cache, from_list) in cached.iter().zip(&listed) {
+        assert_eq!(from_cache.metadata.name, from_list.metadata.name);
+        assert_eq!(from_cache.status, from_list.status);
+        assert_eq!(
+            from_cache.spec, from_list.spec,
+            "containers, limits and requests"
+        );
+    }
 }
 
 #[test]

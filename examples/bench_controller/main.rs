@@ -1,29 +1,41 @@
-//! Figures for sizing the controller, not assertions:
+//! Figures for issue 12's targets, not assertions: `make bench` (which
+//! builds the binaries first), or
 //!
 //! ```text
 //! cargo build --release            # the binary under measurement
 //! cargo run --release --example bench_controller
 //! ```
 //!
-//! `MEMHPA_BIN=path` measures that binary instead. Without it the bench
-//! measures target/release/memhpa and, when present,
-//! target/x86_64-unknown-linux-musl/release/memhpa (`make static`: the
-//! binary the scratch image ships).
+//! `MEMHPA_BIN=path` measures that binary. Without it the bench measures
+//! target/x86_64-unknown-linux-musl/release/memhpa (`make static`: the binary
+//! the scratch image ships) when present, else target/release/memhpa.
 //!
-//! Each run starts memhpa as a child process against the in-process fake
-//! kube-apiserver (tests/kubesupport) holding N MemHpas (N = 10, 1000) over
-//! up to 50 namespaces, each with its own Deployment of two pods with memory
-//! limits, and a stub Prometheus answering one `app` series per queried pod;
-//! flags `-leader-elect=false -resync 2s -workers 4 -metrics-addr 127.0.0.1:0`.
-//! Usage sits inside the tolerance, so after the first pass a tick writes
-//! nothing: the steady state of a quiet cluster. How each figure is taken is
-//! printed under the table. Everything binds 127.0.0.1; the child is killed
-//! at the end of each run, on errors too.
+//! Every run starts memhpa as a child process against the in-process fake
+//! kube-apiserver (tests/kubesupport) and a stub Prometheus, with
+//! `-leader-elect=false -workers 4`, and reads it through /metrics, the
+//! fake's request log and /proc. Each MemHpa has its own Deployment of 10
+//! pods, over 20 namespaces. Usage sits inside the tolerance (and wobbles by
+//! a few hundred KiB between queries, as a real working set does), so after
+//! the first pass a tick decides nothing new: the steady state of a quiet
+//! cluster. The runs:
+//! - growth: N = 100, 1,000 and 5,000 MemHpas at `-resync 2s` (6s at 5,000,
+//!   whose ticks would otherwise run into each other);
+//! - latency: 1,000 MemHpas with 5 ms injected before every API answer, at
+//!   `-resync 5s`, timing one tick;
+//! - big cluster: 1,000 MemHpas and 100,000 pods in all (90,000 of them
+//!   targeted by none), for the pod cache's memory;
+//! - reaction: 300 creates and changes of MemHpas, each timed to the Scale
+//!   write the fake sees.
 //!
-//! Timings are wall clock on whatever else the machine runs, and the fake
-//! and the stub share the machine with the child: compare runs on one
-//! machine, and expect a real API server's latency to lengthen ticks (but
-//! not their CPU or memory).
+//! `BENCH_RUNS=growth,latency,big,reaction` picks runs, `BENCH_GROWTH=1000`
+//! the growth sizes, `BENCH_PODS_PER_TARGET=1` the pods of each target,
+//! `BENCH_WORKERS=1` memhpa's `-workers` (for
+//! a quick look; `make bench` runs everything as documented here).
+//!
+//! It prints a table of each target beside its figure, the growth table,
+//! how each figure is taken, and then one JSON line holding every figure.
+//! Everything binds 127.0.0.1; every child is killed at the end of its run,
+//! on errors too.
 
 #[path = "../../tests/httpsupport/mod.rs"]
 mod httpsupport;
@@ -35,15 +47,27 @@ mod child;
 mod cluster;
 mod measure;
 mod prom_stub;
+mod reaction;
+mod report;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use cluster::Layout;
-use measure::{Figures, RESYNC, WORKERS};
+use measure::Setup;
 
-const SIZES: [usize; 2] = [10, 1000];
-const MAX_NAMESPACES: usize = 50;
+const GROWTH: [usize; 3] = [100, 1000, 5000];
+const NAMESPACES: usize = 20;
+const PODS_PER_TARGET: usize = 10;
+const RESYNC: Duration = Duration::from_secs(2);
+/// From this many MemHpas on, a tick takes more than half of [`RESYNC`]:
+/// ticks would run into each other and none could be timed whole.
+const LONG_TICKS_FROM: usize = 2000;
+const LONG_RESYNC: Duration = Duration::from_secs(6);
+const LATENCY: Duration = Duration::from_millis(5);
+/// Longer than the tick at that latency, so ticks stay apart.
+const LATENCY_RESYNC: Duration = Duration::from_secs(5);
+const BIG_CLUSTER_PODS: usize = 100_000;
 const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
 fn main() {
@@ -54,32 +78,100 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
-    let binaries = match binaries() {
-        Ok(binaries) => binaries,
+    let (label, binary) = match binary() {
+        Ok(found) => found,
         Err(message) => {
             eprintln!("{message}");
             std::process::exit(2);
         }
     };
-    let mut columns = Vec::new();
+    let pods_per_target = std::env::var("BENCH_PODS_PER_TARGET")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(PODS_PER_TARGET);
+    let layout = |n| Layout::new(n, NAMESPACES, pods_per_target);
+    // BENCH_RUNS=growth,big (say) runs only those; BENCH_GROWTH=1000 only that N.
+    let runs = std::env::var("BENCH_RUNS").unwrap_or_default();
+    let wanted = |run: &str| runs.is_empty() || runs.split(',').any(|r| r == run);
+    let sizes: Vec<usize> = match std::env::var("BENCH_GROWTH") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => GROWTH.to_vec(),
+    };
     let mut failures = Vec::new();
-    for (label, path) in &binaries {
-        for n in SIZES {
-            let layout = Layout::new(n, MAX_NAMESPACES);
-            let name = format!("{label} N={n}");
-            eprintln!("measuring {name} ({}) ...", path.display());
-            match measure::run(path, layout) {
-                Ok(figures) => columns.push((name, layout, Some(figures))),
-                Err(e) => {
-                    failures.push(format!("{name}: {e}"));
-                    columns.push((name, layout, None));
-                }
+    let mut note = |what: &str, e: String| failures.push(format!("{what}: {e}"));
+
+    let mut growth = Vec::new();
+    for &n in sizes.iter().filter(|_| wanted("growth")) {
+        eprintln!("growth: {n} MemHpas ({} pods) ...", layout(n).pods());
+        let setup = Setup {
+            layout: layout(n),
+            resync: if n >= LONG_TICKS_FROM {
+                LONG_RESYNC
+            } else {
+                RESYNC
+            },
+            latency: Duration::ZERO,
+            footprint: true,
+            timing: true,
+        };
+        match measure::run(&binary, setup) {
+            Ok(f) => growth.push((n, Some(f))),
+            Err(e) => {
+                note(&format!("growth N={n}"), e);
+                growth.push((n, None));
             }
         }
     }
-    print_table(&columns);
-    print_sizes();
-    print_notes(&columns);
+    eprintln!("latency: 1000 MemHpas at {LATENCY:?} per request ...");
+    let latency = wanted("latency")
+        .then(|| {
+            measure::run(
+                &binary,
+                Setup {
+                    layout: layout(1000),
+                    resync: LATENCY_RESYNC,
+                    latency: LATENCY,
+                    footprint: false,
+                    timing: true,
+                },
+            )
+        })
+        .and_then(|r| r.map_err(|e| note("latency", e)).ok());
+    let big_layout = layout(1000).with_other_pods(BIG_CLUSTER_PODS - layout(1000).pods());
+    eprintln!("big cluster: 1000 MemHpas, {} pods ...", big_layout.pods());
+    let big = wanted("big")
+        .then(|| {
+            measure::run(
+                &binary,
+                Setup {
+                    layout: big_layout,
+                    resync: RESYNC,
+                    latency: Duration::ZERO,
+                    footprint: true,
+                    timing: false,
+                },
+            )
+        })
+        .and_then(|r| r.map_err(|e| note("big cluster", e)).ok());
+    eprintln!("reaction: MemHpa create/modify -> Scale write ...");
+    let reaction = wanted("reaction")
+        .then(|| reaction::run(&binary, Layout::new(100, 10, 2)))
+        .and_then(|r| r.map_err(|e| note("reaction", e)).ok());
+
+    let all = report::All {
+        binary: format!("{label} {}", binary.display()),
+        growth,
+        latency,
+        big,
+        big_pods: big_layout.pods(),
+        reaction,
+        resync: RESYNC,
+        latency_injected: LATENCY,
+    };
+    report::print(&all);
     for failure in &failures {
         println!("\nFAILED {failure}");
     }
@@ -96,192 +188,26 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// (label, path) of each binary to measure.
-fn binaries() -> Result<Vec<(String, PathBuf)>, String> {
+/// (label, path) of the binary to measure.
+fn binary() -> Result<(String, PathBuf), String> {
     if let Some(path) = std::env::var_os("MEMHPA_BIN") {
         let path = PathBuf::from(path);
         if !path.is_file() {
             return Err(format!("MEMHPA_BIN={}: no such file", path.display()));
         }
-        return Ok(vec![("MEMHPA_BIN".to_string(), path)]);
+        return Ok(("MEMHPA_BIN".to_string(), path));
+    }
+    let musl = target_dir().join(MUSL_TARGET).join("release/memhpa");
+    if musl.is_file() {
+        return Ok(("musl static".to_string(), musl));
     }
     let release = target_dir().join("release/memhpa");
     if !release.is_file() {
         return Err(format!(
-            "{} is absent: build it first with `cargo build --release` \
+            "{} is absent: build it first with `cargo build --release` or `make static` \
              (or point MEMHPA_BIN at a memhpa binary)",
             release.display()
         ));
     }
-    let mut out = vec![("gnu".to_string(), release)];
-    let musl = target_dir().join(MUSL_TARGET).join("release/memhpa");
-    if musl.is_file() {
-        out.push(("musl".to_string(), musl));
-    }
-    Ok(out)
-}
-
-type Column = (String, Layout, Option<Figures>);
-/// One row of the table: a figure of one column.
-type Row = Box<dyn Fn(&Layout, &Figures) -> String>;
-
-fn print_table(columns: &[Column]) {
-    let mib =
-        |kib: Option<u64>| kib.map_or("-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
-    let resync_s = RESYNC.as_secs_f64();
-    let ms = |d: Option<Duration>| {
-        d.map_or("-".to_string(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
-    };
-    let rows: Vec<(&str, Row)> = vec![
-        ("namespaces", Box::new(|l, _| l.namespaces.to_string())),
-        (
-            "first full pass, ms",
-            Box::new(move |_, f| ms(Some(f.first_pass))),
-        ),
-        (
-            "API requests, first pass",
-            Box::new(|_, f| f.first_pass_requests.to_string()),
-        ),
-        (
-            "worker time per MemHpa, ms",
-            Box::new(move |_, f| ms(f.timing.per_memhpa)),
-        ),
-        (
-            "tick wall time, ms",
-            Box::new(move |_, f| ms(f.timing.tick())),
-        ),
-        (
-            "reconciles/s within a tick",
-            Box::new(|l, f| {
-                f.timing.tick().map_or("-".into(), |t| {
-                    format!("{:.0}", l.memhpas as f64 / t.as_secs_f64())
-                })
-            }),
-        ),
-        (
-            "API requests/tick",
-            Box::new(|_, f| format!("{:.1}", f.window.api_per_tick)),
-        ),
-        (
-            "API connections opened/tick",
-            Box::new(|_, f| format!("{:.1}", f.window.api_connections_per_tick)),
-        ),
-        (
-            "Prometheus queries/tick",
-            Box::new(|_, f| format!("{:.1}", f.window.prom_per_tick)),
-        ),
-        (
-            "Prometheus connections/tick",
-            Box::new(|_, f| format!("{:.1}", f.window.prom_connections_per_tick)),
-        ),
-        (
-            "CPU ms/tick (utime+stime)",
-            Box::new(|_, f| format!("{:.1}", f.window.cpu_ms_per_tick)),
-        ),
-        (
-            "average CPU at 2s resync, m",
-            Box::new(move |_, f| format!("{:.1}", f.window.cpu_ms_per_tick / resync_s)),
-        ),
-        ("VmHWM, MiB", Box::new(move |_, f| mib(f.hwm_kib))),
-        ("VmRSS, MiB", Box::new(move |_, f| mib(f.rss_kib))),
-        (
-            "threads",
-            Box::new(|_, f| f.threads.map_or("-".into(), |t| t.to_string())),
-        ),
-        (
-            "failed/skipped reconciles",
-            Box::new(|_, f| f.window.failed_reconciles.to_string()),
-        ),
-    ];
-    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-    let cell = columns
-        .iter()
-        .map(|(name, _, _)| name.len())
-        .max()
-        .unwrap_or(0)
-        .max(10);
-    print!("{:<width$}", "memhpa process");
-    for (name, _, _) in columns {
-        print!("  {name:>cell$}");
-    }
-    println!();
-    println!(
-        "{:-<width$}{}",
-        "",
-        format!("  {:->cell$}", "").repeat(columns.len())
-    );
-    for (row, value) in &rows {
-        print!("{row:<width$}");
-        for (_, layout, figures) in columns {
-            let text = figures
-                .as_ref()
-                .map_or("failed".to_string(), |f| value(layout, f));
-            print!("  {text:>cell$}");
-        }
-        println!();
-    }
-}
-
-fn print_sizes() {
-    println!();
-    let release = target_dir().join("release/memhpa");
-    let musl = target_dir().join(MUSL_TARGET).join("release/memhpa");
-    for (label, path) in [
-        ("glibc (cargo build --release)", release),
-        ("musl static (make static)", musl),
-    ] {
-        match std::fs::metadata(&path) {
-            Ok(meta) => println!(
-                "binary size, {label}: {} bytes ({:.2} MiB)  {}",
-                meta.len(),
-                meta.len() as f64 / 1048576.0,
-                path.display()
-            ),
-            Err(_) => println!("binary size, {label}: absent ({})", path.display()),
-        }
-    }
-}
-
-fn print_notes(columns: &[Column]) {
-    let notes = [
-        "- footprint child (RUST_LOG=info, as deployed):",
-        "  first full pass: spawn until every MemHpa in the fake has status.observedGeneration (polled every 20 ms);",
-        "  API requests, first pass: the fake's request log at that moment.",
-        "  CPU window: 2 ticks of warm-up, then 5 ticks with one /metrics scrape at each end; ticks = the delta of",
-        "  memhpa_reconciles_total / N; CPU ms/tick = delta utime+stime in /proc/PID/stat (all threads) / ticks;",
-        "  average CPU (millicores) = CPU ms per tick / resync seconds, idle time between ticks included.",
-        "  API requests/tick: the fake's request log over the window / ticks; Prometheus queries/tick: the stub's",
-        "  POST /api/v1/query count / ticks (the design wants one per namespace). Connections: TCP accepts by",
-        "  the fake and the stub over the window / ticks (full keep-alive reuse would make them 0).",
-        "  VmHWM (peak RSS) and VmRSS: /proc/PID/status right after the window.",
-        "- timing child (RUST_LOG also memhpa::controller::workers=debug: one line per MemHpa when its job ends):",
-        "  worker time per MemHpa: delta of memhpa_reconcile_duration_seconds sum / count over 3 ticks;",
-        "  tick wall time: first to last completion line of a whole tick (arrival times on the pipe; median of",
-        "  the ticks seen whole) plus one namespace job (worker time per MemHpa x MemHpas per namespace), which",
-        "  ran before the first line; reconciles/s = N / tick wall time.",
-    ];
-    println!(
-        "\nHow: per column, a fresh fake API server + stub Prometheus and two memhpa children in turn\n\
-         (-resync {}s -workers {WORKERS} -leader-elect=false); usage sits inside the tolerance, so no writes after the first pass.",
-        RESYNC.as_secs()
-    );
-    for line in notes {
-        println!("{line}");
-    }
-    for (name, _, figures) in columns {
-        if let Some(f) = figures {
-            let kinds: Vec<String> = f
-                .window
-                .api_kinds
-                .iter()
-                .map(|(k, v)| format!("{v:.1} {k}"))
-                .collect();
-            println!(
-                "  {name}: requests/tick = {} (over {:.1} ticks); {} whole ticks timed",
-                kinds.join(", "),
-                f.window.ticks,
-                f.timing.spans.len()
-            );
-        }
-    }
+    Ok(("glibc".to_string(), release))
 }

@@ -1,5 +1,6 @@
-//! One measured layout: a fresh fake API server holding it and a stub
-//! Prometheus, then two memhpa children in turn.
+//! One measured setup: a fresh fake API server holding its layout (with the
+//! setup's injected latency per request) and a stub Prometheus, then up to
+//! two memhpa children in turn.
 //!
 //! 1. The footprint child logs at `info`, as in production: first full pass,
 //!    warm-up, a window for CPU / requests / queries touched only by one
@@ -21,7 +22,6 @@ use crate::cluster::{self, Layout};
 use crate::kubesupport::{FakeApiServer, Recorded, TOKEN};
 use crate::prom_stub::PromStub;
 
-pub const RESYNC: Duration = Duration::from_secs(2);
 pub const WORKERS: usize = 4;
 /// Ticks let pass after the first pass before anything is measured.
 const WARM_UP_TICKS: u32 = 2;
@@ -33,10 +33,25 @@ const FIRST_PASS_LIMIT: Duration = Duration::from_secs(180);
 const FOOTPRINT_LOG: &str = "info";
 const TIMING_LOG: &str = "info,memhpa::controller::workers=debug";
 
+/// What is measured, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub layout: Layout,
+    pub resync: Duration,
+    /// Injected before every answer of the fake (`set_latency`).
+    pub latency: Duration,
+    /// The footprint child: CPU, requests, memory.
+    pub footprint: bool,
+    /// The timing child: the wall time of a tick.
+    pub timing: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
     pub first_pass: Duration,
     pub first_pass_requests: usize,
+    /// VmHWM when the first pass is done.
+    pub first_pass_hwm_kib: Option<u64>,
     pub window: Window,
     pub hwm_kib: Option<u64>,
     pub rss_kib: Option<u64>,
@@ -102,14 +117,26 @@ impl Drop for TokenFile {
 }
 
 /// Where the children connect.
-struct Endpoints {
-    fake: FakeApiServer,
-    prom: PromStub,
+pub struct Endpoints {
+    pub fake: FakeApiServer,
+    pub prom: PromStub,
     token: TokenFile,
 }
 
 impl Endpoints {
-    fn args(&self) -> Result<Vec<String>, String> {
+    /// A fake holding `layout`, a stub Prometheus and the token file.
+    pub fn start(layout: Layout) -> Result<Endpoints, String> {
+        let fake = FakeApiServer::start();
+        cluster::populate(&fake, layout);
+        Ok(Endpoints {
+            fake,
+            prom: PromStub::start(cluster::USAGE_BYTES)
+                .map_err(|e| format!("stub Prometheus: {e}"))?,
+            token: TokenFile::write()?,
+        })
+    }
+
+    pub fn args(&self, resync: Duration) -> Result<Vec<String>, String> {
         let args = [
             "-apiserver".to_string(),
             self.fake.url(),
@@ -119,35 +146,37 @@ impl Endpoints {
             self.prom.url(),
             "-leader-elect=false".to_string(),
             "-resync".to_string(),
-            format!("{}s", RESYNC.as_secs()),
+            format!("{}ms", resync.as_millis()),
             "-metrics-addr".to_string(),
             format!("127.0.0.1:{}", free_port()?),
             "-workers".to_string(),
-            WORKERS.to_string(),
+            std::env::var("BENCH_WORKERS").unwrap_or_else(|_| WORKERS.to_string()),
         ];
         Ok(args.to_vec())
     }
 }
 
-pub fn run(binary: &Path, layout: Layout) -> Result<Figures, String> {
-    let fake = FakeApiServer::start();
-    cluster::populate(&fake, layout);
-    let endpoints = Endpoints {
-        fake,
-        prom: PromStub::start(cluster::USAGE_BYTES).map_err(|e| format!("stub Prometheus: {e}"))?,
-        token: TokenFile::write()?,
+pub fn run(binary: &Path, setup: Setup) -> Result<Figures, String> {
+    let endpoints = Endpoints::start(setup.layout)?;
+    endpoints.fake.set_latency(setup.latency);
+    let mut figures = if setup.footprint {
+        footprint(binary, &endpoints, setup)?
+    } else {
+        Figures::default()
     };
-    let mut figures = footprint(binary, &endpoints, layout)?;
-    figures.timing =
-        timing(binary, &endpoints, layout).map_err(|e| format!("timing child: {e}"))?;
+    if setup.timing {
+        figures.timing =
+            timing(binary, &endpoints, setup).map_err(|e| format!("timing child: {e}"))?;
+    }
     Ok(figures)
 }
 
-fn footprint(binary: &Path, endpoints: &Endpoints, layout: Layout) -> Result<Figures, String> {
+fn footprint(binary: &Path, endpoints: &Endpoints, setup: Setup) -> Result<Figures, String> {
+    let (layout, resync) = (setup.layout, setup.resync);
     let fake = &endpoints.fake;
     let started = Instant::now();
     // Killed when it goes out of scope, on every path out of here.
-    let mut child = Child::spawn(binary, &endpoints.args()?, FOOTPRINT_LOG)?;
+    let mut child = Child::spawn(binary, &endpoints.args(resync)?, FOOTPRINT_LOG)?;
     let scraper = Scraper::new(&child.metrics_addr(Duration::from_secs(10))?);
     let n = layout.memhpas;
     wait_for(&mut child, FIRST_PASS_LIMIT, || {
@@ -156,12 +185,14 @@ fn footprint(binary: &Path, endpoints: &Endpoints, layout: Layout) -> Result<Fig
     .map_err(|e| format!("first pass: {e}"))?;
     let first_pass = started.elapsed();
     let first_pass_requests = fake.count("*", "");
+    let first_pass_hwm_kib = child.status_field("VmHWM");
 
-    sleep_watching(&mut child, RESYNC * WARM_UP_TICKS)?;
-    let window = steady_window(&mut child, endpoints, &scraper, n)?;
+    sleep_watching(&mut child, resync * WARM_UP_TICKS)?;
+    let window = steady_window(&mut child, endpoints, &scraper, n, resync)?;
     Ok(Figures {
         first_pass,
         first_pass_requests,
+        first_pass_hwm_kib,
         window,
         hwm_kib: child.status_field("VmHWM"),
         rss_kib: child.status_field("VmRSS"),
@@ -176,6 +207,7 @@ fn steady_window(
     endpoints: &Endpoints,
     scraper: &Scraper,
     n: usize,
+    resync: Duration,
 ) -> Result<Window, String> {
     let Endpoints { fake, prom, .. } = endpoints;
     fake.clear_requests();
@@ -183,7 +215,7 @@ fn steady_window(
     let (api_conns_before, prom_conns_before) = (fake.connections_accepted(), prom.connections());
     let cpu_before = child.cpu_ticks()?;
     let before = scraper.scrape()?;
-    sleep_watching(child, RESYNC * MEASURED_TICKS)?;
+    sleep_watching(child, resync * MEASURED_TICKS)?;
     let after = scraper.scrape()?;
     let cpu_after = child.cpu_ticks()?;
     let queries = prom.queries() - queries_before;
@@ -196,7 +228,7 @@ fn steady_window(
     if ticks < 1.0 {
         return Err(format!(
             "only {reconciles} reconciles of {n} MemHpas in {:?}: no full tick",
-            RESYNC * MEASURED_TICKS
+            resync * MEASURED_TICKS
         ));
     }
     let mut api_kinds = BTreeMap::new();
@@ -216,18 +248,19 @@ fn steady_window(
     })
 }
 
-fn timing(binary: &Path, endpoints: &Endpoints, layout: Layout) -> Result<Timing, String> {
+fn timing(binary: &Path, endpoints: &Endpoints, setup: Setup) -> Result<Timing, String> {
+    let (layout, resync) = (setup.layout, setup.resync);
     let n = layout.memhpas;
-    let mut child = Child::spawn(binary, &endpoints.args()?, TIMING_LOG)?;
+    let mut child = Child::spawn(binary, &endpoints.args(resync)?, TIMING_LOG)?;
     let scraper = Scraper::new(&child.metrics_addr(Duration::from_secs(10))?);
     // Its first pass: every MemHpa is new to it.
     wait_for(&mut child, FIRST_PASS_LIMIT, || {
         scraper.scrape().is_ok_and(|s| s.reconciles() >= n as u64)
     })?;
-    sleep_watching(&mut child, RESYNC)?;
+    sleep_watching(&mut child, resync)?;
     let before = scraper.scrape()?;
     child.take_completions();
-    sleep_watching(&mut child, RESYNC * TIMED_TICKS + RESYNC / 2)?;
+    sleep_watching(&mut child, resync * TIMED_TICKS + resync / 2)?;
     let completions = child.take_completions();
     let after = scraper.scrape()?;
     let per_memhpa = busy_per_reconcile(&before, &after);
@@ -235,7 +268,7 @@ fn timing(binary: &Path, endpoints: &Endpoints, layout: Layout) -> Result<Timing
     Ok(Timing {
         per_memhpa,
         per_job: per_memhpa.map(|d| d * per_namespace),
-        spans: tick_spans(&completions, n, RESYNC / 2),
+        spans: tick_spans(&completions, n, resync / 2),
     })
 }
 
@@ -246,7 +279,7 @@ fn busy_per_reconcile(before: &Scrape, after: &Scrape) -> Option<Duration> {
 }
 
 /// Polls `done` every 20 ms until it holds, the child dies, or `limit` passes.
-fn wait_for(
+pub fn wait_for(
     child: &mut Child,
     limit: Duration,
     mut done: impl FnMut() -> bool,
@@ -266,7 +299,7 @@ fn wait_for(
 }
 
 /// Sleeps `span`, checking every 100 ms that the child still runs.
-fn sleep_watching(child: &mut Child, span: Duration) -> Result<(), String> {
+pub fn sleep_watching(child: &mut Child, span: Duration) -> Result<(), String> {
     let end = Instant::now() + span;
     while let Some(left) = end
         .checked_duration_since(Instant::now())
@@ -293,6 +326,7 @@ fn request_kind(r: &Recorded) -> &'static str {
     match r.method.as_str() {
         _ if r.is_watch() => "watch",
         "GET" if path.ends_with("/scale") => "get scale",
+        "GET" if path == "/api/v1/pods" => "list pods (cache)",
         "GET" if path.ends_with("/pods") => "list pods",
         "GET" if path.ends_with("/memhpas") => "list memhpas",
         "PUT" | "PATCH" if path.ends_with("/scale") => "write scale",

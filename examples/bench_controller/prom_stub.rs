@@ -1,7 +1,8 @@
 //! A stand-in Prometheus on 127.0.0.1: `POST /api/v1/query` is answered with a
 //! success vector holding one series per pod named in the query's
 //! `pod=~"a|b|..."` alternation, container `app`, in the query's namespace, at a
-//! fixed working set (the shape of the fixture
+//! working set that wobbles by up to ±[`WOBBLE`] around a fixed figure from
+//! one query to the next, as a real one does between scrapes (the shape of the fixture
 //! prometheus-2.42/query-per-container-raw.txt). It counts the queries so the
 //! bench can check the one-query-per-namespace rule under load.
 
@@ -17,6 +18,11 @@ use std::time::Duration;
 const MAX_BODY: usize = 8 << 20;
 /// A connection idle this long is dropped, so no thread outlives its use.
 const IDLE: Duration = Duration::from_secs(30);
+/// How far a pod's working set moves between two queries: a quiet
+/// process's page cache and heap breathe by a few hundred KiB. Inside the
+/// tolerance, so no figure of a decision changes, but any byte count
+/// recorded exactly would.
+pub const WOBBLE: u64 = 256 << 10;
 
 pub struct PromStub {
     addr: SocketAddr,
@@ -112,9 +118,9 @@ fn serve_connection(stream: TcpStream, usage_bytes: u64, queries: &AtomicUsize) 
             )?;
             continue;
         }
-        queries.fetch_add(1, Ordering::SeqCst);
+        let nth = queries.fetch_add(1, Ordering::SeqCst) as u64;
         let query = form_value(&String::from_utf8_lossy(&body), "query").unwrap_or_default();
-        respond(&mut writer, 200, &vector_answer(&query, usage_bytes))?;
+        respond(&mut writer, 200, &vector_answer(&query, usage_bytes, nth))?;
     }
 }
 
@@ -224,16 +230,18 @@ fn matcher_value(query: &str, key: &str) -> Option<String> {
 
 /// One `app` series per pod of the alternation; an empty vector when the query
 /// names no pods (as Prometheus answers a matcher that matches nothing).
-fn vector_answer(query: &str, usage_bytes: u64) -> Vec<u8> {
+fn vector_answer(query: &str, usage_bytes: u64, nth: u64) -> Vec<u8> {
     let namespace = matcher_value(query, "namespace=\"").unwrap_or_default();
     let pods = matcher_value(query, "pod=~\"").unwrap_or_default();
     let result: Vec<serde_json::Value> = pods
         .split('|')
         .filter(|pod| !pod.is_empty())
-        .map(|pod| {
+        .enumerate()
+        .map(|(i, pod)| {
+            let bytes = usage_bytes - WOBBLE + wobble(nth, i as u64) % (2 * WOBBLE + 1);
             serde_json::json!({
                 "metric": {"container": "app", "namespace": namespace, "pod": pod},
-                "value": [1_795_348_991.561, usage_bytes.to_string()]
+                "value": [1_795_348_991.561, bytes.to_string()]
             })
         })
         .collect();
@@ -242,4 +250,13 @@ fn vector_answer(query: &str, usage_bytes: u64) -> Vec<u8> {
         "data": {"resultType": "vector", "result": result}
     }))
     .unwrap_or_default()
+}
+
+/// A spread-out number from the query's and the series' index (SplitMix64's
+/// finaliser): different in every query, the same in every run.
+fn wobble(nth: u64, series: u64) -> u64 {
+    let mut z = nth.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ series.wrapping_add(1);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

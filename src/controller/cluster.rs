@@ -12,7 +12,9 @@ use std::thread;
 use std::time::Duration;
 
 use crate::api::{MemHpa, ObjectReference, Pod, Scale};
-use crate::kube::{self, Backoff, Jitter, KubeError, Recorder, ScaleTarget};
+use crate::kube::{
+    self, Backoff, Jitter, KubeError, LabelSelector, PodCache, Recorder, ScaleTarget,
+};
 use crate::prom::{self, PromError, Usage};
 
 pub trait Cluster: Send + Sync {
@@ -67,6 +69,7 @@ pub struct KubeCluster {
     client: kube::Client,
     events: Recorder,
     may_write: WriteGuard,
+    pods: Option<Arc<PodCache>>,
 }
 
 impl KubeCluster {
@@ -75,7 +78,16 @@ impl KubeCluster {
             events: Recorder::new(client.clone()),
             client,
             may_write: Arc::new(|| true),
+            pods: None,
         }
+    }
+
+    /// Pods come from `cache` once it is synced; before that (and for a
+    /// namespace it does not hold) they are listed from the server, so that
+    /// no decision is ever made on a cache that has not seen the pods yet.
+    pub fn with_pod_cache(mut self, cache: Arc<PodCache>) -> KubeCluster {
+        self.pods = Some(cache);
+        self
     }
 
     /// Asked before every retry of a write: a retry may come seconds after
@@ -111,6 +123,30 @@ fn require(
         return Err(KubeError::missing_field(verb, object(), field));
     }
     Ok(())
+}
+
+/// The pods from the cache, `None` when it cannot answer. A selector that
+/// does not parse is the 400 the server would have answered, so that the
+/// decision (InvalidSelector) is the same either way.
+fn cached_pods(
+    cache: &PodCache,
+    namespace: &str,
+    selector: &str,
+) -> Result<Option<Vec<Pod>>, KubeError> {
+    if selector.trim().is_empty() {
+        // The client refuses an empty selector (it matches every pod): ask it.
+        return Ok(None);
+    }
+    let parsed = LabelSelector::parse(selector).map_err(|e| {
+        KubeError::with_status(
+            "list",
+            format!("pods in namespace {namespace:?} (from the cache)"),
+            400,
+            "BadRequest",
+            e.to_string(),
+        )
+    })?;
+    Ok(cache.pods(namespace, &parsed))
 }
 
 /// Calls `call` until it succeeds, fails for good, runs out of attempts, or
@@ -161,6 +197,11 @@ impl Cluster for KubeCluster {
     }
 
     fn list_pods(&self, namespace: &str, selector: &str) -> Result<Vec<Pod>, KubeError> {
+        if let Some(cache) = &self.pods {
+            if let Some(pods) = cached_pods(cache, namespace, selector)? {
+                return Ok(pods);
+            }
+        }
         self.retrying(|| self.client.list_pods(namespace, selector))
     }
 

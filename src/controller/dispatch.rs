@@ -28,6 +28,12 @@ use crate::metrics::Metrics;
 pub enum Message {
     /// From the watch thread: the store's changes, in order.
     Changes(Vec<Change>),
+    /// From a reconcile: a fresher copy of a stored MemHpa (a status write's
+    /// answer or a 409's re-read). It only replaces the stored one with the
+    /// same uid and generation, and (when both read as numbers) an older
+    /// resourceVersion: a MemHpa deleted meanwhile is not brought back, and
+    /// a spec change the watch delivered meanwhile is not undone.
+    Refreshed(Arc<MemHpa>),
     /// The resync period passed: reconcile everything. Ticks coalesce: the
     /// ticker sends none while one is still queued (`TickGate`).
     Tick,
@@ -82,6 +88,18 @@ impl Dispatcher {
             Message::Changes(changes) => {
                 for change in changes {
                     self.apply(change);
+                }
+            }
+            Message::Refreshed(hpa) => {
+                let key = hpa.metadata.key();
+                let fresher = self.store.get(&key).is_some_and(|e| {
+                    let (stored, given) = (&e.hpa.metadata, &hpa.metadata);
+                    stored.uid == given.uid
+                        && stored.generation == given.generation
+                        && newer(&given.resource_version, &stored.resource_version)
+                });
+                if fresher {
+                    self.apply(Change::Applied(hpa));
                 }
             }
             Message::Tick => self.enqueue_all(),
@@ -197,6 +215,17 @@ impl Dispatcher {
                 self.in_flight.insert(namespace);
             }
         }
+    }
+}
+
+/// Whether resourceVersion `given` is newer than `stored`. They are opaque,
+/// but every server hands out numbers that grow; when either is not one,
+/// the given one is taken (it was read from the server just now).
+fn newer(given: &Option<String>, stored: &Option<String>) -> bool {
+    let number = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<u64>().ok());
+    match (number(given), number(stored)) {
+        (Some(given), Some(stored)) => given > stored,
+        _ => true,
     }
 }
 
@@ -402,6 +431,43 @@ mod test {
         d.handle(applied(Arc::clone(&object)));
         let sent: Vec<Job> = rx.try_iter().collect();
         assert!(Arc::ptr_eq(&sent[0].items[0].hpa, &object));
+    }
+
+    #[test]
+    fn a_refresh_updates_a_stored_memhpa_and_never_brings_one_back() {
+        let (mut d, rx) = setup(true);
+        d.handle(applied(hpa("a", "web", "u1", 1, "10")));
+        d.handle(Message::Done("a".into()));
+        jobs(&rx);
+        d.handle(Message::Refreshed(hpa("a", "web", "u1", 1, "11")));
+        assert!(jobs(&rx).is_empty(), "a status refresh is no reconcile");
+        d.handle(Message::Tick);
+        let sent: Vec<Job> = rx.try_iter().collect();
+        assert_eq!(
+            sent[0].items[0].hpa.metadata.resource_version.as_deref(),
+            Some("11")
+        );
+        d.handle(Message::Done("a".into()));
+        // Older than the stored version, or of an older spec: not taken.
+        d.handle(Message::Refreshed(hpa("a", "web", "u1", 1, "9")));
+        d.handle(applied(hpa("a", "web", "u1", 2, "14")));
+        d.handle(Message::Done("a".into()));
+        jobs(&rx);
+        d.handle(Message::Refreshed(hpa("a", "web", "u1", 1, "15")));
+        d.handle(Message::Tick);
+        let sent: Vec<Job> = rx.try_iter().collect();
+        assert_eq!(
+            sent[0].items[0].hpa.metadata.generation,
+            Some(2),
+            "the spec change stays"
+        );
+        d.handle(Message::Done("a".into()));
+        d.handle(Message::Changes(vec![Change::Deleted("a/web".into())]));
+        d.handle(Message::Refreshed(hpa("a", "web", "u1", 2, "16")));
+        d.handle(Message::Refreshed(hpa("a", "api", "u2", 1, "13")));
+        assert_eq!(d.keys().count(), 0, "deleted, and never known: not stored");
+        d.handle(Message::Tick);
+        assert!(jobs(&rx).is_empty());
     }
 
     #[test]

@@ -36,7 +36,6 @@ pub use watch::SyncedHook;
 use cluster::KubeCluster;
 use dispatch::{Dispatcher, Message};
 use reconcile::Context;
-use watch::WatchSettings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -111,6 +110,9 @@ pub struct Controller {
     tx: Sender<Message>,
     rx: Receiver<Message>,
     leadership: Leadership,
+    /// With one, the production cluster reads pods from it and `run` keeps
+    /// it filled by a pod watch; without, each reconcile lists its pods.
+    pods: Option<Arc<kube::PodCache>>,
 }
 
 impl Controller {
@@ -118,7 +120,25 @@ impl Controller {
     pub fn new(leader: bool) -> Controller {
         let (tx, rx) = mpsc::channel();
         let leadership = Leadership::new(leader, tx.clone());
-        Controller { tx, rx, leadership }
+        Controller {
+            tx,
+            rx,
+            leadership,
+            pods: None,
+        }
+    }
+
+    /// Reads pods from a cache of `scope` (the namespace the MemHpas are
+    /// watched in, or all), kept by a second watch, instead of one LIST per
+    /// MemHpa per reconcile. Call before [`Controller::kube_cluster`].
+    pub fn with_pod_cache(mut self, scope: kube::Scope) -> Controller {
+        self.pods = Some(Arc::new(kube::PodCache::new(scope)));
+        self
+    }
+
+    /// The pod cache, if there is one (for tests and the daemon's metrics).
+    pub fn pod_cache(&self) -> Option<Arc<kube::PodCache>> {
+        self.pods.clone()
     }
 
     pub fn leadership(&self) -> Leadership {
@@ -128,7 +148,11 @@ impl Controller {
     /// The production [`Cluster`] over `client`, whose write retries stop as
     /// soon as this replica no longer leads.
     pub fn kube_cluster(&self, client: kube::Client) -> Arc<dyn Cluster> {
-        Arc::new(KubeCluster::new(client).with_write_guard(self.leadership.write_guard()))
+        let cluster = KubeCluster::new(client).with_write_guard(self.leadership.write_guard());
+        Arc::new(match &self.pods {
+            Some(pods) => cluster.with_pod_cache(Arc::clone(pods)),
+            None => cluster,
+        })
     }
 
     /// Runs until `stop`; then stops the threads, waits at most two seconds for
@@ -150,6 +174,13 @@ impl Controller {
             dry_run: settings.dry_run,
             clock: Arc::new(|| crate::rfc3339::unix_seconds(std::time::SystemTime::now())),
             may_write: self.leadership.write_guard(),
+            refreshed: {
+                let loop_tx = self.tx.clone();
+                Arc::new(move |hpa| {
+                    // At shutdown the loop may be gone: nothing to refresh.
+                    let _ = loop_tx.send(Message::Refreshed(Arc::new(hpa)));
+                })
+            },
         });
         // The stop is a message like any other, so the loop below only ever
         // blocks on its channel. Registered before any thread starts: a stop
@@ -162,15 +193,24 @@ impl Controller {
         let workers = workers::spawn(settings.workers, jobs_rx, ctx, self.tx.clone())?;
         let watcher = watch::spawn(
             client.clone(),
-            WatchSettings {
+            watch::MemHpas {
                 namespace: settings.namespace.clone(),
-                timeout_seconds: settings.watch_timeout_seconds,
+                loop_tx: self.tx.clone(),
+                metrics: Arc::clone(&metrics),
+                synced,
             },
-            self.tx.clone(),
-            Arc::clone(&metrics),
-            synced,
+            settings.watch_timeout_seconds,
             stop.clone(),
         )?;
+        let mut watchers = vec![watcher];
+        if let Some(cache) = &self.pods {
+            let pods = watch::Pods {
+                cache: Arc::clone(cache),
+                max_pods: watch::MAX_CACHED_PODS,
+            };
+            let timeout = settings.watch_timeout_seconds;
+            watchers.push(watch::spawn(client.clone(), pods, timeout, stop.clone())?);
+        }
         let ticks = ticker::TickGate::default();
         let ticker = ticker::spawn(
             settings.resync,
@@ -198,7 +238,8 @@ impl Controller {
         // ends the watch thread's blocked read.
         join_until(workers, Instant::now() + DRAIN_TIMEOUT);
         client.shutdown();
-        join_until(vec![watcher, ticker], Instant::now() + STOP_JOIN_TIMEOUT);
+        watchers.push(ticker);
+        join_until(watchers, Instant::now() + STOP_JOIN_TIMEOUT);
         Ok(())
     }
 }

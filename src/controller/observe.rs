@@ -12,34 +12,49 @@ use crate::algorithm::{ContainerObservation, Observation, PodObservation, PodPha
 use crate::api::{Pod, Scale};
 use crate::prom::{Counted, Usage};
 
+/// What the calculator reads of each pod, without usage yet: taken as soon
+/// as the pods are read, so that a namespace job holds about 200 bytes per
+/// pod until its one Prometheus query, not the API pod (ten times that).
+pub fn shapes(pods: &[Pod]) -> Vec<PodObservation> {
+    pods.iter()
+        .map(|pod| PodObservation {
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            phase: PodPhase::parse(pod.status.phase.as_deref()),
+            deleted: pod.metadata.deletion_timestamp.is_some(),
+            containers: pod
+                .spec
+                .containers
+                .iter()
+                .map(|c| ContainerObservation::from_container(c, None))
+                .collect(),
+        })
+        .collect()
+}
+
 /// Adds the names of the pods whose memory Prometheus must be asked for.
 /// Terminal and deleted pods are left out: the calculator drops them anyway,
 /// and each name costs a regex alternative in the query.
-pub fn wanted_pods(pods: &[Pod], into: &mut BTreeSet<String>) {
+pub fn wanted_pods(pods: &[PodObservation], into: &mut BTreeSet<String>) {
     for pod in pods.iter().filter(|p| is_live(p)) {
-        if let Some(name) = &pod.metadata.name {
-            into.insert(name.clone());
+        if !pod.name.is_empty() {
+            into.insert(pod.name.clone());
         }
     }
 }
 
-fn is_live(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && !matches!(
-            PodPhase::parse(pod.status.phase.as_deref()),
-            PodPhase::Succeeded | PodPhase::Failed
-        )
+fn is_live(pod: &PodObservation) -> bool {
+    !pod.deleted && !matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed)
 }
 
 /// What the usage of a namespace came to: the numbers, or why there are none.
 pub type UsageResult<'a> = Result<&'a Usage, &'a str>;
 
-/// The observation of one target. `container` is the MemHpa's `container`
-/// option; a Prometheus failure for the namespace becomes `metrics_error`, so
-/// that `decide` refuses to scale on it.
+/// The observation of one target from its pods' [`shapes`]. `container` is
+/// the MemHpa's `container` option; a Prometheus failure for the namespace
+/// becomes `metrics_error`, so that `decide` refuses to scale on it.
 pub fn observation(
     scale: &Scale,
-    pods: &[Pod],
+    pods: &[PodObservation],
     usage: UsageResult<'_>,
     container: Option<&str>,
 ) -> Observation {
@@ -58,19 +73,22 @@ pub fn observation(
     }
 }
 
-fn pod_observation(pod: &Pod, usage: Option<&Usage>, only: Option<&str>) -> PodObservation {
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let spec_names: Vec<String> = pod.spec.containers.iter().map(|c| c.name.clone()).collect();
+fn pod_observation(
+    shape: &PodObservation,
+    usage: Option<&Usage>,
+    only: Option<&str>,
+) -> PodObservation {
+    let name = &shape.name;
+    let spec_names: Vec<String> = shape.containers.iter().map(|c| c.name.clone()).collect();
     let counted = match only {
         Some(c) => Counted::Only(c),
         None => Counted::AllOf(&spec_names),
     };
-    let sampled = usage.is_some_and(|u| u.bytes(&name, counted).is_ok());
+    let sampled = usage.is_some_and(|u| u.bytes(name, counted).is_ok());
     let per_pod_total = usage
-        .filter(|u| sampled && !u.pod(&name).is_some_and(|p| p.is_per_container()))
-        .and_then(|u| u.bytes(&name, counted).ok());
-    let containers = pod
-        .spec
+        .filter(|u| sampled && !u.pod(name).is_some_and(|p| p.is_per_container()))
+        .and_then(|u| u.bytes(name, counted).ok());
+    let containers = shape
         .containers
         .iter()
         .enumerate()
@@ -81,16 +99,17 @@ fn pod_observation(pod: &Pod, usage: Option<&Usage>, only: Option<&str>) -> PodO
                 // Only the pod's total reaches the calculator, which adds the
                 // containers up, so the total rides on the first container.
                 (true, Some(total)) => Some(if i == 0 { total } else { 0.0 }),
-                (true, None) => usage.and_then(|u| u.container_bytes(&name, &c.name)),
+                (true, None) => usage.and_then(|u| u.container_bytes(name, &c.name)),
             };
-            ContainerObservation::from_container(c, usage_bytes)
+            ContainerObservation {
+                usage_bytes,
+                ..c.clone()
+            }
         })
         .collect();
     PodObservation {
-        name,
-        phase: PodPhase::parse(pod.status.phase.as_deref()),
-        deleted: pod.metadata.deletion_timestamp.is_some(),
         containers,
+        ..shape.clone()
     }
 }
 
@@ -135,7 +154,7 @@ mod test {
             deleted,
         ];
         let mut names = BTreeSet::new();
-        wanted_pods(&pods, &mut names);
+        wanted_pods(&shapes(&pods), &mut names);
         assert_eq!(names.into_iter().collect::<Vec<_>>(), vec!["a", "b"]);
     }
 
@@ -144,7 +163,7 @@ mod test {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
         let usage =
             Usage::from_samples("demo", [("a", "app", 80.0 * MI), ("a", "side", 10.0 * MI)]);
-        let obs = observation(&scale(1), &pods, Ok(&usage), None);
+        let obs = observation(&scale(1), &shapes(&pods), Ok(&usage), None);
         let c = &obs.pods[0].containers;
         assert_eq!(c[0].usage_bytes, Some(80.0 * MI));
         assert_eq!(c[1].usage_bytes, Some(10.0 * MI));
@@ -155,7 +174,7 @@ mod test {
     fn a_pod_missing_one_container_is_missing_as_a_whole() {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
         let usage = Usage::from_samples("demo", [("a", "app", 80.0 * MI)]);
-        let obs = observation(&scale(1), &pods, Ok(&usage), None);
+        let obs = observation(&scale(1), &shapes(&pods), Ok(&usage), None);
         assert!(obs.pods[0]
             .containers
             .iter()
@@ -166,7 +185,7 @@ mod test {
     fn a_nan_container_makes_the_pod_missing_not_zero() {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
         let usage = Usage::from_samples("demo", [("a", "app", 70.0 * MI), ("a", "side", f64::NAN)]);
-        let obs = observation(&scale(1), &pods, Ok(&usage), None);
+        let obs = observation(&scale(1), &shapes(&pods), Ok(&usage), None);
         assert!(obs.pods[0]
             .containers
             .iter()
@@ -177,14 +196,14 @@ mod test {
     fn the_container_option_counts_only_that_container() {
         let pods = vec![pod("a", "Running", &[("app", "100Mi"), ("side", "20Mi")])];
         let usage = Usage::from_samples("demo", [("a", "app", 80.0 * MI)]);
-        let obs = observation(&scale(1), &pods, Ok(&usage), Some("app"));
+        let obs = observation(&scale(1), &shapes(&pods), Ok(&usage), Some("app"));
         assert_eq!(obs.pods[0].containers[0].usage_bytes, Some(80.0 * MI));
     }
 
     #[test]
     fn a_prometheus_failure_is_a_metrics_error_and_never_scales() {
         let pods = vec![pod("a", "Running", &[("app", "100Mi")])];
-        let obs = observation(&scale(3), &pods, Err("Prometheus is down"), None);
+        let obs = observation(&scale(3), &shapes(&pods), Err("Prometheus is down"), None);
         assert_eq!(obs.metrics_error.as_deref(), Some("Prometheus is down"));
         let spec = serde_json::from_value(json!({
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
@@ -201,7 +220,7 @@ mod test {
     fn a_limit_of_1e308_is_beyond_physical_memory_not_absent() {
         let pods = vec![pod("a", "Running", &[("app", "1e308")])];
         let usage = Usage::from_samples("demo", [("a", "app", 80.0 * MI)]);
-        let obs = observation(&scale(2), &pods, Ok(&usage), None);
+        let obs = observation(&scale(2), &shapes(&pods), Ok(&usage), None);
         let spec = serde_json::from_value(json!({
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
             "minReplicas": 1, "maxReplicas": 6, "targetUtilizationPercentage": 50

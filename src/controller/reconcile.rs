@@ -13,6 +13,7 @@
 //! The clock is read once per reconcile, and each MemHpa's history is locked
 //! once, from its decision to the record of that decision's outcome.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,8 +23,8 @@ use super::alarm::{self, Alarm};
 use super::cluster::{Cluster, UsageSource};
 use super::observe::{self, UsageResult};
 use super::status::{next_status, Outcome};
-use crate::algorithm::{decide, Decision, History, Policy, Reason, WriteOutcome};
-use crate::api::{self, MemHpa, ObjectReference, Pod, Scale};
+use crate::algorithm::{decide, Decision, History, PodObservation, Policy, Reason, WriteOutcome};
+use crate::api::{self, MemHpa, ObjectReference, Scale};
 use crate::kube::{ErrorKind, KubeError, ScaleTarget};
 use crate::metrics::{Metrics, ReconcileResult};
 use crate::prom::{PromError, Usage};
@@ -42,6 +43,11 @@ pub struct Context {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// False on a follower: it decides nothing and writes nothing.
     pub may_write: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// Hands the loop's store a fresher copy of a MemHpa than the one the
+    /// job carried: a status write's answer, or its 409's re-read. Without
+    /// it, while the watch backs off, every tick would write from the same
+    /// stale version and pay a 409 and a re-read for it.
+    pub refreshed: Arc<dyn Fn(MemHpa) + Send + Sync>,
 }
 
 /// What the controller remembers of one MemHpa between reconciles.
@@ -83,7 +89,8 @@ struct Prepared<'a> {
     policy: Policy,
     target: ScaleTarget,
     scale: Scale,
-    pods: Vec<Pod>,
+    /// What the calculator reads of them (`observe::shapes`).
+    pods: Vec<PodObservation>,
 }
 
 /// Reconciles `items`, all of `namespace`, with at most one Prometheus query.
@@ -198,7 +205,7 @@ fn prepare<'a>(
         policy,
         target,
         scale,
-        pods,
+        pods: observe::shapes(&pods),
     })
 }
 
@@ -498,7 +505,8 @@ fn write_status(
     let hpa = &item.hpa;
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
     let name = hpa.metadata.name.as_deref().unwrap_or_default();
-    let mut current = MemHpa::clone(hpa);
+    // Borrowed until a write is due: a quiet tick copies no MemHpa.
+    let mut current: Cow<'_, MemHpa> = Cow::Borrowed(hpa);
     for attempt in 1..=CONFLICT_RETRIES {
         let next = next_status(current.status.as_ref(), decision, status_replicas, outcome);
         if current.status.as_ref() == Some(&next) {
@@ -507,12 +515,17 @@ fn write_status(
         if !still_ours(ctx, item) {
             return Ok(Wrote::NotOurs);
         }
-        let mut object = current.clone();
+        let mut object = current.clone().into_owned();
         object.status = Some(next);
         match ctx.cluster.replace_memhpa_status(&object) {
-            Ok(_) => return Ok(Wrote::Yes),
+            Ok(written) => {
+                (ctx.refreshed)(written);
+                return Ok(Wrote::Yes);
+            }
             Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
-                current = ctx.cluster.get_memhpa(namespace, name)?;
+                let fresh = ctx.cluster.get_memhpa(namespace, name)?;
+                (ctx.refreshed)(fresh.clone());
+                current = Cow::Owned(fresh);
             }
             // Deleted while we reconciled: nothing left to report on.
             Err(e) if e.is_not_found() => return Ok(Wrote::Nothing),
@@ -565,6 +578,7 @@ fn skipped(item: &Item) -> Report {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::api::Pod;
     use serde_json::json;
     use std::collections::VecDeque;
 
@@ -738,6 +752,8 @@ mod test {
         usage: Arc<FakeUsage>,
         ctx: Context,
         item: Item,
+        /// What the reconcile handed the store (`Context::refreshed`).
+        refreshed: Arc<Mutex<Vec<MemHpa>>>,
     }
 
     /// Two pods at `percent` of their 100Mi limit, a Deployment at 2 replicas.
@@ -768,6 +784,7 @@ mod test {
             result: usage,
             calls: Mutex::new(Vec::new()),
         });
+        let refreshed = Arc::new(Mutex::new(Vec::new()));
         let ctx = Context {
             cluster: cluster.clone(),
             usage: usage.clone(),
@@ -775,6 +792,10 @@ mod test {
             dry_run,
             clock: Arc::new(|| 1_700_000_000),
             may_write: Arc::new(|| true),
+            refreshed: {
+                let refreshed = Arc::clone(&refreshed);
+                Arc::new(move |hpa| refreshed.lock().unwrap().push(hpa))
+            },
         };
         let item = Item {
             hpa: Arc::new(hpa),
@@ -785,6 +806,7 @@ mod test {
             usage,
             ctx,
             item,
+            refreshed,
         }
     }
 
@@ -862,6 +884,7 @@ mod test {
         let s = setup(50.0, false);
         let first = run(&s);
         assert!(first.status_written);
+        assert_eq!(s.refreshed.lock().unwrap().len(), 1, "the write's answer");
         let item = Item {
             hpa: Arc::new(s.cluster.hpa.lock().unwrap().clone().unwrap()),
             state: Arc::clone(&s.item.state),
@@ -869,6 +892,11 @@ mod test {
         s.cluster.actions.lock().unwrap().clear();
         let again = reconcile_namespace(&s.ctx, "demo", &[item]);
         assert!(!again[0].status_written);
+        assert_eq!(
+            s.refreshed.lock().unwrap().len(),
+            1,
+            "nothing new for the store"
+        );
         assert!(
             s.cluster.writes().is_empty(),
             "writes: {:?}",
@@ -1009,6 +1037,14 @@ mod test {
             .count();
         assert_eq!(updates, 2, "{acts:?}");
         assert!(acts.iter().any(|a| a == "get memhpa demo/web"));
+        // The store gets the re-read, then what the write made of it.
+        let refreshed = s.refreshed.lock().unwrap();
+        assert_eq!(refreshed.len(), 2, "{refreshed:?}");
+        assert!(
+            refreshed[0].status.is_none(),
+            "the re-read, as the server had it"
+        );
+        assert_eq!(refreshed[1].status.as_ref(), Some(&written_status(&s)));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::config::{checked_base_url, refuse_token_in_clear, KubeConfig};
 use super::error::{excerpt, ConfigError, ErrorKind, KubeError};
 use super::paths::{self, ScaleTarget};
-use super::reflector::raw_key;
+use super::reflector::{raw_key, Watched};
 use super::token::TokenSource;
 use super::transport::{read_error, Incoming, Outgoing, Transport, TransportError, UreqTransport};
 use super::typed::Typed;
@@ -42,8 +42,9 @@ const MAX_LIST_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Items of one whole list. Bytes alone do not bound memory: 32 MiB of `{},`
 /// are 11 million items, and each decoded one is far larger than 3 bytes.
-/// Kubernetes' own scalability limit is 150,000 pods per cluster, and memhpa
-/// lists the pods of one workload.
+/// Kubernetes' own scalability limit is 150,000 pods per cluster; the pod
+/// cache's list of every pod is streamed (no byte bound, none is kept) and
+/// stops here, as the cache itself does (`controller::watch::MAX_CACHED_PODS`).
 const MAX_LIST_ITEMS: usize = 100_000;
 
 /// Pages of one list at most: a server whose continue tokens never end with
@@ -175,24 +176,12 @@ impl Client {
     /// not decode as a MemHpa is logged and left out, so one bad object cannot
     /// hide the others.
     pub fn list_memhpas(&self, namespace: Option<&str>) -> Result<ObjectList<MemHpa>, KubeError> {
-        let raw: ObjectList<serde_json::Value> = self.list_all(&paths::memhpas(namespace), &[])?;
-        let items = raw
-            .items
-            .into_iter()
-            .filter_map(|item| {
-                let key = raw_key(&item).unwrap_or_else(|| "(no name)".into());
-                serde_json::from_value::<MemHpa>(item)
-                    .map_err(|err| {
-                        log::warn!("skipping MemHpa {key} from the list: it does not decode: {err}")
-                    })
-                    .ok()
-            })
-            .collect();
+        let raw: ObjectList<Lenient<MemHpa>> = self.list_all(&paths::memhpas(namespace), &[])?;
         Ok(ObjectList {
             api_version: raw.api_version,
             kind: raw.kind,
             metadata: raw.metadata,
-            items,
+            items: raw.items.into_iter().filter_map(|item| item.0).collect(),
         })
     }
 
@@ -204,10 +193,52 @@ impl Client {
         resource_version: &str,
         timeout_seconds: u64,
     ) -> Result<Watch, KubeError> {
+        self.watch(paths::memhpas(namespace), resource_version, timeout_seconds)
+    }
+
+    /// Every pod (of one namespace, or all), page by page: each page goes to
+    /// `visit` as it is read and none is kept here, so that the initial list
+    /// of a large cluster is never held whole. A pod that does not decode is
+    /// logged and left out. `PodPage::Restart` says the list started over
+    /// (its continue token expired). Returns the list's resourceVersion.
+    pub fn list_pods_paged(
+        &self,
+        namespace: Option<&str>,
+        visit: &mut dyn FnMut(PodPage),
+    ) -> Result<Option<String>, KubeError> {
+        let mut decode_page = |page: PageEvent<Lenient<Pod>>| match page {
+            PageEvent::Restart => visit(PodPage::Restart),
+            PageEvent::Items { items, .. } => visit(PodPage::Pods(
+                items.into_iter().filter_map(|p| p.0).collect(),
+            )),
+        };
+        let meta = self.list_streamed(&paths::all_pods(namespace), &[], &mut decode_page)?;
+        Ok(meta.resource_version)
+    }
+
+    /// A pod watch, as [`Client::watch_memhpas`].
+    pub fn watch_pods(
+        &self,
+        namespace: Option<&str>,
+        resource_version: &str,
+        timeout_seconds: u64,
+    ) -> Result<Watch, KubeError> {
+        self.watch(
+            paths::all_pods(namespace),
+            resource_version,
+            timeout_seconds,
+        )
+    }
+
+    fn watch(
+        &self,
+        collection: String,
+        resource_version: &str,
+        timeout_seconds: u64,
+    ) -> Result<Watch, KubeError> {
         let timeout = timeout_seconds.to_string();
         let path = format!(
-            "{}{}",
-            paths::memhpas(namespace),
+            "{collection}{}",
             paths::query(&[
                 ("watch", "true"),
                 ("allowWatchBookmarks", "true"),
@@ -356,11 +387,61 @@ impl Client {
         path: &str,
         filters: &[(&str, &str)],
     ) -> Result<ObjectList<T>, KubeError> {
-        let limits = self.inner.list_limits;
         let named = format!("{path}{}", paths::query(filters));
+        let mut gathered = Gathered::new(&named, self.inner.list_limits);
+        let mut head = (None, None);
+        let metadata = self.each_page(path, filters, &mut gathered, &mut |page| match page {
+            PageEvent::Restart => {}
+            PageEvent::Items {
+                api_version,
+                kind,
+                items,
+            } => {
+                head = (api_version, kind);
+                drop(items);
+            }
+        })?;
+        Ok(ObjectList {
+            api_version: head.0,
+            kind: head.1,
+            metadata,
+            items: std::mem::take(&mut gathered.items),
+        })
+    }
+
+    /// The pages of a list, each handed to `visit` as it is read and kept by
+    /// nobody here: a list of 100,000 pods is never held whole. The bounds
+    /// are the list's pages and items; the bytes are bounded per page only,
+    /// since none are kept. Returns the list's metadata (its
+    /// resourceVersion).
+    fn list_streamed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filters: &[(&str, &str)],
+        visit: &mut dyn FnMut(PageEvent<T>),
+    ) -> Result<ListMeta, KubeError> {
+        let named = format!("{path}{}", paths::query(filters));
+        let limits = ListLimits {
+            bytes: u64::MAX,
+            ..self.inner.list_limits
+        };
+        let mut counted = Gathered::counting(&named, limits);
+        self.each_page(path, filters, &mut counted, visit)
+    }
+
+    /// The paging loop both list shapes share: `limit` and `continue`, a
+    /// restart when the token expires, a repeated token refused.
+    fn each_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filters: &[(&str, &str)],
+        gathered: &mut Gathered<'_, T>,
+        visit: &mut dyn FnMut(PageEvent<T>),
+    ) -> Result<ListMeta, KubeError> {
+        let limits = gathered.limits;
         let mut restarts = 0;
         'list: loop {
-            let mut gathered = Gathered::new(&named, limits);
+            gathered.clear();
             let mut continue_token: Option<String> = None;
             for _ in 0..limits.pages {
                 let mut pairs = filters.to_vec();
@@ -369,13 +450,14 @@ impl Client {
                     pairs.push(("continue", token));
                 }
                 let call = Call::new("list", "GET", format!("{path}{}", paths::query(&pairs)));
-                let (page, bytes) = match self.list_page(&call, &gathered) {
+                let (page, bytes) = match self.list_page(&call, gathered) {
                     Err(err)
                         if err.is_gone()
                             && continue_token.is_some()
                             && restarts < LIST_RESTARTS =>
                     {
                         restarts += 1;
+                        visit(PageEvent::Restart);
                         continue 'list;
                     }
                     other => other?,
@@ -386,21 +468,21 @@ impl Client {
                     metadata,
                     items,
                 } = page;
-                gathered.add(items, bytes)?;
+                let items = gathered.add(items, bytes)?;
+                visit(PageEvent::Items {
+                    api_version,
+                    kind,
+                    items,
+                });
                 match metadata.continue_.filter(|next| !next.is_empty()) {
                     Some(next) if Some(&next) == continue_token.as_ref() => {
                         return Err(list_error(path, "the server repeated a continue token"));
                     }
                     Some(next) => continue_token = Some(next),
                     None => {
-                        return Ok(ObjectList {
-                            api_version,
-                            kind,
-                            metadata: ListMeta {
-                                resource_version: metadata.resource_version,
-                                continue_: None,
-                            },
-                            items: gathered.items,
+                        return Ok(ListMeta {
+                            resource_version: metadata.resource_version,
+                            continue_: None,
                         })
                     }
                 }
@@ -671,13 +753,29 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for CountedVisitor<T> {
     }
 }
 
-/// The pages of one list so far, against its [`ListLimits`].
+/// What a paged list hands its visitor.
+enum PageEvent<T> {
+    /// The list started over (its continue token expired): forget what the
+    /// earlier pages said, they come again.
+    Restart,
+    /// One page's items, those [`Gathered`] did not keep.
+    Items {
+        api_version: Option<String>,
+        kind: Option<String>,
+        items: Vec<T>,
+    },
+}
+
+/// The pages of one list so far, against its [`ListLimits`]; it keeps the
+/// items, or (`counting`) only counts them and hands each page on.
 struct Gathered<'a, T> {
     /// The list's path and filters, for errors.
     path: &'a str,
     limits: ListLimits,
     pages: usize,
     bytes: u64,
+    count: usize,
+    keep: bool,
     items: Vec<T>,
 }
 
@@ -688,22 +786,45 @@ impl<'a, T> Gathered<'a, T> {
             limits,
             pages: 0,
             bytes: 0,
+            count: 0,
+            keep: true,
             items: Vec::new(),
         }
+    }
+
+    fn counting(path: &'a str, limits: ListLimits) -> Gathered<'a, T> {
+        Gathered {
+            keep: false,
+            ..Gathered::new(path, limits)
+        }
+    }
+
+    /// The list starts (over).
+    fn clear(&mut self) {
+        self.pages = 0;
+        self.bytes = 0;
+        self.count = 0;
+        self.items.clear();
     }
 
     fn bytes_left(&self) -> u64 {
         self.limits.bytes.saturating_sub(self.bytes)
     }
 
-    fn add(&mut self, items: Counted<T>, bytes: u64) -> Result<(), KubeError> {
+    /// Counts a page in; the items not kept come back.
+    fn add(&mut self, items: Counted<T>, bytes: u64) -> Result<Vec<T>, KubeError> {
         self.pages += 1;
-        self.bytes += bytes;
-        if self.items.len().saturating_add(items.count) > self.limits.items {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.count.saturating_add(items.count) > self.limits.items {
             return Err(self.too_large(self.limits.items as u64, "items"));
         }
-        self.items.extend(items.kept);
-        Ok(())
+        self.count += items.count;
+        if self.keep {
+            self.items.extend(items.kept);
+            Ok(Vec::new())
+        } else {
+            Ok(items.kept)
+        }
     }
 
     fn too_large(&self, limit: u64, unit: &'static str) -> KubeError {
@@ -714,6 +835,46 @@ impl<'a, T> Gathered<'a, T> {
             ErrorKind::ListTooLarge { limit, unit, pages },
         )
     }
+}
+
+/// A page of the pod list, for [`Client::list_pods_paged`]'s visitor.
+#[derive(Debug)]
+pub enum PodPage {
+    /// The list started over: the pages before this come again.
+    Restart,
+    Pods(Vec<Pod>),
+}
+
+/// One list item that decodes as `T`, or `None` (logged) for one that does
+/// not, so one bad object cannot hide the others. Each item passes through
+/// a JSON value on its own, as it is read: a page of 500 pods is never held
+/// as 500 values (they are several times the size of the pods decoded).
+struct Lenient<T>(Option<T>);
+
+impl<'de, T: Watched> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Lenient(decode_items::<T>(vec![value]).pop()))
+    }
+}
+
+/// The items that decode as `T`; each one that does not is logged and left
+/// out, so one bad object cannot hide the others.
+fn decode_items<T: Watched>(items: Vec<serde_json::Value>) -> Vec<T> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let key = raw_key(&item).unwrap_or_else(|| "(no name)".into());
+            serde_json::from_value::<T>(item)
+                .map_err(|err| {
+                    log::warn!(
+                        "skipping {} {key} from the list: it does not decode: {err}",
+                        T::KIND
+                    )
+                })
+                .ok()
+        })
+        .collect()
 }
 
 fn list_error(path: &str, detail: &str) -> KubeError {

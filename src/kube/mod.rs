@@ -20,7 +20,9 @@ mod config;
 mod error;
 mod events;
 mod paths;
+mod pod_cache;
 mod reflector;
+mod selector;
 mod token;
 mod transport;
 mod typed;
@@ -33,7 +35,7 @@ mod fake_transport;
 mod test_server;
 
 pub use backoff::{Backoff, Jitter, MAX_BACKOFF};
-pub use client::{Client, Observer};
+pub use client::{Client, Observer, PodPage};
 pub use config::{
     service_account_namespace, KubeConfig, DEFAULT_REQUEST_TIMEOUT, SERVICE_ACCOUNT_DIR,
 };
@@ -42,6 +44,8 @@ pub use events::{
     EventAction, EventRecorder, Recorder, COMPONENT, DEDUP_WINDOW_SECONDS, MAX_REMEMBERED_EVENTS,
 };
 pub use paths::ScaleTarget;
-pub use reflector::{Change, Reflector, Step};
+pub use pod_cache::{PodCache, Scope};
+pub use reflector::{Change, Reflector, Step, Watched};
+pub use selector::{LabelSelector, SelectorError};
 pub use token::TOKEN_REREAD_INTERVAL;
 pub use watch::{Watch, MAX_WATCH_LINE};

@@ -86,6 +86,14 @@ pub(crate) fn pods(namespace: &str) -> String {
     format!("/api/v1/namespaces/{}/pods", segment(namespace))
 }
 
+/// `/api/v1[/namespaces/{ns}]/pods`: the collection the pod watch covers.
+pub(crate) fn all_pods(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(namespace) => pods(namespace),
+        None => "/api/v1/pods".to_string(),
+    }
+}
+
 pub(crate) fn events(namespace: &str) -> String {
     format!("/api/v1/namespaces/{}/events", segment(namespace))
 }

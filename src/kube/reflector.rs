@@ -1,33 +1,58 @@
-//! The list/watch state machine, without I/O: it takes a list or one watch
-//! event, keeps the resourceVersion to resume from, and says what changed or
-//! what the watching thread must do next.
+//! The list/watch state machine, without I/O: it takes a list (whole, or page
+//! by page) or one watch event, keeps the resourceVersion to resume from, and
+//! says what changed or what the watching thread must do next.
 //!
-//! It holds no objects: the one store of MemHpas is the reconcile loop's
-//! (`controller::Dispatcher`), fed by the [`Change`]s this returns. To tell a
-//! change from a repeat it needs only each key's resourceVersion. The thread only reads
-//! lines and feeds them here, so 410, BOOKMARK and ERROR handling is tested
-//! without sockets.
+//! It holds no objects: the stores are elsewhere (the reconcile loop's
+//! `controller::Dispatcher` for MemHpas, [`super::PodCache`] for pods), fed by
+//! the [`Change`]s this returns. To tell a change from a repeat it needs only
+//! each key's resourceVersion. The thread only reads lines and feeds them
+//! here, so 410, BOOKMARK and ERROR handling is tested without sockets. One
+//! machine serves every watched kind ([`Watched`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::{MemHpa, ObjectList, Status, WatchEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// A change to the store, for the reconcile loop. The object is shared, not
-/// copied: the loop's store and every job hold the same allocation.
+use crate::api::{MemHpa, ObjectList, ObjectMeta, Pod, Status, WatchEvent};
+
+/// A kind that is listed and watched.
+pub trait Watched: DeserializeOwned + Serialize + Send + Sync + 'static {
+    /// How logs name one object of the kind.
+    const KIND: &'static str;
+    fn meta(&self) -> &ObjectMeta;
+}
+
+impl Watched for MemHpa {
+    const KIND: &'static str = "MemHpa";
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+}
+
+impl Watched for Pod {
+    const KIND: &'static str = "pod";
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+}
+
+/// A change to the store. The object is shared, not copied: the loop's store
+/// and every job hold the same allocation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Change {
+pub enum Change<T = MemHpa> {
     /// The object is new or changed.
-    Applied(Arc<MemHpa>),
+    Applied(Arc<T>),
     /// The object under this `namespace/name` key is gone.
     Deleted(String),
 }
 
 /// What a watch event means for the watching thread.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub enum Step<T = MemHpa> {
     /// Go on reading; these changes (maybe none) are for the store.
-    Changes(Vec<Change>),
+    Changes(Vec<Change<T>>),
     /// The resourceVersion is too old (410 Expired/Gone): list again.
     Relist,
     /// Something else went wrong in the stream: start a new watch from
@@ -35,60 +60,152 @@ pub enum Step {
     Restart(String),
 }
 
-/// The resourceVersion of each known MemHpa (by `namespace/name`), and the
+/// What is known of one key: its resourceVersion, and the list that last
+/// saw it (to find, at the end of a relist, the keys it no longer holds).
+#[derive(Debug, Clone)]
+struct Known {
+    version: Version,
+    listed: u32,
+}
+
+/// A resourceVersion as kept per key: opaque to clients, but every server
+/// hands out decimal numbers, kept without an allocation (a pod cache of
+/// 100,000 keys saves as many).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Version {
+    Absent,
+    Number(u64),
+    Text(Box<str>),
+}
+
+impl Version {
+    fn of(text: Option<&str>) -> Version {
+        match text {
+            None => Version::Absent,
+            // Only what prints back the same: no sign, no leading zero.
+            Some(t)
+                if t == "0" || (!t.starts_with('0') && t.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                t.parse()
+                    .map_or_else(|_| Version::Text(t.into()), Version::Number)
+            }
+            Some(t) => Version::Text(t.into()),
+        }
+    }
+
+    #[cfg(test)]
+    fn text(&self) -> Option<String> {
+        match self {
+            Version::Absent => None,
+            Version::Number(n) => Some(n.to_string()),
+            Version::Text(t) => Some(t.to_string()),
+        }
+    }
+}
+
+/// The resourceVersion of each known object (by `namespace/name`), and the
 /// one of the whole collection to resume the watch from.
-#[derive(Debug, Clone, Default)]
-pub struct Reflector {
-    versions: BTreeMap<String, Option<String>>,
+#[derive(Debug, Clone)]
+pub struct Reflector<T = MemHpa> {
+    versions: BTreeMap<String, Known>,
     resource_version: Option<String>,
+    /// Counts lists, so that a paged list marks what it saw in place rather
+    /// than building a second map (at 100,000 pods that map would double the
+    /// reflector's memory for the length of the list).
+    list: u32,
+    kind: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Default for Reflector<T> {
+    fn default() -> Self {
+        Reflector {
+            versions: BTreeMap::new(),
+            resource_version: None,
+            list: 0,
+            kind: std::marker::PhantomData,
+        }
+    }
 }
 
 impl Reflector {
+    /// A MemHpa reflector; another kind's is `Reflector::<T>::default()`.
     pub fn new() -> Reflector {
         Reflector::default()
     }
+}
 
-    /// Replaces what is known with a fresh list. Objects missing from it were
-    /// deleted while no watch ran, and come out as `Deleted`; new objects and
-    /// ones whose resourceVersion moved come out as `Applied`. Unchanged ones
-    /// stay silent.
+impl<T: Watched> Reflector<T> {
+    /// Replaces what is known with a fresh list: [`Reflector::list_page`] and
+    /// [`Reflector::list_end`] in one, the deletions first.
+    pub fn listed(&mut self, list: ObjectList<T>) -> Vec<Change<T>> {
+        self.list_begin();
+        let applied = self.list_page(list.items);
+        let mut changes = self.list_end(list.metadata.resource_version);
+        changes.extend(applied);
+        changes
+    }
+
+    /// A list starts (again): pages follow, then [`Reflector::list_end`].
+    /// A list that starts over midway (its continue token expired) begins
+    /// again here, and what the broken one marked is simply marked again.
+    pub fn list_begin(&mut self) {
+        self.list = self.list.wrapping_add(1);
+    }
+
+    /// One page of the list: new objects and ones whose resourceVersion moved
+    /// come out as `Applied`; unchanged ones stay silent.
     ///
     /// An item without a namespace or name is left out with a warning: nothing
     /// may be done on its behalf, and the others still count.
-    pub fn listed(&mut self, list: ObjectList<MemHpa>) -> Vec<Change> {
-        let mut fresh = BTreeMap::new();
-        for item in list.items {
-            let meta = &item.metadata;
+    pub fn list_page(&mut self, items: Vec<T>) -> Vec<Change<T>> {
+        let mut changes = Vec::new();
+        for item in items {
+            let meta = item.meta();
             if let Some(missing) = missing_identity(meta.namespace.as_deref(), meta.name.as_deref())
             {
                 let text = serde_json::to_string(&item).unwrap_or_default();
-                log::warn!("skipping a listed MemHpa with {missing}: {}", quoted(&text));
+                log::warn!(
+                    "skipping a listed {} with {missing}: {}",
+                    T::KIND,
+                    quoted(&text)
+                );
                 continue;
             }
-            fresh.insert(item.metadata.key(), item);
-        }
-        let mut changes: Vec<Change> = self
-            .versions
-            .keys()
-            .filter(|key| !fresh.contains_key(*key))
-            .map(|key| Change::Deleted(key.clone()))
-            .collect();
-        let mut versions = BTreeMap::new();
-        for (key, item) in fresh {
-            let version = item.metadata.resource_version.clone();
-            let unchanged = version.is_some() && self.versions.get(&key) == Some(&version);
+            let key = meta.key();
+            let version = Version::of(meta.resource_version.as_deref());
+            let known = Known {
+                version: version.clone(),
+                listed: self.list,
+            };
+            let unchanged = match self.versions.insert(key, known) {
+                Some(old) => version != Version::Absent && old.version == version,
+                None => false,
+            };
             if !unchanged {
                 changes.push(Change::Applied(Arc::new(item)));
             }
-            versions.insert(key, version);
         }
-        self.versions = versions;
-        self.resource_version = list.metadata.resource_version;
+        changes
+    }
+
+    /// The list is complete at `resource_version`: objects it did not hold
+    /// were deleted while no watch ran, and come out as `Deleted`.
+    pub fn list_end(&mut self, resource_version: Option<String>) -> Vec<Change<T>> {
+        let list = self.list;
+        let mut changes = Vec::new();
+        self.versions.retain(|key, known| {
+            let kept = known.listed == list;
+            if !kept {
+                changes.push(Change::Deleted(key.clone()));
+            }
+            kept
+        });
+        self.resource_version = resource_version;
         changes
     }
 
     /// Applies one watch event.
-    pub fn event(&mut self, event: WatchEvent) -> Step {
+    pub fn event(&mut self, event: WatchEvent) -> Step<T> {
         match event.type_.as_str() {
             "ADDED" | "MODIFIED" => self.applied(event.object),
             "DELETED" => self.deleted(event.object),
@@ -101,7 +218,7 @@ impl Reflector {
             },
             "ERROR" => {
                 let step = error_step(event.object);
-                if step == Step::Relist {
+                if matches!(step, Step::Relist) {
                     // Too old to resume from: only a list can give a version now.
                     self.resource_version = None;
                 }
@@ -128,28 +245,38 @@ impl Reflector {
 
     /// Each known key's resourceVersion.
     #[cfg(test)]
-    fn versions(&self) -> &BTreeMap<String, Option<String>> {
-        &self.versions
+    fn versions(&self) -> BTreeMap<String, Option<String>> {
+        self.versions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.version.text()))
+            .collect()
     }
 
-    fn applied(&mut self, object: serde_json::Value) -> Step {
+    fn applied(&mut self, object: serde_json::Value) -> Step<T> {
         let version = resource_version_of(&object);
         if let Err(missing) = raw_identity(&object) {
             return self.dropped(&object, missing, version);
         }
-        match serde_json::from_value::<MemHpa>(object.clone()) {
-            Ok(hpa) => {
+        let key = raw_key(&object);
+        match T::deserialize(object) {
+            Ok(item) => {
                 self.resource_version = version.or(self.resource_version.take());
-                self.versions
-                    .insert(hpa.metadata.key(), hpa.metadata.resource_version.clone());
-                Step::Changes(vec![Change::Applied(Arc::new(hpa))])
+                let known = Known {
+                    version: Version::of(item.meta().resource_version.as_deref()),
+                    listed: self.list,
+                };
+                self.versions.insert(item.meta().key(), known);
+                Step::Changes(vec![Change::Applied(Arc::new(item))])
             }
             // Restarting from the same version would replay the same object
             // for ever. With its key and version known, it is dropped from the
             // store (as a list drops it) and the stream goes on.
-            Err(err) => match (raw_key(&object), version) {
+            Err(err) => match (key, version) {
                 (Some(key), Some(version)) => {
-                    log::warn!("MemHpa {key} does not decode, treating it as gone: {err}");
+                    log::warn!(
+                        "{} {key} does not decode, treating it as gone: {err}",
+                        T::KIND
+                    );
                     self.resource_version = Some(version);
                     let removed = self.versions.remove(&key).is_some();
                     Step::Changes(if removed {
@@ -163,7 +290,7 @@ impl Reflector {
         }
     }
 
-    fn deleted(&mut self, object: serde_json::Value) -> Step {
+    fn deleted(&mut self, object: serde_json::Value) -> Step<T> {
         let version = resource_version_of(&object);
         let key = match raw_identity(&object) {
             Ok(key) => key,
@@ -186,9 +313,10 @@ impl Reflector {
         object: &serde_json::Value,
         missing: &str,
         version: Option<String>,
-    ) -> Step {
+    ) -> Step<T> {
         log::warn!(
-            "skipping a watched MemHpa with {missing}: {}",
+            "skipping a watched {} with {missing}: {}",
+            T::KIND,
             quoted(&object.to_string())
         );
         if version.is_some() {
@@ -238,7 +366,7 @@ fn raw_identity(object: &serde_json::Value) -> Result<String, &'static str> {
 
 /// An in-stream ERROR: 410 (Expired or Gone) means relist; anything else,
 /// restart the watch.
-fn error_step(object: serde_json::Value) -> Step {
+fn error_step<T>(object: serde_json::Value) -> Step<T> {
     let Ok(status) = serde_json::from_value::<Status>(object) else {
         return Step::Restart("an ERROR event whose object is not a Status".into());
     };
@@ -507,5 +635,47 @@ mod test {
             1,
             "the store waits for the list"
         );
+    }
+
+    #[test]
+    fn a_paged_relist_deletes_only_what_no_page_held() {
+        let mut reflector = Reflector::new();
+        reflector.listed(list(
+            "10",
+            vec![hpa("a", "5"), hpa("b", "6"), hpa("c", "7")],
+        ));
+        reflector.list_begin();
+        let first = reflector.list_page(vec![hpa("a", "5")]);
+        assert!(first.is_empty(), "unchanged: {:?}", keys(&first));
+        // The continue token expired: the list starts over.
+        reflector.list_begin();
+        let again = reflector.list_page(vec![hpa("a", "5"), hpa("c", "17")]);
+        assert_eq!(keys(&again), ["applied demo/c"]);
+        let end = reflector.list_end(Some("20".into()));
+        assert_eq!(keys(&end), ["deleted demo/b"]);
+        assert_eq!(keys_of(&reflector), ["demo/a", "demo/c"]);
+        assert_eq!(reflector.resource_version(), Some("20"));
+    }
+
+    #[test]
+    fn versions_are_kept_as_they_came() {
+        for text in [
+            "0",
+            "5",
+            "18446744073709551615",
+            "007",
+            "-1",
+            "12a",
+            "",
+            "18446744073709551616",
+        ] {
+            assert_eq!(
+                Version::of(Some(text)).text().as_deref(),
+                Some(text),
+                "{text:?}"
+            );
+        }
+        assert_eq!(Version::of(Some("42")), Version::Number(42));
+        assert_eq!(Version::of(None), Version::Absent);
     }
 }

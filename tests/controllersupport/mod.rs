@@ -24,7 +24,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use memhpa::controller::{Backends, Cluster, Controller, Leadership, Settings, UsageSource};
-use memhpa::kube::{Client, KubeConfig};
+use memhpa::kube::{Client, KubeConfig, PodCache, Scope};
 use memhpa::metrics::Metrics;
 use memhpa::prom::{PromError, Usage};
 use memhpa::shutdown::StopSignal;
@@ -111,6 +111,10 @@ pub struct Options {
     pub dry_run: bool,
     pub namespace: Option<String>,
     pub workers: usize,
+    /// Pods from the watch cache, as the daemon reads them; without it each
+    /// reconcile lists its pods (which tests hold up with a delay on
+    /// `GET /pods`).
+    pub pod_cache: bool,
 }
 
 impl Default for Options {
@@ -120,6 +124,7 @@ impl Default for Options {
             dry_run: false,
             namespace: None,
             workers: 2,
+            pod_cache: false,
         }
     }
 }
@@ -170,6 +175,8 @@ pub struct Harness {
     stop: StopSignal,
     controller: Option<JoinHandle<std::io::Result<()>>>,
     leadership: Option<Leadership>,
+    /// With `Options::pod_cache`, the controller's pod cache.
+    pub pod_cache: Option<Arc<PodCache>>,
     // Last: removed after the controller stopped reading the token.
     _dir: TempDir,
 }
@@ -189,6 +196,7 @@ impl Harness {
             stop: StopSignal::new(),
             controller: None,
             leadership: None,
+            pod_cache: None,
             _dir: dir,
         }
     }
@@ -227,7 +235,15 @@ impl Harness {
         };
         let stop = self.stop.clone();
         let metrics = Arc::clone(&self.metrics);
-        let controller = Controller::new(true);
+        let mut controller = Controller::new(true);
+        if options.pod_cache {
+            let scope = match &settings.namespace {
+                Some(ns) => Scope::Namespace(ns.clone()),
+                None => Scope::All,
+            };
+            controller = controller.with_pod_cache(scope);
+            self.pod_cache = controller.pod_cache();
+        }
         self.leadership = Some(controller.leadership());
         let backends = Backends {
             cluster: cluster(controller.kube_cluster(client.clone())),

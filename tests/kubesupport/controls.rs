@@ -82,6 +82,12 @@ pub struct Controls {
     pub expired_as_http: bool,
     /// Requests that are carried out but whose response is lost.
     lost: Vec<FailRule>,
+    /// Every request waits this long before it is served: a network and
+    /// server round trip, for benchmarks. A setting, not a fault:
+    /// `clear_faults` keeps it.
+    pub latency: Duration,
+    /// With rules, only what they grant is served (the rest is 403).
+    pub rbac: Option<Vec<super::rbac::Rule>>,
 }
 
 impl Default for Controls {
@@ -95,6 +101,8 @@ impl Default for Controls {
             bookmark_interval: Duration::from_secs(1),
             expired_as_http: false,
             lost: Vec::new(),
+            latency: Duration::ZERO,
+            rbac: None,
         }
     }
 }
@@ -190,14 +198,17 @@ impl Controls {
         });
     }
 
-    /// The delay for this request: the longest of the matching rules.
+    /// The delay for this request: the latency, plus the longest of the
+    /// matching rules.
     pub fn delay_for(&self, method: &str, target: &str) -> Duration {
-        self.delays
+        let fault = self
+            .delays
             .iter()
             .filter(|rule| rule.matcher.matches(method, target))
             .map(|rule| rule.delay)
             .max()
-            .unwrap_or(Duration::ZERO)
+            .unwrap_or(Duration::ZERO);
+        self.latency + fault
     }
 
     /// Removes every fault: failures, delays, denials and watch cuts. Tokens

@@ -11,6 +11,9 @@ use std::time::Duration;
 use super::controls::Matcher;
 use super::FakeApiServer;
 
+/// The longest latency `set_latency` keeps, as for a delay.
+const MAX_LATENCY: Duration = Duration::from_secs(30);
+
 impl FakeApiServer {
     /// The next `times` matching requests get HTTP `code` with the Status body
     /// the server uses for it: 401, 403, 404 and 409 worded for the request's
@@ -48,6 +51,21 @@ impl FakeApiServer {
         self.shared()
             .controls()
             .add_delay(Matcher::new(method, contains), delay);
+    }
+
+    /// Every request waits `latency` (at most 30 s) before it is served, on
+    /// top of any `delay`: a round trip to a real API server, for the
+    /// benchmark. Kept by `clear_faults`; `Duration::ZERO` turns it off.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared().controls().latency = latency.min(MAX_LATENCY);
+    }
+
+    /// Serves only what the ClusterRoles and Roles of `manifest` (YAML, as
+    /// manifests/rbac.yaml) grant; the rest gets RBAC's 403. Panics on a
+    /// manifest the line parser cannot read (a test's own input).
+    pub fn enforce_rbac(&self, manifest: &str) {
+        let rules = super::rbac::parse(manifest).unwrap_or_else(|e| panic!("RBAC manifest: {e}"));
+        self.shared().controls().rbac = Some(rules);
     }
 
     /// RBAC-ish 403 for `resource`: a plural (`"memhpas"`, all subresources

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::filter::Filter;
 use super::http::Request;
 use super::merge::merge_patch;
+use super::paging::{self, Continue};
 use super::record::is_true;
 use super::routes::{ResourceType, Route, PODS};
 use super::scale;
@@ -193,32 +194,81 @@ fn check_version_given(rtype: &ResourceType, name: &str, given: &Value) -> Resul
 fn list(store: &Store, route: &Route, request: &Request) -> Result<(u16, Value), Failure> {
     let rtype = route.rtype;
     let filter = Filter::of(request)?;
-    let (items, rv) = store.read(|inner| {
-        let items: Vec<Value> = inner
-            .list(rtype, route.namespace.as_deref())
+    let limit = paging::limit(request.param("limit").as_deref())?;
+    let token = match request.param("continue").filter(|t| !t.is_empty()) {
+        Some(token) => Some(Continue::decode(&token)?),
+        None => None,
+    };
+    let counts_remaining = request
+        .param("fieldSelector")
+        .map_or(true, |f| f.is_empty());
+    let namespace = route.namespace.as_deref();
+    let (items, rv, next, remaining) = store.read(|inner| {
+        if let Some(token) = &token {
+            if token.rv < inner.compacted() {
+                return Err(paging::continue_expired());
+            }
+        }
+        let after = token.as_ref().map(|t| t.after.as_str());
+        let snapshot = match &token {
+            Some(t) => inner
+                .list_at(rtype, namespace, after, t.rv)
+                .map_err(|_| paging::continue_expired())?,
+            None => inner.list_after(rtype, namespace, None),
+        };
+        let matching: Vec<&Value> = snapshot
             .into_iter()
             .filter(|object| filter.matches(object))
+            .collect();
+        let take = limit.unwrap_or(matching.len()).min(matching.len());
+        let rv = token.as_ref().map_or(inner.rv(), |t| t.rv);
+        let next = (take < matching.len()).then(|| Continue {
+            rv,
+            after: key_of(matching[take - 1]),
+        });
+        let items: Vec<Value> = matching[..take]
+            .iter()
             .map(|object| list_item(rtype, object))
             .collect();
-        (items, inner.rv().to_string())
-    });
-    // `limit` and `continue` are not implemented: every list is one page.
+        Ok((items, rv.to_string(), next, matching.len() - take))
+    })?;
+    let mut metadata = json!({"resourceVersion": rv});
+    match &next {
+        Some(next) => {
+            metadata["continue"] = Value::from(next.encode());
+            if counts_remaining {
+                metadata["remainingItemCount"] = Value::from(remaining);
+            }
+        }
+        // Every CRD list says `continue: ""` (fixtures memhpa-list-*).
+        None if rtype.custom => metadata["continue"] = Value::from(""),
+        None => {}
+    }
     let body = if rtype.custom {
         json!({
             "apiVersion": rtype.api_version(),
             "items": items,
             "kind": rtype.list_kind(),
-            "metadata": {"continue": "", "resourceVersion": rv},
+            "metadata": metadata,
         })
     } else {
         json!({
             "kind": rtype.list_kind(),
             "apiVersion": rtype.api_version(),
-            "metadata": {"resourceVersion": rv},
+            "metadata": metadata,
             "items": items,
         })
     };
     Ok((200, body))
+}
+
+/// `namespace/name` of a stored object.
+fn key_of(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        meta_str(object, "namespace").unwrap_or(""),
+        meta_str(object, "name").unwrap_or("")
+    )
 }
 
 /// Items of a built-in list carry no apiVersion/kind (fixture

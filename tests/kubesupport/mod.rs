@@ -59,7 +59,7 @@
 //! Lists and watches take `labelSelector` ([`selector`]) and `fieldSelector`
 //! (any dotted path with `=`, `==`, `!=`).
 //!
-//! Not implemented: `limit`/`continue` paging (one page), strategic-merge
+//! Lists page with `limit` and `continue` (see `paging`). Not implemented: strategic-merge
 //! and JSON patches (415), schema defaulting, `managedFields`, finalizers
 //! and graceful deletion, and watch filtering by selector *transitions* (an
 //! event is sent when its object matches).
@@ -82,6 +82,8 @@ mod http;
 pub(crate) mod ids;
 pub(crate) mod merge;
 pub mod objects;
+pub(crate) mod paging;
+pub(crate) mod rbac;
 mod record;
 pub(crate) mod routes;
 mod scale;

@@ -27,6 +27,8 @@ pub struct Recorded {
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
     pub status: u16,
+    /// When it was answered (a write: when the fake applied it).
+    pub at: std::time::Instant,
 }
 
 impl Recorded {

@@ -81,6 +81,7 @@ impl Shared {
             token: bearer_token(request.header("authorization")).map(str::to_string),
             user_agent: request.header("user-agent").map(str::to_string),
             status,
+            at: std::time::Instant::now(),
         });
     }
 }
@@ -204,6 +205,20 @@ fn answer(shared: &Shared, request: &Request, target: &str) -> Reply {
         if controls.is_forbidden(route.rtype.plural, route.subresource.as_deref()) {
             return denial(request, &route).into();
         }
+        if let Some(rules) = &controls.rbac {
+            let resource = match route.subresource.as_deref() {
+                Some(sub) => format!("{}/{sub}", route.rtype.plural),
+                None => route.rtype.plural.to_string(),
+            };
+            if !super::rbac::allows(
+                rules,
+                route.rtype.group,
+                &resource,
+                verb_of(request, &route),
+            ) {
+                return denial(request, &route).into();
+            }
+        }
         route
     };
     handle(&shared.store, request, &route)
@@ -230,11 +245,12 @@ fn injected(
     }
 }
 
-fn denial(request: &Request, route: &Route) -> Failure {
+/// The RBAC verb of a request.
+fn verb_of(request: &Request, route: &Route) -> &'static str {
     let watching = request
         .param("watch")
         .is_some_and(|w| super::record::is_true(&w));
-    let verb = match (request.method.as_str(), route.name.is_some()) {
+    match (request.method.as_str(), route.name.is_some()) {
         ("GET", false) if watching => "watch",
         ("GET", false) => "list",
         ("GET", true) => "get",
@@ -243,10 +259,13 @@ fn denial(request: &Request, route: &Route) -> Failure {
         ("PATCH", _) => "patch",
         ("DELETE", _) => "delete",
         _ => "access",
-    };
+    }
+}
+
+fn denial(request: &Request, route: &Route) -> Failure {
     status::forbidden(
         USER,
-        verb,
+        verb_of(request, route),
         route.rtype,
         route.subresource.as_deref(),
         route.name.as_deref(),

@@ -160,6 +160,31 @@ impl Inner {
             .collect()
     }
 
+    /// Objects of `rtype` in `namespace` (all for `None`) whose
+    /// `namespace/name` comes after `after`, in that order: the rest of a
+    /// paged list.
+    pub fn list_after(
+        &self,
+        rtype: &ResourceType,
+        namespace: Option<&str>,
+        after: Option<&str>,
+    ) -> Vec<&Value> {
+        let start: Key = match after.and_then(|a| a.split_once('/')) {
+            Some((ns, name)) => (rtype.plural, ns.to_string(), format!("{name}\u{0}")),
+            None => (
+                rtype.plural,
+                namespace.unwrap_or("").to_string(),
+                String::new(),
+            ),
+        };
+        self.objects
+            .range(start..)
+            .take_while(|((plural, _, _), _)| *plural == rtype.plural)
+            .filter(|((_, ns, _), _)| namespace.map_or(true, |wanted| wanted == ns))
+            .map(|(_, object)| object)
+            .collect()
+    }
+
     fn bump(&mut self) -> u64 {
         self.rv += 1;
         self.rv
@@ -288,11 +313,74 @@ impl Inner {
             .collect())
     }
 
+    /// Objects of `rtype` in `namespace` (all for `None`) after `after` (a
+    /// `namespace/name`), as they were at version `at`: what the real
+    /// server's later pages serve, from the etcd snapshot of the first.
+    /// [`Pruned`] when the log no longer holds what changed since.
+    pub fn list_at(
+        &self,
+        rtype: &ResourceType,
+        namespace: Option<&str>,
+        after: Option<&str>,
+        at: u64,
+    ) -> Result<Vec<&Value>, Pruned> {
+        let current = self.list_after(rtype, namespace, after);
+        let since = self.events_after(at, rtype.plural, namespace)?;
+        if since.is_empty() {
+            return Ok(current);
+        }
+        let start = self.log.partition_point(|event| event.rv <= at);
+        // The state at `at` of each key changed since: its last event up to
+        // then, if the log still holds it; else it was created after `at`.
+        let mut then: BTreeMap<(String, String), Option<&Value>> = BTreeMap::new();
+        for event in &since {
+            let key = name_key(&event.object);
+            if then.contains_key(&key) || !is_after(&key, after) {
+                continue;
+            }
+            let before = self
+                .log
+                .range(..start)
+                .rev()
+                .find(|e| e.plural == rtype.plural && name_key(&e.object) == key);
+            let state = match (before, event.change) {
+                (Some(e), _) if e.change != Change::Deleted => Some(&e.object),
+                (Some(_), _) | (None, Change::Added) => None,
+                (None, _) => {
+                    return Err(Pruned {
+                        oldest: self.pruned.max(self.compacted),
+                    })
+                }
+            };
+            then.insert(key, state);
+        }
+        let mut merged: BTreeMap<(String, String), &Value> = current
+            .into_iter()
+            .map(|o| (name_key(o), o))
+            .filter(|(key, _)| !then.contains_key(key))
+            .collect();
+        merged.extend(then.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+        Ok(merged.into_values().collect())
+    }
+
     /// Forgets history up to now, like an etcd compaction: a watch that later
     /// asks for an older version gets 410. Open watches keep their place, as
     /// they do behind the real server's watch cache.
     pub fn compact(&mut self) {
         self.compacted = self.rv;
+    }
+}
+
+fn name_key(object: &Value) -> (String, String) {
+    let field = |f| meta_str(object, f).unwrap_or("").to_string();
+    (field("namespace"), field("name"))
+}
+
+/// Whether `key` comes after the `namespace/name` a page ended at.
+fn is_after(key: &(String, String), after: Option<&str>) -> bool {
+    match after.and_then(|a| a.split_once('/')) {
+        Some((ns, name)) => (key.0.as_str(), key.1.as_str()) > (ns, name),
+        None => true,
     }
 }
 

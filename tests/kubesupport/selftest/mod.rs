@@ -8,6 +8,8 @@ mod controls;
 mod fields;
 mod ids;
 mod merge;
+mod paging;
+mod rbac;
 mod routes;
 mod schema;
 mod selector;
