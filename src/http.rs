@@ -31,14 +31,28 @@ use ureq::Agent;
 /// Longest piece of a URL or a file's start quoted in a message.
 const QUOTE_LIMIT: usize = 240;
 
+/// The transport's buffers per connection. ureq's default is 128 KiB each
+/// way, allocated whole and kept while the connection is pooled: with a
+/// connection per worker to the API server and to Prometheus, plus the
+/// watches, that was 2 to 3 MiB of a 15 MiB budget. A response head must fit
+/// in the input buffer (the body is read through it in pieces): 32 KiB, where
+/// kube-apiserver and Prometheus send under 1 KiB, leaves room for what a
+/// proxy adds. A request head (a service-account token is 1 to 2 KiB) fits in
+/// the output buffer, and a longer body is written through it in pieces.
+pub(crate) const INPUT_BUFFER_BYTES: usize = 32 * 1024;
+pub(crate) const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
+
 /// What every agent of memhpa starts from: a non-2xx status is an answer to
-/// decode (not an error), the whole request is bounded by `timeout`, and the
-/// answer asked for is JSON. The caller adds what is its own.
+/// decode (not an error), the whole request is bounded by `timeout`, the
+/// answer asked for is JSON, and each connection's buffers are small. The
+/// caller adds what is its own.
 pub(crate) fn agent_builder(timeout: Duration) -> ConfigBuilder<AgentScope> {
     Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .accept("application/json")
+        .input_buffer_size(INPUT_BUFFER_BYTES)
+        .output_buffer_size(OUTPUT_BUFFER_BYTES)
 }
 
 /// The agent of `builder`, trusting the CAs of `ca_file` (else the bundled
@@ -406,5 +420,53 @@ mod test {
             .status();
         assert_eq!(status.as_u16(), 204);
         server.join().expect("server thread");
+    }
+
+    /// The small buffers still carry a response head of 24 KiB and a request
+    /// body of 256 KiB (a Prometheus query for thousands of pods), each in
+    /// one request.
+    #[test]
+    fn the_small_buffers_carry_a_large_head_and_a_large_body() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().expect("accept");
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .expect("timeout");
+            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("head");
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().expect("length");
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).expect("body");
+            let padding = "p".repeat(24 * 1024);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: {}\r\n\r\n{}",
+                length.to_string().len(),
+                length
+            );
+            (&conn).write_all(answer.as_bytes()).expect("answer");
+            body.iter().all(|&b| b == b'q')
+        });
+        let body = "q".repeat(256 * 1024);
+        let mut answer = agent(agent_builder(std::time::Duration::from_secs(10)).build())
+            .post(&format!("http://{addr}/"))
+            .send(body.as_bytes())
+            .expect("a 24 KiB head through a 32 KiB buffer");
+        let text = answer.body_mut().read_to_string().expect("body");
+        assert_eq!(text, (256 * 1024).to_string(), "the server read it all");
+        assert!(
+            server.join().expect("server thread"),
+            "the body arrived intact"
+        );
     }
 }
