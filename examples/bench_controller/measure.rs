@@ -210,12 +210,17 @@ fn steady_window(
     resync: Duration,
 ) -> Result<Window, String> {
     let Endpoints { fake, prom, .. } = endpoints;
+    // The window opens and closes between ticks, so no reconcile is half in
+    // it: one caught between its Scale GET and its count would show as an
+    // extra request per tick.
+    between_ticks(child, fake, resync)?;
     fake.clear_requests();
     let queries_before = prom.queries();
     let (api_conns_before, prom_conns_before) = (fake.connections_accepted(), prom.connections());
     let cpu_before = child.cpu_ticks()?;
     let before = scraper.scrape()?;
     sleep_watching(child, resync * MEASURED_TICKS)?;
+    between_ticks(child, fake, resync)?;
     let after = scraper.scrape()?;
     let cpu_after = child.cpu_ticks()?;
     let queries = prom.queries() - queries_before;
@@ -246,6 +251,28 @@ fn steady_window(
         cpu_ms_per_tick: cpu_seconds * 1e3 / ticks,
         failed_reconciles: after.failed().saturating_sub(before.failed()),
     })
+}
+
+/// How long the fake must hear nothing for the controller to be between ticks.
+const QUIET: Duration = Duration::from_millis(250);
+
+/// Waits, at most two resync periods, until the fake has heard no request
+/// for [`QUIET`].
+fn between_ticks(child: &mut Child, fake: &FakeApiServer, resync: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + resync * 2;
+    let mut heard = fake.requests().len();
+    while Instant::now() < deadline {
+        sleep_watching(child, QUIET)?;
+        let now = fake.requests().len();
+        if now == heard {
+            return Ok(());
+        }
+        heard = now;
+    }
+    Err(format!(
+        "the fake never went quiet for {QUIET:?} within {:?}",
+        resync * 2
+    ))
 }
 
 fn timing(binary: &Path, endpoints: &Endpoints, setup: Setup) -> Result<Timing, String> {
