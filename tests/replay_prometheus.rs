@@ -317,6 +317,27 @@ fn memhpa(args: &[&str]) -> Output {
         .expect("run memhpa")
 }
 
+/// The binary's replay of the synthetic Deployment's six hours, a step a
+/// minute, with `extra` (the specs and outputs) added.
+fn replay_web(server: &Prometheus, h: &History, extra: &[&str]) -> Output {
+    let (until, url) = (h.end().to_string(), server.url());
+    let mut args = vec![
+        "simulate",
+        "-from-prometheus",
+        &url,
+        "-workload",
+        "demo/Deployment/web",
+        "-since",
+        "6h",
+        "-until",
+        &until,
+        "-step",
+        "1m",
+    ];
+    args.extend_from_slice(extra);
+    memhpa(&args)
+}
+
 fn stdout_of(what: &str, output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -431,33 +452,25 @@ fn the_replay_of_real_history_is_the_scenario_of_its_totals_step_for_step() {
     let dir = temp_dir("timeline");
     let written = dir.join("web-scenario.json");
     let chart = dir.join("web.svg");
-    let (until, url) = (h.end().to_string(), server.url());
-    let replay = memhpa(&[
-        "simulate",
-        "-from-prometheus",
-        &url,
-        "-workload",
-        "demo/Deployment/web",
-        "-since",
-        "6h",
-        "-until",
-        &until,
-        "-step",
-        "1m",
-        "-target",
-        "70",
-        "-min",
-        "2",
-        "-max",
-        "12",
-        "-baseline",
-        "196Mi",
-        "-json",
-        "-write-scenario",
-        path(&written),
-        "-svg",
-        path(&chart),
-    ]);
+    let replay = replay_web(
+        server,
+        h,
+        &[
+            "-target",
+            "70",
+            "-min",
+            "2",
+            "-max",
+            "12",
+            "-baseline",
+            "196Mi",
+            "-json",
+            "-write-scenario",
+            path(&written),
+            "-svg",
+            path(&chart),
+        ],
+    );
     let replayed = stdout_of("the replay", &replay);
     let notes = String::from_utf8_lossy(&replay.stderr);
     assert!(notes.contains("kube-state-metrics owners"), "{notes}");
@@ -599,24 +612,7 @@ fn a_spec_that_counts_one_container_replays_that_container_alone() {
     let spec = r#"{"maxReplicas": 12, "targetUtilizationPercentage": 70"#;
     std::fs::write(&app, format!(r#"{spec}, "container": "app"}}"#)).expect("write");
     std::fs::write(&all, format!("{spec}}}")).expect("write");
-    let (until, url) = (h.end().to_string(), server.url());
-    let out = memhpa(&[
-        "simulate",
-        "-from-prometheus",
-        &url,
-        "-workload",
-        "demo/Deployment/web",
-        "-since",
-        "6h",
-        "-until",
-        &until,
-        "-step",
-        "1m",
-        "-spec",
-        path(&app),
-        "-spec",
-        path(&all),
-    ]);
+    let out = replay_web(server, h, &["-spec", path(&app), "-spec", path(&all)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
